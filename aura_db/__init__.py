@@ -1,0 +1,3 @@
+"""aura-db: database administration for Aura Video Studio."""
+
+__version__ = "0.1.0"

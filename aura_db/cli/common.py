@@ -1,0 +1,125 @@
+"""What every command shares: settings, consoles, confirmation, JSON output.
+
+Only the cli package imports typer and rich; rich is imported when something
+is printed, not at start-up.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any, Callable
+
+import typer
+
+from aura_db.errors import Refused
+
+if TYPE_CHECKING:
+    from rich.console import Console
+
+    from aura_db.config import Settings
+    from aura_db.db import Engine
+
+
+@dataclass
+class AppState:
+    """The root callback's global options, handed to every command as ctx.obj."""
+
+    flags: dict[str, Any]
+    config: str | None = None
+    verbose: bool = False
+    quiet: bool = False
+    no_color: bool = False
+    _settings: "Settings | None" = field(default=None, repr=False)
+    _out: "Console | None" = field(default=None, repr=False)
+    _err: "Console | None" = field(default=None, repr=False)
+
+    # -- settings ----------------------------------------------------------
+    @property
+    def settings(self) -> "Settings":
+        if self._settings is None:
+            from aura_db.config import load_settings
+
+            self._settings = load_settings(self.flags, config=self.config)
+            for warning in self._settings.warnings:
+                self.warn(warning)
+            if self.verbose:
+                if self._settings.config_file:
+                    self.note(f"settings file: {self._settings.config_file}")
+                for line in self._settings.explain():
+                    self.note(line)
+        return self._settings
+
+    def engine(self) -> "Engine":
+        from aura_db.db import engine_for, parse_url
+
+        s = self.settings
+        return engine_for(parse_url(s.url, cwd=s.cwd))
+
+    # -- terminals and consoles -------------------------------------------
+    @property
+    def interactive(self) -> bool:
+        """A person can answer a prompt: stdin is a terminal."""
+        return sys.stdin.isatty()
+
+    def _console(self, stderr: bool) -> "Console":
+        from rich.console import Console
+
+        no_color = self.no_color or bool(os.environ.get("NO_COLOR"))
+        return Console(stderr=stderr, no_color=no_color, highlight=False, soft_wrap=False)
+
+    @property
+    def out(self) -> "Console":
+        if self._out is None:
+            self._out = self._console(stderr=False)
+        return self._out
+
+    @property
+    def err(self) -> "Console":
+        if self._err is None:
+            self._err = self._console(stderr=True)
+        return self._err
+
+    def note(self, message: str) -> None:
+        """A note on stderr; --quiet silences it."""
+        if not self.quiet:
+            self.err.print(message, markup=False, highlight=False)
+
+    def warn(self, message: str) -> None:
+        if not self.quiet:
+            self.err.print(f"warning: {message}", style="yellow", markup=False, highlight=False)
+
+    def emit_json(self, doc: Any) -> None:
+        """Exactly one JSON document on stdout."""
+        sys.stdout.write(json.dumps(doc, indent=2, default=str) + "\n")
+        sys.stdout.flush()
+
+    def confirm(self, question: str, *, yes: bool, what: str) -> None:
+        """Go on only with --yes or a person's yes; else Refused (exit 6)."""
+        if yes:
+            return
+        if not self.interactive:
+            raise Refused(f"{what} needs confirmation: no terminal to ask on", hint="pass --yes to go ahead")
+        if not typer.confirm(question, default=False, err=True):
+            raise Refused(f"{what}: not confirmed, nothing changed")
+
+    def progress(self, description: str) -> Callable[[str, str], None] | None:
+        """A progress callback printing one line per step on stderr (not in --quiet)."""
+        if self.quiet:
+            return None
+
+        def on_progress(action: str, name: str) -> None:
+            verb = {"apply": "applying", "rollback": "rolling back"}.get(action, action)
+            self.note(f"{verb} {name}")
+
+        return on_progress
+
+
+def state(ctx: typer.Context) -> AppState:
+    obj = ctx.find_object(AppState)
+    if obj is None:  # a command invoked without the root callback (tests)
+        obj = AppState(flags={})
+        ctx.obj = obj
+    return obj

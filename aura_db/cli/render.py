@@ -1,0 +1,85 @@
+"""Human output for the migration commands: rich tables on stdout, notes on stderr."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from aura_db.cli.common import AppState
+    from aura_db.migrations import RunResult, Status
+
+STATE_STYLE = {"applied": "green", "pending": "yellow", "changed": "red", "missing": "red"}
+
+
+def migration_table(app: "AppState", st: "Status") -> None:
+    from rich.table import Table
+
+    table = Table(title=f"Migrations ({st.location})", title_justify="left")
+    table.add_column("#", justify="right")
+    table.add_column("name")
+    table.add_column("state")
+    table.add_column("applied at (UTC)")
+    table.add_column("by")
+    table.add_column("checksum")
+    for m in st.migrations:
+        table.add_row(
+            f"{m.number:03d}" if m.number is not None else "?",
+            m.name,
+            f"[{STATE_STYLE[m.state]}]{m.state}[/]",
+            m.applied_at or "",
+            m.applied_by or "",
+            m.checksum_state or "",
+        )
+    if not st.migrations:
+        table.add_row("", "(no migrations)", "", "", "", "")
+    app.out.print(table)
+
+
+def status(app: "AppState", st: "Status") -> None:
+    from rich.table import Table
+
+    table = Table(show_header=False, box=None, pad_edge=False)
+    table.add_column(style="bold")
+    table.add_column()
+    table.add_row("engine", f"{st.engine} {st.server_version or ''}".strip())
+    table.add_row("database", st.url if st.engine != "sqlite" else st.location)
+    table.add_row("reachable", "yes" if st.reachable else "no")
+    table.add_row("head", st.head or "(none applied)")
+    table.add_row("applied", str(len(st.applied)))
+    pending = ", ".join(st.pending) if st.pending else "none"
+    table.add_row("pending", f"[yellow]{pending}[/]" if st.pending else pending)
+    if st.changed:
+        table.add_row("changed", f"[red]{', '.join(st.changed)}[/] (edited after they were applied)")
+    if st.missing:
+        table.add_row("missing", f"[red]{', '.join(st.missing)}[/] (applied, file gone)")
+    verdict = "up to date" if st.up_to_date else ("drift" if st.drift else f"{len(st.pending)} pending: run aura-db migrate")
+    table.add_row("state", f"[green]{verdict}[/]" if st.up_to_date else f"[yellow]{verdict}[/]")
+    app.out.print(table)
+
+
+def run_result(app: "AppState", r: "RunResult") -> None:
+    if r.dry_run:
+        if not r.migrations:
+            app.note("nothing to do")
+            return
+        verb = "migrate" if r.command == "migrate" else "rollback"
+        for name in r.migrations:
+            app.out.print(f"-- {verb} {name}", markup=False, highlight=False)
+            for stmt in r.sql.get(name, []):
+                app.out.print(stmt, markup=False, highlight=False)
+            app.out.print("")
+        app.note(f"dry run: {len(r.migrations)} migration(s), nothing changed")
+        return
+    if r.nothing_to_do:
+        where = r.from_head or "nothing applied"
+        app.out.print(f"nothing to do (head: {where})", markup=False)
+        return
+    if r.command == "migrate":
+        verb = "recorded as applied (fake)" if r.fake else "applied"
+    else:
+        verb = "rolled back"
+    app.out.print(
+        f"{verb} {len(r.migrations)} migration(s) in {r.duration_ms / 1000:.2f}s: {', '.join(r.migrations)}",
+        markup=False,
+    )
+    app.out.print(f"head: {r.from_head or '(none)'} -> {r.to_head or '(none)'}", markup=False)

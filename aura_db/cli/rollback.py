@@ -1,0 +1,60 @@
+"""aura-db rollback: undo applied migrations, newest first."""
+
+from __future__ import annotations
+
+from typing import Optional
+
+import typer
+
+from aura_db.cli.common import state
+
+
+def rollback(
+    ctx: typer.Context,
+    target: Optional[str] = typer.Argument(None, help="Undo everything applied after TARGET; TARGET stays applied."),
+    steps: Optional[int] = typer.Option(None, "--steps", min=1, help="Undo the newest N migrations."),
+    all_: bool = typer.Option(False, "--all", help="Undo every applied migration."),
+    dry_run: bool = typer.Option(False, "--dry-run", help="Print the SQL that would run; change nothing."),
+    no_backup: bool = typer.Option(False, "--no-backup", help="Skip the safety backup."),
+    lock_timeout: Optional[float] = typer.Option(
+        None, "--lock-timeout", metavar="SECONDS", min=0, help="Wait this long for another run's lock, then exit 5."
+    ),
+    yes: bool = typer.Option(False, "--yes", "-y", help="Do not ask for confirmation."),
+    json_out: bool = typer.Option(False, "--json", help="One JSON document on stdout."),
+) -> None:
+    """Undo the newest applied migration (or down to TARGET, --steps N, --all).
+
+    Destructive: asks for confirmation, and takes a safety backup first.
+
+    Example: aura-db rollback 001 --yes
+    """
+    from aura_db import migrations
+    from aura_db.cli import render
+    from aura_db.cli.migrate import safety_backup_hook
+
+    app = state(ctx)
+    s = app.settings
+    engine = app.engine()
+    kwargs = dict(target=target, steps=steps, all_=all_)
+    if dry_run:
+        result = migrations.rollback(engine, s.migrations_dir, dry_run=True, **kwargs)
+    else:
+        plan = migrations.plan_rollback(engine, s.migrations_dir, **kwargs)
+        if not plan:
+            result = migrations.RunResult("rollback", [], None, None)
+        else:
+            app.confirm(
+                f"Roll back {len(plan)} migration(s): {', '.join(plan)}?", yes=yes,
+                what=f"rolling back {', '.join(plan)}",
+            )
+            result = migrations.rollback(
+                engine, s.migrations_dir,
+                lock_timeout=s.lock_timeout if lock_timeout is None else lock_timeout,
+                before_changes=None if no_backup else safety_backup_hook(app, "pre-rollback"),
+                on_progress=None if json_out else app.progress("rollback"),
+                **kwargs,
+            )
+    if json_out:
+        app.emit_json(result.to_dict())
+    else:
+        render.run_result(app, result)

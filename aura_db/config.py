@@ -1,0 +1,168 @@
+"""Settings: command-line flag > environment variable > settings file > default.
+
+The settings file is ``aura-db.toml`` in the working directory (or the file
+given by ``--config`` / ``AURA_DB_CONFIG``), or the ``[tool.aura-db]`` table of
+``pyproject.toml`` when there is no ``aura-db.toml``.  Each resolved value
+remembers where it came from, for ``--verbose``.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from aura_db.errors import UsageError
+
+DEFAULT_URL = "sqlite:///aura.db"
+CONFIG_FILE = "aura-db.toml"
+
+# key -> (environment variables, default, type)
+KEYS: dict[str, tuple[tuple[str, ...], Any, type]] = {
+    "url": (("AURA_DB_URL", "DATABASE_URL"), DEFAULT_URL, str),
+    "migrations": (("AURA_DB_MIGRATIONS",), None, str),
+    "backup_dir": (("AURA_DB_BACKUP_DIR",), "backups", str),
+    "keep": (("AURA_DB_KEEP",), 10, int),
+    "compression": (("AURA_DB_COMPRESSION",), "none", str),
+    "lock_timeout": (("AURA_DB_LOCK_TIMEOUT",), 60.0, float),
+    "backup_before_migrate": (("AURA_DB_BACKUP_BEFORE_MIGRATE",), True, bool),
+}
+# Spellings accepted in the file for the same keys.
+ALIASES = {"backup-dir": "backup_dir", "lock-timeout": "lock_timeout",
+           "backup-before-migrate": "backup_before_migrate", "db": "url"}
+
+
+@dataclass
+class Settings:
+    values: dict[str, Any]
+    sources: dict[str, str]
+    config_file: Path | None = None
+    warnings: list[str] = field(default_factory=list)
+    cwd: Path = field(default_factory=Path.cwd)
+
+    def __getattr__(self, name: str) -> Any:
+        try:
+            return self.__dict__["values"][name]
+        except KeyError:
+            raise AttributeError(name) from None
+
+    @property
+    def migrations_dir(self) -> Path:
+        from aura_db.migrations import default_migrations_dir
+
+        value = self.values.get("migrations")
+        return (self.cwd / value).resolve() if value else default_migrations_dir()
+
+    @property
+    def backup_path(self) -> Path:
+        return (self.cwd / self.values["backup_dir"]).resolve()
+
+    def explain(self) -> list[str]:
+        """One line per setting: its value and where it came from (no passwords)."""
+        from aura_db.db import redact
+
+        lines = []
+        for key in KEYS:
+            value = self.values.get(key)
+            if key == "url":
+                value = redact(str(value))
+            if key == "migrations" and value is None:
+                value = str(self.migrations_dir)
+            lines.append(f"{key} = {value}  ({self.sources.get(key, 'default')})")
+        return lines
+
+
+def _coerce(key: str, raw: Any, typ: type, origin: str) -> Any:
+    if typ is bool:
+        if isinstance(raw, bool):
+            return raw
+        text = str(raw).strip().lower()
+        if text in ("1", "true", "yes", "on"):
+            return True
+        if text in ("0", "false", "no", "off"):
+            return False
+        raise UsageError(f"{key} from {origin} must be true or false, got {raw!r}")
+    try:
+        value = typ(raw)
+    except (TypeError, ValueError):
+        raise UsageError(f"{key} from {origin} must be {typ.__name__}, got {raw!r}") from None
+    if typ in (int, float) and value < 0:
+        raise UsageError(f"{key} from {origin} must not be negative, got {raw!r}")
+    return value
+
+
+def read_file(path: Path, *, table: str | None = None) -> tuple[dict[str, Any], list[str]]:
+    """Settings from a TOML file; malformed -> UsageError naming the line."""
+    import tomllib
+
+    try:
+        text = path.read_text(encoding="utf-8")
+    except OSError as exc:
+        raise UsageError(f"cannot read settings file {path}: {exc.strerror}") from None
+    try:
+        data = tomllib.loads(text)
+    except tomllib.TOMLDecodeError as exc:
+        raise UsageError(f"settings file {path} is not valid TOML: {exc}") from None
+    if table:
+        data = data.get("tool", {}).get(table, {})
+        if not isinstance(data, dict):
+            raise UsageError(f"[tool.{table}] in {path} must be a table")
+    else:
+        data = data.get("aura-db", data) if isinstance(data.get("aura-db"), dict) else data
+    values: dict[str, Any] = {}
+    warnings: list[str] = []
+    for key, raw in data.items():
+        name = ALIASES.get(key, key)
+        if name not in KEYS:
+            warnings.append(f"unknown setting {key!r} in {path} (ignored)")
+            continue
+        values[name] = raw
+    return values, warnings
+
+
+def load_settings(
+    flags: dict[str, Any],
+    *,
+    config: str | None = None,
+    env: dict[str, str] | None = None,
+    cwd: Path | None = None,
+) -> Settings:
+    """Resolve every setting.  ``flags`` holds only values given on the command line."""
+    env = dict(os.environ if env is None else env)
+    cwd = cwd or Path.cwd()
+    file_values: dict[str, Any] = {}
+    warnings: list[str] = []
+    config_path: Path | None = None
+    explicit = config or env.get("AURA_DB_CONFIG")
+    if explicit:
+        config_path = (cwd / explicit).resolve()
+        if not config_path.is_file():
+            raise UsageError(f"settings file {config_path} does not exist")
+        file_values, warnings = read_file(config_path)
+    elif (cwd / CONFIG_FILE).is_file():
+        config_path = cwd / CONFIG_FILE
+        file_values, warnings = read_file(config_path)
+    elif (cwd / "pyproject.toml").is_file():
+        values, w = read_file(cwd / "pyproject.toml", table="aura-db")
+        if values or w:
+            config_path, file_values, warnings = cwd / "pyproject.toml", values, w
+
+    values: dict[str, Any] = {}
+    sources: dict[str, str] = {}
+    for key, (env_names, default, typ) in KEYS.items():
+        if flags.get(key) is not None:
+            values[key], sources[key] = _coerce(key, flags[key], typ, "the command line"), "flag"
+            continue
+        env_name = next((n for n in env_names if env.get(n)), None)
+        if env_name:
+            values[key] = _coerce(key, env[env_name], typ, env_name)
+            sources[key] = f"env {env_name}"
+        elif key in file_values:
+            values[key] = _coerce(key, file_values[key], typ, str(config_path))
+            sources[key] = f"file {config_path.name if config_path else ''}"
+        else:
+            values[key], sources[key] = default, "default"
+    if values["compression"] not in ("none", "gzip", "zstd"):
+        raise UsageError(f"compression must be none, gzip or zstd, got {values['compression']!r}")
+    return Settings(values=values, sources=sources, config_file=config_path, warnings=warnings, cwd=cwd)

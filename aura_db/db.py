@@ -1,0 +1,414 @@
+"""Database URLs, connections and every difference between engines.
+
+``parse_url`` turns what the user typed (``--db``) into a ``DatabaseURL``;
+``engine_for`` gives the ``Engine`` that knows how to open it, lock it for a
+migration run and wrap a migration in the transaction that engine honours.
+Nothing outside this module branches on the engine's name for those things.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import errno
+import os
+import re
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Iterator
+from urllib.parse import unquote, urlsplit, urlunsplit
+
+from aura_db.errors import AuraError, DatabaseUnavailable, LockTimeout, UsageError
+
+if TYPE_CHECKING:  # peewee is imported lazily: `aura-db --help` does not need it
+    import peewee as pw
+
+SCHEMES = {
+    "sqlite": "sqlite",
+    "postgres": "postgresql",
+    "postgresql": "postgresql",
+    "mysql": "mysql",
+    "mariadb": "mysql",
+}
+
+# Column types of aura_db.fields, per engine: native types where the engine has them.
+FIELD_TYPES = {
+    "sqlite": {"GUID": "VARCHAR(36)", "JSON": "TEXT", "LONGTEXT": "TEXT"},
+    "postgresql": {"GUID": "UUID", "JSON": "JSONB", "LONGTEXT": "TEXT"},
+    "mysql": {"GUID": "CHAR(36)", "JSON": "LONGTEXT", "LONGTEXT": "LONGTEXT", "DATETIME": "DATETIME(6)"},
+}
+
+
+@dataclass(frozen=True)
+class DatabaseURL:
+    """A parsed database URL.  ``str()`` never shows the password."""
+
+    raw: str
+    engine: str  # sqlite | postgresql | mysql
+    path: str | None = None  # SQLite file, absolute; None for :memory:
+    params: dict[str, Any] = field(default_factory=dict, compare=False)
+
+    @property
+    def redacted(self) -> str:
+        return redact(self.raw)
+
+    def __str__(self) -> str:
+        return self.redacted
+
+    def __repr__(self) -> str:
+        return f"DatabaseURL({self.redacted!r})"
+
+
+def redact(url: str) -> str:
+    """The URL with any password replaced by ``***``."""
+    try:
+        parts = urlsplit(url)
+    except ValueError:
+        return re.sub(r"(://[^:/@]*:)[^@]*@", r"\1***@", url)
+    if parts.password is None:
+        return url
+    user = parts.username or ""
+    host = parts.hostname or ""
+    if ":" in host:
+        host = f"[{host}]"
+    netloc = f"{user}:***@{host}"
+    with contextlib.suppress(ValueError):
+        if parts.port:
+            netloc += f":{parts.port}"
+    return urlunsplit((parts.scheme, netloc, parts.path, parts.query, parts.fragment))
+
+
+def parse_url(url: str, *, cwd: Path | None = None) -> DatabaseURL:
+    """Parse ``--db``: a ``playhouse.db_url`` URL or a plain path (SQLite)."""
+    url = (url or "").strip()
+    if not url:
+        raise UsageError("empty database URL", hint="pass --db URL or set AURA_DB_URL")
+    cwd = cwd or Path.cwd()
+    if "://" not in url:
+        if re.match(r"^[A-Za-z][A-Za-z0-9+.-]*:", url) and not re.match(r"^[A-Za-z]:[\\/]", url):
+            raise UsageError(
+                f"unknown database URL {redact(url)!r}",
+                hint="use sqlite:///path, postgresql://user@host/db, mysql://user@host/db or a file path",
+            )
+        return DatabaseURL(raw=url, engine="sqlite", path=str((cwd / url).resolve()))
+    scheme = url.split("://", 1)[0].lower()
+    base = scheme.split("+", 1)[0]
+    engine = SCHEMES.get(base)
+    if engine is None:
+        raise UsageError(
+            f"unknown URL scheme {scheme!r} in {redact(url)}",
+            hint="supported: sqlite, postgresql (postgres), mysql (mariadb)",
+        )
+    from playhouse.db_url import parse as _parse
+
+    try:
+        params = _parse(url, unquote_password=True, unquote_user=True)
+    except ValueError as exc:
+        raise UsageError(f"bad database URL {redact(url)}: {exc}") from None
+    if engine == "sqlite":
+        name = params.pop("database", "") or ":memory:"
+        if name == ":memory:":
+            return DatabaseURL(raw=url, engine=engine, path=None, params=params)
+        return DatabaseURL(raw=url, engine=engine, path=str((cwd / unquote(name)).resolve()), params=params)
+    if not params.get("database"):
+        raise UsageError(f"{redact(url)} names no database", hint=f"{scheme}://user@host:port/DBNAME")
+    if engine == "mysql" and "passwd" in params:
+        params["password"] = params.pop("passwd")
+    return DatabaseURL(raw=url, engine=engine, params=params)
+
+
+class Engine:
+    """What aura-db needs to know about one kind of database."""
+
+    name = "?"
+    transactional_ddl = True
+
+    def __init__(self, url: DatabaseURL):
+        self.url = url
+
+    # -- connections -------------------------------------------------------
+    def exists(self) -> bool:
+        raise NotImplementedError
+
+    def open(self, *, create: bool = False) -> "pw.Database":
+        """Connect.  Raises DatabaseUnavailable when it cannot (exit 4)."""
+        raise NotImplementedError
+
+    def server_version(self, db: "pw.Database") -> str:
+        raise NotImplementedError
+
+    def describe(self) -> str:
+        """Where the database is, for humans: a path or a redacted URL."""
+        return self.url.redacted
+
+    # -- migrations --------------------------------------------------------
+    @contextlib.contextmanager
+    def migration_lock(self, db: "pw.Database", timeout: float) -> Iterator[None]:
+        raise NotImplementedError
+        yield  # pragma: no cover
+
+    @contextlib.contextmanager
+    def migration_transaction(self, db: "pw.Database") -> Iterator[None]:
+        """One migration's transaction, with whatever the engine needs around it."""
+        with db.atomic():
+            yield
+
+    def foreign_key_violations(self, db: "pw.Database") -> list[str]:
+        return []
+
+
+class SqliteEngine(Engine):
+    name = "sqlite"
+
+    def describe(self) -> str:
+        return self.url.path or ":memory:"
+
+    def exists(self) -> bool:
+        return self.url.path is None or os.path.isfile(self.url.path)
+
+    def open(self, *, create: bool = False) -> "pw.Database":
+        import peewee as pw
+
+        path = self.url.path
+        if path is not None:
+            if not os.path.exists(path):
+                if not create:
+                    raise DatabaseUnavailable(
+                        f"database {path} does not exist",
+                        hint="run `aura-db migrate` to create it, or pass --db",
+                    )
+                parent = os.path.dirname(path)
+                if not os.path.isdir(parent):
+                    raise DatabaseUnavailable(f"cannot create {path}: folder {parent} does not exist")
+            elif os.path.isdir(path):
+                raise DatabaseUnavailable(f"{path} is a folder, not a SQLite database")
+        params = dict(self.url.params)
+        timeout = float(params.pop("timeout", 10))
+        db = pw.SqliteDatabase(
+            path or ":memory:",
+            pragmas={"foreign_keys": 1, "busy_timeout": int(timeout * 1000)},
+            field_types=FIELD_TYPES["sqlite"],
+            timeout=timeout,
+            **params,
+        )
+        try:
+            db.connect()
+            # Reading the schema is what fails on a file that is not a database.
+            db.execute_sql("SELECT count(*) FROM sqlite_master").fetchone()
+        except pw.DatabaseError as exc:
+            db.close()
+            msg = str(exc)
+            if "not a database" in msg or "malformed" in msg or "encrypted" in msg:
+                raise DatabaseUnavailable(f"{path} is not a SQLite database ({msg})") from None
+            raise DatabaseUnavailable(f"cannot open {path}: {msg}") from None
+        return db
+
+    def server_version(self, db: "pw.Database") -> str:
+        return db.execute_sql("SELECT sqlite_version()").fetchone()[0]
+
+    def lock_path(self) -> str | None:
+        if self.url.path is None:
+            return None
+        head, tail = os.path.split(self.url.path)
+        return os.path.join(head, f".{tail}.migrate-lock")
+
+    @contextlib.contextmanager
+    def migration_lock(self, db: "pw.Database", timeout: float) -> Iterator[None]:
+        # An OS-level lock on a hidden file beside the database: the kernel
+        # drops it when the process dies, even by SIGKILL, so a crashed run
+        # never blocks the next one.  The file itself is left in place:
+        # unlinking it would race with a process about to lock it.
+        import fcntl
+
+        path = self.lock_path()
+        if path is None:
+            yield
+            return
+        fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o600)
+        try:
+            deadline = time.monotonic() + max(timeout, 0)
+            while True:
+                try:
+                    fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                    break
+                except OSError as exc:
+                    if exc.errno not in (errno.EAGAIN, errno.EACCES):
+                        raise
+                    if time.monotonic() >= deadline:
+                        holder = _read_lock_holder(fd)
+                        raise LockTimeout(
+                            f"another aura-db holds the migration lock on {self.url.path}{holder}",
+                            hint="wait for it to finish, or raise --lock-timeout",
+                        ) from None
+                    time.sleep(0.05)
+            os.ftruncate(fd, 0)
+            os.write(fd, f"pid {os.getpid()} on {os.uname().nodename}\n".encode())
+            yield
+        finally:
+            os.close(fd)  # closing the descriptor releases the lock
+
+    @contextlib.contextmanager
+    def migration_transaction(self, db: "pw.Database") -> Iterator[None]:
+        # SQLite ignores PRAGMA foreign_keys inside a transaction, so switch
+        # enforcement off *before* BEGIN.  Otherwise rebuilding a parent table
+        # (how SQLite alters tables) drops it and cascades into every child.
+        if db.in_transaction():
+            raise AuraError("internal error: migration transaction opened inside another")
+        enabled = bool(db.execute_sql("PRAGMA foreign_keys").fetchone()[0])
+        db.execute_sql("PRAGMA foreign_keys = OFF")
+        try:
+            with db.atomic():
+                yield
+                violations = self.foreign_key_violations(db)
+                if violations:
+                    raise AuraError("foreign key check failed: " + "; ".join(violations[:5]))
+        finally:
+            if enabled:
+                db.execute_sql("PRAGMA foreign_keys = ON")
+
+    def foreign_key_violations(self, db: "pw.Database") -> list[str]:
+        rows = db.execute_sql("PRAGMA foreign_key_check").fetchall()
+        counts: dict[tuple[str, str], int] = {}
+        for table, _rowid, parent, _fkid in rows:
+            counts[(table, parent)] = counts.get((table, parent), 0) + 1
+        return [f"{n} row(s) of {t} point at missing {p}" for (t, p), n in counts.items()]
+
+
+def _read_lock_holder(fd: int) -> str:
+    try:
+        text = os.pread(fd, 200, 0).decode(errors="replace").strip()
+    except OSError:
+        return ""
+    return f" ({text})" if text else ""
+
+
+class _ServerEngine(Engine):
+    """PostgreSQL and MySQL share how connections fail and are described."""
+
+    database_class: Any = None
+    default_port = 0
+
+    def _connect_params(self) -> dict[str, Any]:
+        return dict(self.url.params)
+
+    def describe(self) -> str:
+        return self.url.redacted
+
+    def _make(self) -> "pw.Database":
+        params = self._connect_params()
+        name = params.pop("database")
+        return self.database_class(name, field_types=FIELD_TYPES[self.name], **params)
+
+    def open(self, *, create: bool = False) -> "pw.Database":
+        import peewee as pw
+
+        db = self._make()
+        try:
+            db.connect()
+        except pw.OperationalError as exc:
+            raise DatabaseUnavailable(
+                f"cannot connect to {self.url.redacted}: {_first_line(exc)}"
+            ) from None
+        except pw.InterfaceError as exc:
+            raise DatabaseUnavailable(f"cannot connect to {self.url.redacted}: {_first_line(exc)}") from None
+        return db
+
+    def exists(self) -> bool:
+        try:
+            self.open().close()
+        except DatabaseUnavailable:
+            return False
+        return True
+
+
+class PostgresEngine(_ServerEngine):
+    name = "postgresql"
+    default_port = 5432
+
+    @property
+    def database_class(self):  # type: ignore[override]
+        import peewee as pw
+
+        return pw.PostgresqlDatabase
+
+    def server_version(self, db: "pw.Database") -> str:
+        return db.execute_sql("SHOW server_version").fetchone()[0]
+
+    @contextlib.contextmanager
+    def migration_lock(self, db: "pw.Database", timeout: float) -> Iterator[None]:
+        # A session-level advisory lock: PostgreSQL releases it when the
+        # connection ends, however the process ends.
+        key = _lock_key(self.url.params.get("database", ""))
+        deadline = time.monotonic() + max(timeout, 0)
+        while not db.execute_sql("SELECT pg_try_advisory_lock(%s)", (key,)).fetchone()[0]:
+            if time.monotonic() >= deadline:
+                raise LockTimeout(
+                    f"another aura-db holds the migration lock on {self.url.redacted}",
+                    hint="wait for it to finish, or raise --lock-timeout",
+                )
+            time.sleep(0.1)
+        try:
+            yield
+        finally:
+            with contextlib.suppress(Exception):
+                db.execute_sql("SELECT pg_advisory_unlock(%s)", (key,))
+
+
+class MysqlEngine(_ServerEngine):
+    name = "mysql"
+    transactional_ddl = False
+    default_port = 3306
+
+    @property
+    def database_class(self):  # type: ignore[override]
+        import peewee as pw
+
+        return pw.MySQLDatabase
+
+    def _connect_params(self) -> dict[str, Any]:
+        params = dict(self.url.params)
+        params.setdefault("charset", "utf8mb4")
+        return params
+
+    def server_version(self, db: "pw.Database") -> str:
+        return db.execute_sql("SELECT VERSION()").fetchone()[0]
+
+    @contextlib.contextmanager
+    def migration_lock(self, db: "pw.Database", timeout: float) -> Iterator[None]:
+        name = f"aura-db:{self.url.params.get('database', '')}"[:64]
+        got = db.execute_sql("SELECT GET_LOCK(%s, %s)", (name, max(int(timeout), 0))).fetchone()[0]
+        if got != 1:
+            raise LockTimeout(
+                f"another aura-db holds the migration lock on {self.url.redacted}",
+                hint="wait for it to finish, or raise --lock-timeout",
+            )
+        try:
+            yield
+        finally:
+            with contextlib.suppress(Exception):
+                db.execute_sql("SELECT RELEASE_LOCK(%s)", (name,))
+
+
+def _lock_key(name: str) -> int:
+    import hashlib
+
+    digest = hashlib.sha256(f"aura-db migrate {name}".encode()).digest()
+    return int.from_bytes(digest[:8], "big", signed=True)
+
+
+def _first_line(exc: BaseException) -> str:
+    text = str(exc).strip()
+    return text.splitlines()[0] if text else type(exc).__name__
+
+
+ENGINES: dict[str, type[Engine]] = {
+    "sqlite": SqliteEngine,
+    "postgresql": PostgresEngine,
+    "mysql": MysqlEngine,
+}
+
+
+def engine_for(url: DatabaseURL | str) -> Engine:
+    if isinstance(url, str):
+        url = parse_url(url)
+    return ENGINES[url.engine](url)

@@ -1,0 +1,63 @@
+"""The one exception tree of aura-db.
+
+Every error a user can cause is an ``AuraError`` subclass carrying the exit
+code of the command-line contract (shared/spec/cli.md).  Core modules raise
+them; the CLI turns them into one line on stderr and that exit code, in one
+place (``aura_db.cli.app.AuraGroup``).
+"""
+
+from __future__ import annotations
+
+
+class AuraError(Exception):
+    """The operation failed (exit 1)."""
+
+    exit_code = 1
+
+    def __init__(self, message: str, *, hint: str | None = None):
+        super().__init__(message)
+        self.message = message
+        self.hint = hint
+
+    def __str__(self) -> str:
+        return self.message
+
+
+class UsageError(AuraError):
+    """Bad value, unknown migration target, missing argument (exit 2)."""
+
+    exit_code = 2
+
+
+class CheckFailed(AuraError):
+    """A check failed: pending migrations, drift, damaged backup (exit 3)."""
+
+    exit_code = 3
+
+
+class DatabaseUnavailable(AuraError):
+    """The database cannot be reached, does not exist or is not a database (exit 4)."""
+
+    exit_code = 4
+
+
+class LockTimeout(AuraError):
+    """Another aura-db holds the migration lock (exit 5)."""
+
+    exit_code = 5
+
+
+class Refused(AuraError):
+    """A destructive command got no confirmation (exit 6)."""
+
+    exit_code = 6
+
+
+class MigrationFailed(AuraError):
+    """A migration or rollback raised; the database is as before it (exit 1)."""
+
+    def __init__(self, name: str, error: BaseException | str, *, applied: list[str] | None = None):
+        self.name = name
+        self.error = str(error).strip() or type(error).__name__
+        self.applied = list(applied or [])
+        super().__init__(f"migration {name} failed: {self.error}")

@@ -1,0 +1,844 @@
+"""Discover, plan, apply and roll back the numbered migration modules.
+
+Migration modules are peewee-migrate modules (``migrate(migrator, database,
+fake=False)`` and ``rollback(...)`` working on a ``peewee_migrate.Migrator``),
+loaded by path, never imported as a package.  aura-db runs them itself rather
+than through ``peewee_migrate.Router`` because the order of operations is what
+keeps data safe:
+
+* each migration runs in its own transaction, opened by the engine
+  (``Engine.migration_transaction``), which on SQLite switches foreign-key
+  enforcement off *before* BEGIN and runs ``PRAGMA foreign_key_check`` before
+  COMMIT; peewee-migrate 2.3 turns the pragma off inside its already-open
+  transaction, where SQLite ignores it, and a table rebuild then cascades;
+* a run holds the engine's migration lock throughout and reads the history
+  again once it has the lock, so concurrent runs apply everything once;
+* the history table records a sha256 of every applied file (drift shows up in
+  ``status``), and an audit table records every run, failed ones included.
+
+Functions return dataclasses and raise ``AuraError`` subclasses; they never
+print.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import os
+import re
+import socket
+import time
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Callable, Iterator
+
+from aura_db.errors import AuraError, DatabaseUnavailable, MigrationFailed, UsageError
+
+if TYPE_CHECKING:
+    import peewee as pw
+
+    from aura_db.db import Engine
+
+HISTORY_TABLE = "aura_schema_history"
+LOG_TABLE = "aura_migration_log"
+FILE_RE = re.compile(r"^(\d{3,})_([A-Za-z0-9_]+)\.py$")
+NAME_RE = re.compile(r"^[a-z][a-z0-9_]*$")
+DEFAULT_LOCK_TIMEOUT = 60.0
+
+
+# --------------------------------------------------------------------------
+# Results
+
+
+@dataclass(frozen=True)
+class MigrationFile:
+    number: int
+    name: str  # "001_initial"
+    path: Path
+    checksum: str
+
+
+@dataclass
+class MigrationState:
+    number: int | None
+    name: str
+    state: str  # applied | pending | changed | missing
+    applied_at: str | None = None
+    applied_by: str | None = None
+    checksum: str | None = None  # of the file on disk
+    recorded_checksum: str | None = None  # when it was applied
+
+    @property
+    def checksum_state(self) -> str | None:
+        if self.state == "pending":
+            return None
+        return {"applied": "ok", "changed": "changed", "missing": "missing"}[self.state]
+
+    def to_dict(self) -> dict[str, Any]:
+        d = asdict(self)
+        d["checksum_state"] = self.checksum_state
+        d["applied"] = self.state != "pending"
+        return d
+
+
+@dataclass
+class Status:
+    engine: str
+    url: str
+    location: str
+    reachable: bool
+    server_version: str | None
+    head: str | None
+    migrations: list[MigrationState]
+
+    @property
+    def applied(self) -> list[str]:
+        return [m.name for m in self.migrations if m.state != "pending"]
+
+    @property
+    def pending(self) -> list[str]:
+        return [m.name for m in self.migrations if m.state == "pending"]
+
+    @property
+    def changed(self) -> list[str]:
+        return [m.name for m in self.migrations if m.state == "changed"]
+
+    @property
+    def missing(self) -> list[str]:
+        return [m.name for m in self.migrations if m.state == "missing"]
+
+    @property
+    def drift(self) -> bool:
+        return bool(self.changed or self.missing)
+
+    @property
+    def up_to_date(self) -> bool:
+        return not self.pending and not self.drift
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "engine": self.engine,
+            "url": self.url,
+            "location": self.location,
+            "reachable": self.reachable,
+            "server_version": self.server_version,
+            "head": self.head,
+            "applied": self.applied,
+            "pending": self.pending,
+            "changed": self.changed,
+            "missing": self.missing,
+            "drift": self.drift,
+            "up_to_date": self.up_to_date,
+            "migrations": [m.to_dict() for m in self.migrations],
+        }
+
+
+@dataclass
+class RunResult:
+    command: str  # migrate | rollback
+    migrations: list[str]  # applied (migrate) or undone (rollback), in order
+    from_head: str | None
+    to_head: str | None
+    dry_run: bool = False
+    fake: bool = False
+    sql: dict[str, list[str]] = field(default_factory=dict)
+    backup: str | None = None
+    duration_ms: int = 0
+
+    @property
+    def nothing_to_do(self) -> bool:
+        return not self.migrations
+
+    def to_dict(self) -> dict[str, Any]:
+        d = asdict(self)
+        d["nothing_to_do"] = self.nothing_to_do
+        return d
+
+
+# --------------------------------------------------------------------------
+# Migration files
+
+
+def default_migrations_dir() -> Path:
+    """The migrations shipped with aura-db.
+
+    An installed wheel carries them as ``aura_db/_migrations``; a source
+    checkout (editable install, tests) has them at the top of the repository.
+    """
+    here = Path(__file__).resolve().parent
+    shipped = here / "_migrations"
+    if shipped.is_dir():
+        return shipped
+    return here.parent / "migrations"
+
+
+def checksum(path: Path) -> str:
+    return hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+def discover(directory: Path) -> list[MigrationFile]:
+    """The numbered modules of ``directory``, in order."""
+    directory = Path(directory)
+    if not directory.is_dir():
+        raise UsageError(
+            f"migrations folder {directory} does not exist",
+            hint="pass --migrations DIR or set AURA_DB_MIGRATIONS",
+        )
+    found: list[MigrationFile] = []
+    numbers: dict[int, str] = {}
+    for path in sorted(directory.iterdir()):
+        m = FILE_RE.match(path.name)
+        if not m or not path.is_file():
+            continue
+        number = int(m.group(1))
+        if number in numbers:
+            raise UsageError(
+                f"two migrations share number {number:03d}: {numbers[number]} and {path.stem}",
+                hint="renumber one of them",
+            )
+        numbers[number] = path.stem
+        found.append(MigrationFile(number, path.stem, path, checksum(path)))
+    found.sort(key=lambda f: f.number)
+    return found
+
+
+@dataclass
+class LoadedMigration:
+    file: MigrationFile
+    migrate: Callable[..., Any]
+    rollback: Callable[..., Any] | None
+
+
+def load(mf: MigrationFile) -> LoadedMigration:
+    """Execute a migration module's source and return its functions."""
+    source = mf.path.read_text(encoding="utf-8")
+    scope: dict[str, Any] = {"__file__": str(mf.path), "__name__": f"aura_migration_{mf.name}"}
+    try:
+        code = compile(source, str(mf.path), "exec", dont_inherit=True)
+    except SyntaxError as exc:
+        raise AuraError(
+            f"migration {mf.path.name} has a syntax error at line {exc.lineno}: {exc.msg}"
+        ) from None
+    try:
+        exec(code, scope, None)
+    except Exception as exc:  # noqa: BLE001 - any error while loading user code
+        raise AuraError(f"migration {mf.path.name} failed to load: {type(exc).__name__}: {exc}") from None
+    migrate = scope.get("migrate")
+    if not callable(migrate):
+        raise AuraError(f"migration {mf.path.name} defines no migrate() function")
+    rollback = scope.get("rollback")
+    return LoadedMigration(mf, migrate, rollback if callable(rollback) else None)
+
+
+def resolve_target(target: str, names: list[str]) -> str:
+    """``2``, ``002`` or ``002_add_tags`` -> the full name among ``names``."""
+    t = target.strip()
+    if t in names:
+        return t
+    if t.isdigit():
+        for n in names:
+            if int(n.split("_", 1)[0]) == int(t):
+                return n
+    shown = ", ".join(names[-10:]) if names else "none"
+    raise UsageError(f"unknown migration target {target!r}", hint=f"known: {shown}")
+
+
+# --------------------------------------------------------------------------
+# History and audit tables
+
+
+def _history_models(db: "pw.Database"):
+    import peewee as pw
+
+    class History(pw.Model):
+        id = pw.AutoField()
+        name = pw.CharField(max_length=255, unique=True)
+        checksum = pw.CharField(max_length=64)
+        applied_at = pw.DateTimeField()
+        applied_by = pw.CharField(max_length=200)
+        duration_ms = pw.IntegerField(default=0)
+
+        class Meta:
+            database = db
+            table_name = HISTORY_TABLE
+
+    class RunLog(pw.Model):
+        id = pw.AutoField()
+        command = pw.CharField(max_length=20)
+        started_at = pw.DateTimeField()
+        finished_at = pw.DateTimeField()
+        actor = pw.CharField(max_length=200)
+        host = pw.CharField(max_length=255)
+        pid = pw.IntegerField()
+        from_head = pw.CharField(max_length=255, null=True)
+        to_head = pw.CharField(max_length=255, null=True)
+        migrations = pw.TextField()
+        outcome = pw.CharField(max_length=20)
+        error = pw.TextField(null=True)
+        duration_ms = pw.IntegerField()
+        backup_file = pw.CharField(max_length=1000, null=True)
+
+        class Meta:
+            database = db
+            table_name = LOG_TABLE
+
+    return History, RunLog
+
+
+def _table_exists(db: "pw.Database", name: str) -> bool:
+    return name in db.get_tables()
+
+
+def read_history(db: "pw.Database") -> list[Any]:
+    History, _ = _history_models(db)
+    if not _table_exists(db, HISTORY_TABLE):
+        return []
+    return list(History.select().order_by(History.id))
+
+
+def ensure_tables(db: "pw.Database") -> None:
+    History, RunLog = _history_models(db)
+    db.create_tables([History, RunLog], safe=True)
+
+
+def read_log(db: "pw.Database", limit: int = 20) -> list[dict[str, Any]]:
+    _, RunLog = _history_models(db)
+    if not _table_exists(db, LOG_TABLE):
+        return []
+    rows = RunLog.select().order_by(RunLog.id.desc()).limit(limit).dicts()
+    return [dict(r) for r in rows]
+
+
+# --------------------------------------------------------------------------
+# Status
+
+
+def _states(files: list[MigrationFile], history: list[Any]) -> list[MigrationState]:
+    by_name = {f.name: f for f in files}
+    applied = {h.name: h for h in history}
+    states: list[MigrationState] = []
+    for h in history:
+        f = by_name.get(h.name)
+        if f is None:
+            state = "missing"
+        elif f.checksum != h.checksum:
+            state = "changed"
+        else:
+            state = "applied"
+        states.append(
+            MigrationState(
+                number=f.number if f else _number_of(h.name),
+                name=h.name,
+                state=state,
+                applied_at=_iso(h.applied_at),
+                applied_by=h.applied_by,
+                checksum=f.checksum if f else None,
+                recorded_checksum=h.checksum,
+            )
+        )
+    for f in files:
+        if f.name not in applied:
+            states.append(MigrationState(number=f.number, name=f.name, state="pending", checksum=f.checksum))
+    states.sort(key=lambda s: (s.number if s.number is not None else -1, s.name))
+    return states
+
+
+def _number_of(name: str) -> int | None:
+    head = name.split("_", 1)[0]
+    return int(head) if head.isdigit() else None
+
+
+def _iso(value: Any) -> str | None:
+    if value is None:
+        return None
+    return value.isoformat(sep=" ", timespec="seconds") if hasattr(value, "isoformat") else str(value)
+
+
+def status(engine: "Engine", migrations_dir: Path) -> Status:
+    """Where the database stands.  Read-only: never creates the database."""
+    files = discover(migrations_dir)
+    db = engine.open(create=False)
+    try:
+        version = engine.server_version(db)
+        history = read_history(db)
+    finally:
+        db.close()
+    states = _states(files, history)
+    head = history[-1].name if history else None
+    return Status(
+        engine=engine.name,
+        url=engine.url.redacted,
+        location=engine.describe(),
+        reachable=True,
+        server_version=version,
+        head=head,
+        migrations=states,
+    )
+
+
+# --------------------------------------------------------------------------
+# Running
+
+
+def _fake_replay(loaded: LoadedMigration, migrator: Any, db: "pw.Database") -> None:
+    """Bring ``migrator``'s model state up to date without touching the database.
+
+    This is how peewee-migrate's Router builds state for already-applied
+    migrations: run ``migrate(fake=True)`` with queries mocked out, then drop
+    the queued operations.
+    """
+    from unittest import mock
+
+    import peewee as pw
+
+    cursor = mock.Mock()
+    cursor.fetchone.return_value = None
+    with mock.patch.object(pw.Model, "select"), mock.patch.object(
+        pw.Database, "execute_sql", return_value=cursor
+    ):
+        loaded.migrate(migrator, db, fake=True)
+    migrator.__ops__ = []
+
+
+class _SqlCapture:
+    """Records statements a migration sends; optionally keeps them from running."""
+
+    READ_ONLY = ("SELECT", "PRAGMA", "SHOW", "EXPLAIN", "DESCRIBE", "WITH")
+
+    def __init__(self, db: "pw.Database", *, execute: bool):
+        self.db = db
+        self.execute = execute
+        self.statements: list[str] = []
+        self._orig = db.execute_sql
+
+    def _execute_sql(self, sql: str, params: Any = None, *args: Any, **kwargs: Any) -> Any:
+        if not sql.lstrip().upper().startswith(self.READ_ONLY):
+            self.statements.append(render_sql(self.db, sql, params))
+            if not self.execute:
+                from unittest import mock
+
+                cursor = mock.Mock()
+                cursor.rowcount = 0
+                cursor.fetchone.return_value = None
+                cursor.fetchall.return_value = []
+                return cursor
+        return self._orig(sql, params, *args, **kwargs)
+
+    def __enter__(self) -> "_SqlCapture":
+        self.db.execute_sql = self._execute_sql  # type: ignore[method-assign]
+        return self
+
+    def __exit__(self, *exc: Any) -> None:
+        del self.db.execute_sql
+
+
+def render_sql(db: "pw.Database", sql: str, params: Any) -> str:
+    """A statement with its parameters written in as SQL literals, for reading."""
+    sql = sql.strip()
+    if not params:
+        return sql if sql.endswith(";") else sql + ";"
+    placeholder = db.param
+    parts = sql.split(placeholder)
+    if len(parts) != len(params) + 1:
+        return f"{sql}; -- params: {list(params)!r}"
+    out = [parts[0]]
+    for value, rest in zip(params, parts[1:]):
+        out.append(sql_literal(value, db))
+        out.append(rest)
+    text = "".join(out)
+    return text if text.endswith(";") else text + ";"
+
+
+def sql_literal(value: Any, db: "pw.Database | None" = None) -> str:
+    import datetime as dt
+
+    if value is None:
+        return "NULL"
+    if isinstance(value, bool):
+        name = type(db).__name__ if db is not None else ""
+        if "Sqlite" in name:
+            return "1" if value else "0"
+        return "TRUE" if value else "FALSE"
+    if isinstance(value, (int, float)):
+        return repr(value)
+    if isinstance(value, dt.datetime):
+        value = value.isoformat(sep=" ")
+    elif isinstance(value, (dt.date, dt.time)):
+        value = value.isoformat()
+    elif isinstance(value, bytes):
+        return "X'" + value.hex() + "'"
+    return "'" + str(value).replace("'", "''") + "'"
+
+
+@dataclass
+class _Run:
+    """What one migrate/rollback run needs: the open database and model state."""
+
+    engine: "Engine"
+    db: "pw.Database"
+    files: list[MigrationFile]
+    history: list[Any]
+
+    @property
+    def applied_names(self) -> list[str]:
+        return [h.name for h in self.history]
+
+    @property
+    def head(self) -> str | None:
+        return self.history[-1].name if self.history else None
+
+
+@contextlib.contextmanager
+def _opened(engine: "Engine", *, create: bool) -> Iterator["pw.Database"]:
+    db = engine.open(create=create)
+    try:
+        yield db
+    finally:
+        if not db.is_closed():
+            db.close()
+
+
+def _actor() -> str:
+    from aura_db.models.base import current_actor
+
+    return current_actor()
+
+
+def _new_migrator(db: "pw.Database") -> Any:
+    from peewee_migrate import Migrator
+
+    return Migrator(db)
+
+
+def _check_no_drift(files: list[MigrationFile], history: list[Any]) -> None:
+    states = _states(files, history)
+    missing = [s.name for s in states if s.state == "missing"]
+    if missing:
+        raise AuraError(
+            f"applied migration(s) missing from the migrations folder: {', '.join(missing)}",
+            hint="restore the files, or point --migrations at the right folder",
+        )
+    # A gap (a pending file numbered below the head) means someone added an
+    # old-numbered file; applying it out of order is not what they meant.
+    applied = {h.name for h in history}
+    if history:
+        head_number = max(_number_of(h.name) or 0 for h in history)
+        late = [f.name for f in files if f.name not in applied and f.number < head_number]
+        if late:
+            raise AuraError(
+                f"migration(s) {', '.join(late)} are numbered below the applied head "
+                f"{history[-1].name} but were never applied",
+                hint="renumber them after the head",
+            )
+
+
+def plan_migrate(engine: "Engine", migrations_dir: Path, *, target: str | None = None) -> list[str]:
+    """The names `migrate --to target` would apply, read-only."""
+    files = discover(migrations_dir)
+    with _opened(engine, create=False) as db:
+        history = read_history(db)
+    return _pending_upto(files, history, target)
+
+
+def _pending_upto(files: list[MigrationFile], history: list[Any], target: str | None) -> list[str]:
+    applied = {h.name for h in history}
+    names = [f.name for f in files]
+    pending = [n for n in names if n not in applied]
+    if target is not None:
+        t = resolve_target(target, names)
+        if t in applied:
+            return []
+        pending = pending[: pending.index(t) + 1]
+    return pending
+
+
+def migrate(
+    engine: "Engine",
+    migrations_dir: Path,
+    *,
+    target: str | None = None,
+    fake: bool = False,
+    dry_run: bool = False,
+    lock_timeout: float = DEFAULT_LOCK_TIMEOUT,
+    before_changes: Callable[[list[str], str | None], str | None] | None = None,
+    on_progress: Callable[[str, str], None] | None = None,
+) -> RunResult:
+    """Apply pending migrations in order, each in its own transaction.
+
+    ``before_changes(pending, head)`` runs once the lock is held and work is
+    known to be pending, before anything changes; what it returns (a safety
+    backup's path) is recorded in the audit log.
+    """
+    files = discover(migrations_dir)
+    by_name = {f.name: f for f in files}
+    if dry_run:
+        return _dry_run_migrate(engine, files, target)
+    started = time.monotonic()
+    started_at = _now()
+    with _opened(engine, create=True) as db:
+        with engine.migration_lock(db, lock_timeout):
+            ensure_tables(db)
+            history = read_history(db)  # again, now that the lock is ours
+            _check_no_drift(files, history)
+            todo = _pending_upto(files, history, target)
+            from_head = history[-1].name if history else None
+            result = RunResult("migrate", [], from_head, from_head, fake=fake)
+            if not todo:
+                return result
+            loaded = {n: load(by_name[n]) for n in todo}  # fail on a broken file before any change
+            if before_changes is not None and not fake:
+                result.backup = before_changes(todo, from_head)
+            migrator = _new_migrator(db)
+            for h in history:
+                if h.name in by_name:
+                    _fake_replay(load(by_name[h.name]), migrator, db)
+            History, _ = _history_models(db)
+            try:
+                for name in todo:
+                    if on_progress:
+                        on_progress("apply", name)
+                    t0 = time.monotonic()
+                    lm = loaded[name]
+                    if fake:
+                        _fake_replay(lm, migrator, db)
+                        History.create(name=name, checksum=lm.file.checksum, applied_at=_now(),
+                                       applied_by=_actor(), duration_ms=0)
+                    else:
+                        try:
+                            with engine.migration_transaction(db):
+                                lm.migrate(migrator, db, fake=False)
+                                migrator()
+                                History.create(
+                                    name=name, checksum=lm.file.checksum, applied_at=_now(),
+                                    applied_by=_actor(),
+                                    duration_ms=int((time.monotonic() - t0) * 1000),
+                                )
+                        except MigrationFailed:
+                            raise
+                        except Exception as exc:  # noqa: BLE001 - user code may raise anything
+                            raise MigrationFailed(name, exc, applied=list(result.migrations)) from exc
+                    result.migrations.append(name)
+                    result.to_head = name
+            except MigrationFailed as exc:
+                _log_run(db, "fake" if fake else "migrate", started_at, started, result, "failed",
+                         exc.error)
+                raise
+            result.duration_ms = int((time.monotonic() - started) * 1000)
+            _log_run(db, "fake" if fake else "migrate", started_at, started, result, "success", None)
+            return result
+
+
+def plan_rollback(
+    engine: "Engine",
+    migrations_dir: Path,
+    *,
+    target: str | None = None,
+    steps: int | None = None,
+    all_: bool = False,
+) -> list[str]:
+    """The names a rollback would undo, newest first, read-only."""
+    files = discover(migrations_dir)
+    with _opened(engine, create=False) as db:
+        history = read_history(db)
+    return _rollback_plan(files, history, target=target, steps=steps, all_=all_)
+
+
+def _rollback_plan(
+    files: list[MigrationFile], history: list[Any], *, target: str | None, steps: int | None, all_: bool
+) -> list[str]:
+    applied = [h.name for h in history]
+    chosen = sum(x is not None and x is not False for x in (target, steps, all_ or None))
+    if chosen > 1:
+        raise UsageError("give only one of TARGET, --steps and --all")
+    if not applied:
+        raise UsageError("nothing to roll back: no migration is applied")
+    if all_:
+        return list(reversed(applied))
+    if target is not None:
+        t = resolve_target(target, applied) if target not in ("0", "zero") else None
+        if t is None:
+            return list(reversed(applied))
+        return list(reversed(applied[applied.index(t) + 1 :]))
+    n = 1 if steps is None else steps
+    if n < 1:
+        raise UsageError(f"--steps must be at least 1, got {n}")
+    return list(reversed(applied[-n:]))
+
+
+def rollback(
+    engine: "Engine",
+    migrations_dir: Path,
+    *,
+    target: str | None = None,
+    steps: int | None = None,
+    all_: bool = False,
+    dry_run: bool = False,
+    lock_timeout: float = DEFAULT_LOCK_TIMEOUT,
+    before_changes: Callable[[list[str], str | None], str | None] | None = None,
+    on_progress: Callable[[str, str], None] | None = None,
+) -> RunResult:
+    """Undo applied migrations, newest first, each in its own transaction."""
+    files = discover(migrations_dir)
+    by_name = {f.name: f for f in files}
+    if dry_run:
+        return _dry_run_rollback(engine, files, target=target, steps=steps, all_=all_)
+    started = time.monotonic()
+    started_at = _now()
+    with _opened(engine, create=False) as db:
+        with engine.migration_lock(db, lock_timeout):
+            history = read_history(db)
+            todo = _rollback_plan(files, history, target=target, steps=steps, all_=all_)
+            from_head = history[-1].name if history else None
+            result = RunResult("rollback", [], from_head, from_head)
+            if not todo:
+                return result
+            loaded = _load_for_rollback(todo, by_name)
+            if before_changes is not None:
+                result.backup = before_changes(todo, from_head)
+            migrator = _new_migrator(db)
+            for h in history:
+                _fake_replay(load(by_name[h.name]), migrator, db)
+            History, _ = _history_models(db)
+            remaining = [h.name for h in history]
+            try:
+                for name in todo:
+                    if on_progress:
+                        on_progress("rollback", name)
+                    lm = loaded[name]
+                    try:
+                        with engine.migration_transaction(db):
+                            lm.rollback(migrator, db, fake=False)  # type: ignore[misc]
+                            migrator()
+                            History.delete().where(History.name == name).execute()
+                    except Exception as exc:  # noqa: BLE001
+                        raise MigrationFailed(name, exc, applied=list(result.migrations)) from exc
+                    remaining.remove(name)
+                    result.migrations.append(name)
+                    result.to_head = remaining[-1] if remaining else None
+            except MigrationFailed as exc:
+                _log_run(db, "rollback", started_at, started, result, "failed", exc.error)
+                raise
+            result.duration_ms = int((time.monotonic() - started) * 1000)
+            _log_run(db, "rollback", started_at, started, result, "success", None)
+            return result
+
+
+def _load_for_rollback(todo: list[str], by_name: dict[str, MigrationFile]) -> dict[str, LoadedMigration]:
+    missing = [n for n in todo if n not in by_name]
+    if missing:
+        raise AuraError(
+            f"cannot roll back {', '.join(missing)}: the migration file is missing",
+            hint="restore the file from version control",
+        )
+    loaded = {n: load(by_name[n]) for n in todo}
+    without = [n for n, lm in loaded.items() if lm.rollback is None]
+    if without:
+        raise AuraError(
+            f"migration {', '.join(without)} has no rollback() function; nothing was rolled back",
+            hint="write a rollback(), or restore a backup taken before it",
+        )
+    return loaded
+
+
+def _now():
+    from aura_db.fields import utcnow
+
+    return utcnow()
+
+
+def _log_run(db, command, started_at, started, result: RunResult, outcome, error) -> None:
+    _, RunLog = _history_models(db)
+    try:
+        if db.in_transaction():  # never leave a failed migration's transaction half-open
+            db.rollback()
+        ensure_tables(db)
+        RunLog.create(
+            command=command,
+            started_at=started_at,
+            finished_at=_now(),
+            actor=_actor(),
+            host=socket.gethostname(),
+            pid=os.getpid(),
+            from_head=result.from_head,
+            to_head=result.to_head,
+            migrations=",".join(result.migrations),
+            outcome=outcome,
+            error=error,
+            duration_ms=int((time.monotonic() - started) * 1000),
+            backup_file=result.backup,
+        )
+    except Exception:  # noqa: BLE001 - the audit row must not mask the real outcome
+        if outcome == "success":
+            raise
+
+
+# --------------------------------------------------------------------------
+# Dry runs: the SQL that would run, and no change
+
+
+def _dry_run_migrate(engine: "Engine", files: list[MigrationFile], target: str | None) -> RunResult:
+    by_name = {f.name: f for f in files}
+    with _opened(engine, create=False) as db:
+        history = read_history(db)
+        _check_no_drift(files, history)
+        todo = _pending_upto(files, history, target)
+        head = history[-1].name if history else None
+        result = RunResult("migrate", list(todo), head, todo[-1] if todo else head, dry_run=True)
+        if not todo:
+            return result
+        loaded = {n: load(by_name[n]) for n in todo}
+        migrator = _new_migrator(db)
+        for h in history:
+            if h.name in by_name:
+                _fake_replay(load(by_name[h.name]), migrator, db)
+        result.sql = _capture(engine, db, [(n, lambda m, d, lm=loaded[n]: lm.migrate(m, d, fake=False)) for n in todo], migrator)
+    return result
+
+
+def _dry_run_rollback(engine, files, *, target, steps, all_) -> RunResult:
+    by_name = {f.name: f for f in files}
+    with _opened(engine, create=False) as db:
+        history = read_history(db)
+        todo = _rollback_plan(files, history, target=target, steps=steps, all_=all_)
+        head = history[-1].name if history else None
+        remaining = [h.name for h in history if h.name not in todo]
+        result = RunResult("rollback", list(todo), head, remaining[-1] if remaining else None, dry_run=True)
+        if not todo:
+            return result
+        loaded = _load_for_rollback(todo, by_name)
+        migrator = _new_migrator(db)
+        for h in history:
+            _fake_replay(load(by_name[h.name]), migrator, db)
+        result.sql = _capture(engine, db, [(n, lambda m, d, lm=loaded[n]: lm.rollback(m, d, fake=False)) for n in todo], migrator)
+    return result
+
+
+class _DryRunDone(Exception):
+    pass
+
+
+def _capture(engine: "Engine", db: "pw.Database", steps: list[tuple[str, Callable]], migrator: Any) -> dict[str, list[str]]:
+    """Run ``steps`` and record their SQL, leaving the database as it was.
+
+    Where DDL is transactional (SQLite, PostgreSQL) the steps really run
+    inside one transaction that is then rolled back, so later steps see
+    earlier ones' tables.  Elsewhere (MySQL, where DDL commits) statements
+    that would change anything are recorded and not sent.
+    """
+    out: dict[str, list[str]] = {}
+    execute = engine.transactional_ddl
+    try:
+        with engine.migration_transaction(db) if execute else contextlib.nullcontext():
+            for name, fn in steps:
+                with _SqlCapture(db, execute=execute) as cap:
+                    try:
+                        fn(migrator, db)
+                        migrator()
+                    except Exception as exc:  # noqa: BLE001
+                        raise MigrationFailed(name, exc) from exc
+                out[name] = cap.statements
+            if execute:
+                raise _DryRunDone
+    except _DryRunDone:
+        pass
+    return out
