@@ -7,6 +7,7 @@ from typing import Optional
 import typer
 
 from aura_db.cli.common import AppState, state
+from aura_db.cli.completion import complete_migration_target
 
 app = typer.Typer(
     help="Apply pending migrations (and: add, remove, list).",
@@ -44,7 +45,10 @@ def safety_backup_hook(app_state: AppState, label: str):
 @app.callback(invoke_without_command=True)
 def migrate(
     ctx: typer.Context,
-    to: Optional[str] = typer.Option(None, "--to", metavar="TARGET", help="Stop after TARGET (number or name)."),
+    to: Optional[str] = typer.Option(
+        None, "--to", metavar="TARGET", help="Stop after TARGET (number or name).",
+        autocompletion=complete_migration_target,
+    ),
     dry_run: bool = typer.Option(False, "--dry-run", help="Print the SQL that would run; change nothing."),
     fake: bool = typer.Option(False, "--fake", help="Record migrations as applied without running them."),
     no_backup: bool = typer.Option(False, "--no-backup", help="Skip the safety backup before changing an existing database."),

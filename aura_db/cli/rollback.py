@@ -7,11 +7,15 @@ from typing import Optional
 import typer
 
 from aura_db.cli.common import state
+from aura_db.cli.completion import complete_migration_target
 
 
 def rollback(
     ctx: typer.Context,
-    target: Optional[str] = typer.Argument(None, help="Undo everything applied after TARGET; TARGET stays applied."),
+    target: Optional[str] = typer.Argument(
+        None, help="Undo everything applied after TARGET; TARGET stays applied.",
+        autocompletion=complete_migration_target,
+    ),
     steps: Optional[int] = typer.Option(None, "--steps", min=1, help="Undo the newest N migrations."),
     all_: bool = typer.Option(False, "--all", help="Undo every applied migration."),
     dry_run: bool = typer.Option(False, "--dry-run", help="Print the SQL that would run; change nothing."),

@@ -1,0 +1,66 @@
+"""Completion of values on TAB: migration targets, backup files, table names.
+
+Completion runs in a fresh process on every TAB press, before any command
+callback: settings come from the root's parsed parameters, and every failure
+completes to nothing rather than printing an error into the shell.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+
+def _settings(ctx: Any):
+    from aura_db.config import load_settings
+
+    root = ctx.find_root()
+    params = root.params or {}
+    flags = {"url": params.get("db"), "migrations": params.get("migrations"),
+             "backup_dir": params.get("backup_dir")}
+    return load_settings(flags, config=params.get("config"))
+
+
+def complete_migration_target(ctx: Any, incomplete: str) -> list[str]:
+    try:
+        from aura_db.migrations import discover
+
+        names = [f.name for f in discover(_settings(ctx).migrations_dir)]
+    except Exception:  # noqa: BLE001 - never break the shell
+        return []
+    out = [n for n in names if n.startswith(incomplete)]
+    out += [n.split("_", 1)[0] for n in names if n.split("_", 1)[0].startswith(incomplete) and incomplete]
+    return sorted(set(out))
+
+
+def complete_backup_file(ctx: Any, incomplete: str) -> list[str]:
+    try:
+        folder = _settings(ctx).backup_path
+        names = sorted(
+            (p.name for p in folder.iterdir()
+             if p.name.startswith("aura_backup_") and not p.name.endswith(".json")),
+            reverse=True,
+        )
+    except Exception:  # noqa: BLE001
+        return []
+    return [n for n in ["latest", *names] if n.startswith(incomplete)]
+
+
+def complete_table_name(ctx: Any, incomplete: str) -> list[str]:
+    try:
+        from aura_db.db import engine_for, parse_url
+
+        s = _settings(ctx)
+        engine = engine_for(parse_url(s.url, cwd=s.cwd))
+        db = engine.open(create=False)
+        try:
+            tables = db.get_tables()
+        finally:
+            db.close()
+    except Exception:  # noqa: BLE001
+        try:
+            from aura_db.models.schema import TABLES
+
+            tables = list(TABLES)
+        except Exception:  # noqa: BLE001
+            return []
+    return sorted(t for t in tables if t.lower().startswith(incomplete.lower()))
