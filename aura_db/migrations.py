@@ -403,7 +403,10 @@ def _fake_replay(loaded: LoadedMigration, migrator: Any, db: "pw.Database") -> N
 class _SqlCapture:
     """Records statements a migration sends; optionally keeps them from running."""
 
-    READ_ONLY = ("SELECT", "PRAGMA", "SHOW", "EXPLAIN", "DESCRIBE", "WITH")
+    # Introspection, and the transaction control peewee's atomic() issues,
+    # are not part of what the migration does.
+    READ_ONLY = ("SELECT", "PRAGMA", "SHOW", "EXPLAIN", "DESCRIBE", "WITH", "SAVEPOINT",
+                 "RELEASE", "ROLLBACK", "BEGIN", "COMMIT")
 
     def __init__(self, db: "pw.Database", *, execute: bool):
         self.db = db

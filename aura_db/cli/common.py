@@ -68,7 +68,9 @@ class AppState:
         from rich.console import Console
 
         no_color = self.no_color or bool(os.environ.get("NO_COLOR"))
-        return Console(stderr=stderr, no_color=no_color, highlight=False, soft_wrap=False)
+        # soft_wrap: long lines (SQL, paths) are printed whole, never folded
+        # into something a shell or psql would read differently.
+        return Console(stderr=stderr, no_color=no_color, highlight=False, soft_wrap=True)
 
     @property
     def out(self) -> "Console":

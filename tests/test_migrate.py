@@ -1,0 +1,463 @@
+"""migrate / rollback / status: behaviour, bad input and exit codes (in-process)."""
+
+from __future__ import annotations
+
+import sqlite3
+import textwrap
+from pathlib import Path
+
+import pytest
+
+from aura_db import migrations as core
+from aura_db.db import engine_for, parse_url
+
+REBUILD_PROJECTS = '''
+"""Widen ProjectStates.Title: SQLite rebuilds the whole parent table."""
+import peewee as pw
+
+
+def migrate(migrator, database, *, fake=False):
+    migrator.change_fields("ProjectStates", title=pw.CharField(column_name="Title", max_length=1000))
+
+
+def rollback(migrator, database, *, fake=False):
+    migrator.change_fields("ProjectStates", title=pw.CharField(column_name="Title", max_length=500))
+'''
+
+ADD_TAGS = '''
+"""Add ProjectStates.Tags."""
+import peewee as pw
+
+
+def migrate(migrator, database, *, fake=False):
+    migrator.add_fields("ProjectStates", tags=pw.TextField(column_name="Tags", null=True))
+
+
+def rollback(migrator, database, *, fake=False):
+    migrator.remove_fields("ProjectStates", "tags")
+'''
+
+FAILS_HALF_WAY = '''
+"""Creates a table, then fails: the table must not survive."""
+import peewee as pw
+
+
+def migrate(migrator, database, *, fake=False):
+    migrator.sql('CREATE TABLE "Half" ("Id" INTEGER PRIMARY KEY)')
+    migrator.sql('INSERT INTO "NoSuchTable" VALUES (1)')
+
+
+def rollback(migrator, database, *, fake=False):
+    migrator.sql('DROP TABLE "Half"')
+'''
+
+NO_ROLLBACK = '''
+"""Adds an index and has no rollback."""
+
+
+def migrate(migrator, database, *, fake=False):
+    migrator.add_index("ProjectStates", "title")
+'''
+
+
+def write(folder: Path, name: str, source: str) -> Path:
+    path = folder / f"{name}.py"
+    path.write_text(textwrap.dedent(source).lstrip())
+    return path
+
+
+def sql(db: Path, query: str, *params):
+    con = sqlite3.connect(db)
+    try:
+        return con.execute(query, params).fetchall()
+    finally:
+        con.close()
+
+
+def tables(db: Path) -> set[str]:
+    return {r[0] for r in sql(db, "SELECT name FROM sqlite_master WHERE type='table'")}
+
+
+def history(db: Path) -> list[str]:
+    return [r[0] for r in sql(db, "SELECT name FROM aura_schema_history ORDER BY id")]
+
+
+def seed_children(db: Path) -> None:
+    con = sqlite3.connect(db)
+    con.execute("PRAGMA foreign_keys=ON")
+    now = "2025-01-01 00:00:00"
+    for p in range(3):
+        pid = f"00000000-0000-0000-0000-00000000000{p}"
+        con.execute(
+            'INSERT INTO ProjectStates (Id, Title, Status, CurrentWizardStep, ProgressPercent, '
+            "CreatedAt, UpdatedAt, IsDeleted) VALUES (?, ?, 'Draft', 0, 0, ?, ?, 0)",
+            (pid, f"p{p}", now, now),
+        )
+        for s in range(4):
+            con.execute(
+                "INSERT INTO SceneStates (Id, ProjectId, SceneIndex, DurationSeconds, IsCompleted, CreatedAt) "
+                "VALUES (?, ?, ?, 1.5, 0, ?)", (f"s-{p}-{s}", pid, s, now))
+            con.execute(
+                "INSERT INTO AssetStates (Id, ProjectId, AssetType, FilePath, FileSizeBytes, IsTemporary, CreatedAt) "
+                "VALUES (?, ?, 'Image', '/x.png', 10, 0, ?)", (f"a-{p}-{s}", pid, now))
+    con.commit()
+    con.close()
+
+
+@pytest.fixture
+def mig(migrations_copy, workdir, monkeypatch):
+    """A writable migrations folder, selected through the environment."""
+    monkeypatch.setenv("AURA_DB_MIGRATIONS", str(migrations_copy))
+    return migrations_copy
+
+
+# --------------------------------------------------------------------------
+# Never lose data
+
+
+def test_rebuilding_a_parent_table_keeps_every_child_row(cli, mig, workdir):
+    db = workdir / "aura.db"
+    assert cli("migrate").exit_code == 0
+    seed_children(db)
+    write(mig, "002_widen_title", REBUILD_PROJECTS)
+    r = cli("migrate", "--no-backup")
+    assert r.exit_code == 0, r
+    # The table really was rebuilt: the new definition is in the schema.
+    ddl = sql(db, "SELECT sql FROM sqlite_master WHERE name='ProjectStates'")[0][0]
+    assert "VARCHAR(1000)" in ddl
+    assert sql(db, "SELECT count(*) FROM SceneStates") == [(12,)]
+    assert sql(db, "SELECT count(*) FROM AssetStates") == [(12,)]
+    assert sql(db, "PRAGMA foreign_key_check") == []
+    # and back again, still without losing a row
+    r = cli("rollback", "--yes", "--no-backup")
+    assert r.exit_code == 0, r
+    assert sql(db, "SELECT count(*) FROM SceneStates") == [(12,)]
+    assert sql(db, "SELECT count(*) FROM AssetStates") == [(12,)]
+
+
+def test_foreign_keys_are_enforced_again_after_a_migration(mig, workdir):
+    write(mig, "002_widen_title", REBUILD_PROJECTS)
+    engine = engine_for(parse_url("sqlite:///aura.db"))
+    core.migrate(engine, mig)
+    db = engine.open()
+    try:
+        assert db.execute_sql("PRAGMA foreign_keys").fetchone()[0] == 1
+    finally:
+        db.close()
+
+
+def test_a_failing_migration_leaves_the_database_exactly_as_before(cli, mig, workdir):
+    db = workdir / "aura.db"
+    assert cli("migrate").exit_code == 0
+    write(mig, "002_add_tags", ADD_TAGS)
+    write(mig, "003_fails", FAILS_HALF_WAY)
+    before_tables = tables(db)
+    r = cli("migrate", "--no-backup")
+    assert r.exit_code == 1
+    assert "003_fails" in r.stderr and "NoSuchTable" in r.stderr
+    assert "Traceback" not in r.stderr
+    # 002 went through in its own transaction; 003 left nothing behind.
+    assert history(db) == ["001_initial", "002_add_tags"]
+    assert tables(db) == before_tables
+    assert "Half" not in tables(db)
+    log = sql(db, "SELECT command, outcome, migrations, error FROM aura_migration_log ORDER BY id")
+    assert log[-1][:3] == ("migrate", "failed", "002_add_tags")
+    assert "NoSuchTable" in log[-1][3]
+
+
+def test_a_foreign_key_violation_fails_the_migration_before_commit(cli, mig, workdir):
+    db = workdir / "aura.db"
+    assert cli("migrate").exit_code == 0
+    write(mig, "002_orphan", '''
+        """Inserts a scene whose project does not exist."""
+        def migrate(migrator, database, *, fake=False):
+            migrator.sql("INSERT INTO SceneStates (Id, ProjectId, SceneIndex, DurationSeconds, IsCompleted, CreatedAt) VALUES ('s', 'nope', 0, 0, 0, '2025-01-01')")
+
+        def rollback(migrator, database, *, fake=False):
+            pass
+    ''')
+    r = cli("migrate", "--no-backup")
+    assert r.exit_code == 1
+    assert "foreign key check failed" in r.stderr and "SceneStates" in r.stderr
+    assert sql(db, "SELECT count(*) FROM SceneStates") == [(0,)]
+    assert history(db) == ["001_initial"]
+
+
+# --------------------------------------------------------------------------
+# migrate
+
+
+def test_migrate_on_an_empty_directory_builds_the_schema(cli, workdir):
+    r = cli("migrate", "--json")
+    assert r.exit_code == 0, r
+    import json
+
+    doc = json.loads(r.stdout)
+    assert doc["migrations"] == ["001_initial"] and doc["to_head"] == "001_initial"
+    assert len(tables(workdir / "aura.db")) == 15  # 13 Aura tables + history + audit log
+    r = cli("migrate")
+    assert r.exit_code == 0 and "nothing to do" in r.stdout
+
+
+def test_migrate_to_stops_after_the_target(cli, mig, workdir):
+    write(mig, "002_add_tags", ADD_TAGS)
+    write(mig, "003_widen_title", REBUILD_PROJECTS)
+    r = cli("migrate", "--to", "2")
+    assert r.exit_code == 0, r
+    assert history(workdir / "aura.db") == ["001_initial", "002_add_tags"]
+    r = cli("status", "--json")
+    import json
+
+    assert json.loads(r.stdout)["pending"] == ["003_widen_title"]
+
+
+def test_fake_records_without_running(cli, mig, workdir):
+    db = workdir / "aura.db"
+    assert cli("migrate").exit_code == 0
+    write(mig, "002_add_tags", ADD_TAGS)
+    r = cli("migrate", "--fake")
+    assert r.exit_code == 0, r
+    assert history(db) == ["001_initial", "002_add_tags"]
+    cols = [r[1] for r in sql(db, "PRAGMA table_info(ProjectStates)")]
+    assert "Tags" not in cols
+
+
+def test_dry_run_prints_sql_and_changes_nothing(cli, mig, workdir):
+    db = workdir / "aura.db"
+    assert cli("migrate").exit_code == 0
+    write(mig, "002_add_tags", ADD_TAGS)
+    before = db.read_bytes()
+    r = cli("migrate", "--dry-run")
+    assert r.exit_code == 0, r
+    assert "-- migrate 002_add_tags" in r.stdout
+    assert 'ALTER TABLE "ProjectStates" ADD COLUMN "Tags" TEXT' in r.stdout
+    assert db.read_bytes() == before
+    assert history(db) == ["001_initial"]
+
+
+def test_dry_run_json_gives_statements_per_migration(cli, mig, workdir):
+    import json
+
+    assert cli("migrate").exit_code == 0
+    write(mig, "002_add_tags", ADD_TAGS)
+    r = cli("migrate", "--dry-run", "--json")
+    doc = json.loads(r.stdout)
+    assert doc["dry_run"] is True
+    assert list(doc["sql"]) == ["002_add_tags"]
+    assert any("ADD COLUMN" in s for s in doc["sql"]["002_add_tags"])
+
+
+# --------------------------------------------------------------------------
+# rollback
+
+
+def test_rollback_target_stays_applied(cli, mig, workdir):
+    db = workdir / "aura.db"
+    write(mig, "002_add_tags", ADD_TAGS)
+    write(mig, "003_widen_title", REBUILD_PROJECTS)
+    assert cli("migrate").exit_code == 0
+    r = cli("rollback", "001", "--yes", "--no-backup")
+    assert r.exit_code == 0, r
+    assert history(db) == ["001_initial"]
+    assert "Tags" not in [c[1] for c in sql(db, "PRAGMA table_info(ProjectStates)")]
+
+
+def test_rollback_steps_and_all(cli, mig, workdir):
+    db = workdir / "aura.db"
+    write(mig, "002_add_tags", ADD_TAGS)
+    write(mig, "003_widen_title", REBUILD_PROJECTS)
+    assert cli("migrate").exit_code == 0
+    assert cli("rollback", "--steps", "2", "--yes", "--no-backup").exit_code == 0
+    assert history(db) == ["001_initial"]
+    assert cli("migrate").exit_code == 0
+    r = cli("rollback", "--all", "--yes", "--no-backup")
+    assert r.exit_code == 0, r
+    assert history(db) == []
+    assert tables(db) == {"aura_schema_history", "aura_migration_log"}
+
+
+def test_rollback_without_a_terminal_and_without_yes_refuses(cli, workdir):
+    db = workdir / "aura.db"
+    assert cli("migrate").exit_code == 0
+    before = db.read_bytes()
+    r = cli("rollback")
+    assert r.exit_code == 6
+    assert "--yes" in r.stderr
+    assert db.read_bytes() == before
+
+
+def test_rollback_of_a_migration_without_rollback_names_it(cli, mig, workdir):
+    db = workdir / "aura.db"
+    write(mig, "002_index_title", NO_ROLLBACK)
+    assert cli("migrate").exit_code == 0
+    r = cli("rollback", "--yes", "--no-backup")
+    assert r.exit_code == 1
+    assert "002_index_title" in r.stderr and "rollback()" in r.stderr
+    assert history(db) == ["001_initial", "002_index_title"]
+
+
+def test_rollback_with_nothing_applied_is_a_usage_error(cli, workdir):
+    assert cli("migrate").exit_code == 0
+    assert cli("rollback", "--all", "--yes", "--no-backup").exit_code == 0
+    r = cli("rollback", "--yes")
+    assert r.exit_code == 2
+    assert "nothing to roll back" in r.stderr
+
+
+def test_rollback_dry_run_changes_nothing(cli, mig, workdir):
+    db = workdir / "aura.db"
+    write(mig, "002_add_tags", ADD_TAGS)
+    assert cli("migrate").exit_code == 0
+    before = db.read_bytes()
+    r = cli("rollback", "--dry-run")
+    assert r.exit_code == 0, r
+    assert "-- rollback 002_add_tags" in r.stdout and "DROP COLUMN" in r.stdout
+    assert db.read_bytes() == before
+
+
+def test_audit_log_records_who_when_what_and_outcome(cli, mig, workdir):
+    db = workdir / "aura.db"
+    write(mig, "002_add_tags", ADD_TAGS)
+    assert cli("migrate").exit_code == 0
+    assert cli("rollback", "--yes", "--no-backup").exit_code == 0
+    rows = sql(db, "SELECT command, actor, from_head, to_head, migrations, outcome, duration_ms, started_at "
+                   "FROM aura_migration_log ORDER BY id")
+    assert rows[0][:6] == ("migrate", "tester", None, "002_add_tags", "001_initial,002_add_tags", "success")
+    assert rows[1][:6] == ("rollback", "tester", "002_add_tags", "001_initial", "002_add_tags", "success")
+    assert all(r[6] >= 0 and r[7] for r in rows)
+
+
+# --------------------------------------------------------------------------
+# status and drift
+
+
+def test_status_reports_pending_and_check_exits_3(cli, mig, workdir):
+    assert cli("migrate").exit_code == 0
+    assert cli("status", "--check").exit_code == 0
+    write(mig, "002_add_tags", ADD_TAGS)
+    r = cli("status", "--check")
+    assert r.exit_code == 3
+    assert "002_add_tags" in r.stdout
+    assert "1 pending" in r.stderr
+
+
+def test_editing_an_applied_migration_is_drift(cli, mig, workdir):
+    import json
+
+    assert cli("migrate").exit_code == 0
+    path = mig / "001_initial.py"
+    path.write_text(path.read_text() + "\n# edited after it was applied\n")
+    r = cli("status", "--check", "--json")
+    assert r.exit_code == 3
+    doc = json.loads(r.stdout)
+    assert doc["changed"] == ["001_initial"] and doc["drift"] is True
+    r = cli("migrate", "list", "--json")
+    assert json.loads(r.stdout)[0]["checksum_state"] == "changed"
+
+
+def test_a_missing_applied_file_is_drift(cli, mig, workdir):
+    import json
+
+    write(mig, "002_add_tags", ADD_TAGS)
+    assert cli("migrate").exit_code == 0
+    (mig / "002_add_tags.py").unlink()
+    r = cli("status", "--check", "--json")
+    assert r.exit_code == 3
+    assert json.loads(r.stdout)["missing"] == ["002_add_tags"]
+    r = cli("migrate", "list")
+    assert "missing" in r.stdout
+
+
+def test_status_shows_engine_and_redacted_url(cli, workdir):
+    import json
+
+    assert cli("migrate").exit_code == 0
+    r = cli("status", "--json")
+    doc = json.loads(r.stdout)
+    assert doc["engine"] == "sqlite" and doc["head"] == "001_initial" and doc["reachable"] is True
+
+
+# --------------------------------------------------------------------------
+# bad input: one line, the documented code, nothing created or changed
+
+
+def test_read_only_commands_never_create_the_database(cli, workdir):
+    for args in (["status"], ["migrate", "list"], ["migrate", "--dry-run"], ["rollback", "--dry-run"]):
+        r = cli(*args)
+        assert r.exit_code == 4, (args, r)
+        assert r.stderr.startswith("error: database ") and "does not exist" in r.stderr
+        assert not (workdir / "aura.db").exists()
+
+
+def test_a_file_that_is_not_a_database(cli, workdir):
+    (workdir / "notes.txt").write_text("these are not the tables you are looking for\n" * 50)
+    r = cli("--db", "notes.txt", "status")
+    assert r.exit_code == 4
+    assert "not a SQLite database" in r.stderr and "Traceback" not in r.stderr
+    r = cli("--db", "notes.txt", "migrate")
+    assert r.exit_code == 4
+
+
+def test_unknown_url_scheme(cli, workdir):
+    r = cli("--db", "oracle://scott:tiger@db/orcl", "status")
+    assert r.exit_code == 2
+    assert "unknown URL scheme 'oracle'" in r.stderr
+    assert "tiger" not in r.stderr
+
+
+def test_unknown_target(cli, workdir):
+    r = cli("migrate", "--to", "999")
+    assert r.exit_code == 2
+    assert "unknown migration target '999'" in r.stderr
+    assert cli("migrate").exit_code == 0
+    r = cli("rollback", "nope", "--yes")
+    assert r.exit_code == 2
+
+
+def test_missing_migrations_folder(cli, workdir):
+    r = cli("--migrations", "no/such/dir", "migrate")
+    assert r.exit_code == 2
+    assert "migrations folder" in r.stderr and "does not exist" in r.stderr
+    assert not (workdir / "aura.db").exists()
+
+
+def test_a_migration_with_a_syntax_error_is_named(cli, mig, workdir):
+    db = workdir / "aura.db"
+    assert cli("migrate").exit_code == 0
+    write(mig, "002_broken", "def migrate(migrator, database, *, fake=False)\n    pass\n")
+    before = db.read_bytes()
+    r = cli("migrate", "--no-backup")
+    assert r.exit_code == 1
+    assert "002_broken.py" in r.stderr and "syntax error at line 1" in r.stderr
+    assert "Traceback" not in r.stderr
+    assert history(db) == ["001_initial"]
+    assert db.read_bytes() == before or history(db) == ["001_initial"]
+
+
+def test_unknown_option_is_exit_2_on_one_line(cli, workdir):
+    r = cli("migrate", "--frobnicate")
+    assert r.exit_code == 2
+    assert r.stderr.splitlines()[0] == "error: No such option: --frobnicate"
+
+
+def test_password_never_printed(cli, workdir):
+    r = cli("--db", "postgresql://aura:s3cret-pw@127.0.0.1:1/nodb", "status")
+    assert r.exit_code == 4
+    assert "s3cret-pw" not in r.stderr + r.stdout
+    assert "***" in r.stderr
+
+
+def test_gap_below_the_head_is_refused(cli, mig, workdir):
+    write(mig, "003_add_tags", ADD_TAGS)
+    assert cli("migrate").exit_code == 0
+    write(mig, "002_widen_title", REBUILD_PROJECTS)
+    r = cli("migrate", "--no-backup")
+    assert r.exit_code == 1
+    assert "002_widen_title" in r.stderr and "below the applied head" in r.stderr
+
+
+def test_duplicate_numbers_are_refused(cli, mig, workdir):
+    write(mig, "002_add_tags", ADD_TAGS)
+    write(mig, "002_widen_title", REBUILD_PROJECTS)
+    r = cli("migrate")
+    assert r.exit_code == 2 and "share number 002" in r.stderr
