@@ -626,6 +626,10 @@ def migrate(
                 _log_run(db, "fake" if fake else "migrate", started_at, started, result, "failed",
                          exc.error)
                 raise
+            except KeyboardInterrupt:  # Ctrl-C: the open transaction was rolled back
+                _log_run(db, "fake" if fake else "migrate", started_at, started, result,
+                         "interrupted", "interrupted")
+                raise
             result.duration_ms = int((time.monotonic() - started) * 1000)
             _log_run(db, "fake" if fake else "migrate", started_at, started, result, "success", None)
             return result
@@ -720,6 +724,9 @@ def rollback(
                     result.to_head = remaining[-1] if remaining else None
             except MigrationFailed as exc:
                 _log_run(db, "rollback", started_at, started, result, "failed", exc.error)
+                raise
+            except KeyboardInterrupt:
+                _log_run(db, "rollback", started_at, started, result, "interrupted", "interrupted")
                 raise
             result.duration_ms = int((time.monotonic() - started) * 1000)
             _log_run(db, "rollback", started_at, started, result, "success", None)
