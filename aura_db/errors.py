@@ -56,8 +56,25 @@ class Refused(AuraError):
 class MigrationFailed(AuraError):
     """A migration or rollback raised; the database is as before it (exit 1)."""
 
-    def __init__(self, name: str, error: BaseException | str, *, applied: list[str] | None = None):
+    def __init__(
+        self,
+        name: str,
+        error: BaseException | str,
+        *,
+        applied: list[str] | None = None,
+        partial: list[str] | None = None,
+        hint: str | None = None,
+    ):
         self.name = name
         self.error = str(error).strip() or type(error).__name__
-        self.applied = list(applied or [])
-        super().__init__(f"migration {name} failed: {self.error}")
+        self.applied = list(applied or [])  # earlier migrations of the run, committed
+        self.partial = list(partial or [])  # statements of this one that an engine without
+        # transactional DDL (MySQL) committed before the failure
+        message = f"migration {name} failed: {self.error}"
+        if self.partial:
+            message += (
+                f"; {len(self.partial)} of its statement(s) were committed before the failure "
+                f"and stay applied (MySQL cannot roll back DDL): "
+                + " | ".join(s.rstrip(";") for s in self.partial)
+            )
+        super().__init__(message, hint=hint)

@@ -412,6 +412,7 @@ class _SqlCapture:
         self.db = db
         self.execute = execute
         self.statements: list[str] = []
+        self.done: list[str] = []  # statements the database accepted
         self._orig = db.execute_sql
 
     def _execute_sql(self, sql: str, params: Any = None, *args: Any, **kwargs: Any) -> Any:
@@ -425,7 +426,10 @@ class _SqlCapture:
                 cursor.fetchone.return_value = None
                 cursor.fetchall.return_value = []
                 return cursor
-        return self._orig(sql, params, *args, **kwargs)
+        cursor = self._orig(sql, params, *args, **kwargs)
+        if self.execute and self.statements:
+            self.done.append(self.statements[-1])
+        return cursor
 
     def __enter__(self) -> "_SqlCapture":
         self.db.execute_sql = self._execute_sql  # type: ignore[method-assign]
@@ -607,10 +611,14 @@ def migrate(
                         History.create(name=name, checksum=lm.file.checksum, applied_at=_now(),
                                        applied_by=_actor(), duration_ms=0)
                     else:
+                        # Where DDL commits as it goes (MySQL), record each statement the
+                        # server accepted, so a failure says exactly what stayed applied.
+                        progress = None if engine.transactional_ddl else _SqlCapture(db, execute=True)
                         try:
                             with engine.migration_transaction(db):
-                                lm.migrate(migrator, db, fake=False)
-                                migrator()
+                                with progress or contextlib.nullcontext():
+                                    lm.migrate(migrator, db, fake=False)
+                                    migrator()
                                 History.create(
                                     name=name, checksum=lm.file.checksum, applied_at=_now(),
                                     applied_by=_actor(),
@@ -619,7 +627,11 @@ def migrate(
                         except MigrationFailed:
                             raise
                         except Exception as exc:  # noqa: BLE001 - user code may raise anything
-                            raise MigrationFailed(name, exc, applied=list(result.migrations)) from exc
+                            partial = progress.done if progress else []
+                            raise MigrationFailed(
+                                name, exc, applied=list(result.migrations), partial=partial,
+                                hint=_next_step(name, partial, result.backup),
+                            ) from exc
                     result.migrations.append(name)
                     result.to_head = name
             except MigrationFailed as exc:
@@ -633,6 +645,17 @@ def migrate(
             result.duration_ms = int((time.monotonic() - started) * 1000)
             _log_run(db, "fake" if fake else "migrate", started_at, started, result, "success", None)
             return result
+
+
+def _next_step(name: str, partial: list[str], backup: str | None) -> str | None:
+    """What the operator runs next after a failed migration."""
+    if not partial:
+        return f"fix {name}, then run `aura-db migrate` again"
+    if backup:
+        return (f"the database is half-migrated: restore the safety backup with "
+                f"`aura-db restore {backup} --yes`, fix {name}, then run `aura-db migrate`")
+    return (f"the database is half-migrated: undo the statements above by hand "
+            f"(docs/runbook.md), fix {name}, then run `aura-db migrate`")
 
 
 def plan_rollback(
@@ -712,13 +735,19 @@ def rollback(
                     if on_progress:
                         on_progress("rollback", name)
                     lm = loaded[name]
+                    progress = None if engine.transactional_ddl else _SqlCapture(db, execute=True)
                     try:
                         with engine.migration_transaction(db):
-                            lm.rollback(migrator, db, fake=False)  # type: ignore[misc]
-                            migrator()
+                            with progress or contextlib.nullcontext():
+                                lm.rollback(migrator, db, fake=False)  # type: ignore[misc]
+                                migrator()
                             History.delete().where(History.name == name).execute()
                     except Exception as exc:  # noqa: BLE001
-                        raise MigrationFailed(name, exc, applied=list(result.migrations)) from exc
+                        partial = progress.done if progress else []
+                        raise MigrationFailed(
+                            name, exc, applied=list(result.migrations), partial=partial,
+                            hint=_next_step(name, partial, result.backup),
+                        ) from exc
                     remaining.remove(name)
                     result.migrations.append(name)
                     result.to_head = remaining[-1] if remaining else None

@@ -72,8 +72,11 @@ def migrate(
     hook = None
     if not (no_backup or dry_run or fake) and s.backup_before_migrate:
         hook = _pre_migrate_hook(app_state)
+    engine = app_state.engine()
+    if not engine.transactional_ddl and not (dry_run or fake):
+        hook = _warn_non_transactional(app_state, hook)
     result = migrations.migrate(
-        app_state.engine(),
+        engine,
         s.migrations_dir,
         target=to,
         fake=fake,
@@ -86,6 +89,19 @@ def migrate(
         app_state.emit_json(result.to_dict())
     else:
         render.run_result(app_state, result)
+
+
+def _warn_non_transactional(app_state: AppState, hook):
+    """Before changing a MySQL database, say that a failure cannot be undone by rollback."""
+
+    def warn_then(pending: list[str], head: str | None) -> str | None:
+        app_state.warn(
+            "MySQL commits each DDL statement as it runs: a migration that fails half-way "
+            "stays half-applied (aura-db reports exactly which statements ran)"
+        )
+        return hook(pending, head) if hook else None
+
+    return warn_then
 
 
 def _pre_migrate_hook(app_state: AppState):
