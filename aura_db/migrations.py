@@ -636,7 +636,7 @@ def migrate(
                     result.to_head = name
             except MigrationFailed as exc:
                 _log_run(db, "fake" if fake else "migrate", started_at, started, result, "failed",
-                         exc.error)
+                         exc.message)
                 raise
             except KeyboardInterrupt:  # Ctrl-C: the open transaction was rolled back
                 _log_run(db, "fake" if fake else "migrate", started_at, started, result,
@@ -752,7 +752,7 @@ def rollback(
                     result.migrations.append(name)
                     result.to_head = remaining[-1] if remaining else None
             except MigrationFailed as exc:
-                _log_run(db, "rollback", started_at, started, result, "failed", exc.error)
+                _log_run(db, "rollback", started_at, started, result, "failed", exc.message)
                 raise
             except KeyboardInterrupt:
                 _log_run(db, "rollback", started_at, started, result, "interrupted", "interrupted")
