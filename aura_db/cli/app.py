@@ -29,7 +29,15 @@ def _error_line(message: str, hint: str | None = None) -> None:
     sys.stderr.flush()
 
 
+ORDER = ["migrate", "rollback", "status", "script", "backup", "restore", "seed", "verify", "inspect"]
+
+
 class AuraGroup(TyperGroup):
+    def list_commands(self, ctx: Any) -> list[str]:
+        # The order of the contract (a day's work), not registration order.
+        names = super().list_commands(ctx)
+        return sorted(names, key=lambda n: (ORDER.index(n) if n in ORDER else len(ORDER), n))
+
     def invoke(self, ctx: Any) -> Any:
         try:
             return super().invoke(ctx)

@@ -13,7 +13,7 @@ from aura_db.cli.completion import complete_migration_target
 def rollback(
     ctx: typer.Context,
     target: Optional[str] = typer.Argument(
-        None, help="Undo everything applied after TARGET; TARGET stays applied.",
+        None, metavar="TARGET", help="Undo everything applied after TARGET; TARGET stays applied.",
         autocompletion=complete_migration_target,
     ),
     steps: Optional[int] = typer.Option(None, "--steps", min=1, help="Undo the newest N migrations."),
