@@ -144,6 +144,7 @@ class RunResult:
     sql: dict[str, list[str]] = field(default_factory=dict)
     backup: str | None = None
     duration_ms: int = 0
+    warnings: list[str] = field(default_factory=list)
 
     @property
     def nothing_to_do(self) -> bool:
@@ -517,6 +518,13 @@ def _new_migrator(db: "pw.Database") -> Any:
     return Migrator(db)
 
 
+def _drift_warnings(files: list[MigrationFile], history: list[Any]) -> list[str]:
+    return [
+        f"{s.name} was edited after it was applied (its checksum differs from the recorded one)"
+        for s in _states(files, history) if s.state == "changed"
+    ]
+
+
 def _check_no_drift(files: list[MigrationFile], history: list[Any]) -> None:
     states = _states(files, history)
     missing = [s.name for s in states if s.state == "missing"]
@@ -589,7 +597,8 @@ def migrate(
             _check_no_drift(files, history)
             todo = _pending_upto(files, history, target)
             from_head = history[-1].name if history else None
-            result = RunResult("migrate", [], from_head, from_head, fake=fake)
+            result = RunResult("migrate", [], from_head, from_head, fake=fake,
+                               warnings=_drift_warnings(files, history))
             if not todo:
                 return result
             loaded = {n: load(by_name[n]) for n in todo}  # fail on a broken file before any change

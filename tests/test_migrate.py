@@ -353,6 +353,9 @@ def test_editing_an_applied_migration_is_drift(cli, mig, workdir):
     assert doc["changed"] == ["001_initial"] and doc["drift"] is True
     r = cli("migrate", "list", "--json")
     assert json.loads(r.stdout)[0]["checksum_state"] == "changed"
+    r = cli("migrate")
+    assert r.exit_code == 0
+    assert "warning: 001_initial was edited after it was applied" in r.stderr
 
 
 def test_a_missing_applied_file_is_drift(cli, mig, workdir):

@@ -58,6 +58,8 @@ def status(app: "AppState", st: "Status") -> None:
 
 
 def run_result(app: "AppState", r: "RunResult") -> None:
+    for warning in r.warnings:
+        app.warn(warning)
     if r.dry_run:
         if not r.migrations:
             app.note("nothing to do")
