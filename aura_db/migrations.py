@@ -620,27 +620,14 @@ def migrate(
                         History.create(name=name, checksum=lm.file.checksum, applied_at=_now(),
                                        applied_by=_actor(), duration_ms=0)
                     else:
-                        # Where DDL commits as it goes (MySQL), record each statement the
-                        # server accepted, so a failure says exactly what stayed applied.
-                        progress = None if engine.transactional_ddl else _SqlCapture(db, execute=True)
-                        try:
-                            with engine.migration_transaction(db):
-                                with progress or contextlib.nullcontext():
-                                    lm.migrate(migrator, db, fake=False)
-                                    migrator()
-                                History.create(
-                                    name=name, checksum=lm.file.checksum, applied_at=_now(),
-                                    applied_by=_actor(),
-                                    duration_ms=int((time.monotonic() - t0) * 1000),
-                                )
-                        except MigrationFailed:
-                            raise
-                        except Exception as exc:  # noqa: BLE001 - user code may raise anything
-                            partial = progress.done if progress else []
-                            raise MigrationFailed(
-                                name, exc, applied=list(result.migrations), partial=partial,
-                                hint=_next_step(name, partial, result.backup),
-                            ) from exc
+                        def record(lm: LoadedMigration = lm, t0: float = t0) -> None:
+                            History.create(
+                                name=lm.file.name, checksum=lm.file.checksum, applied_at=_now(),
+                                applied_by=_actor(), duration_ms=int((time.monotonic() - t0) * 1000),
+                            )
+
+                        _run_step(engine, db, name, lambda lm=lm: lm.migrate(migrator, db, fake=False),
+                                  migrator, record, result)
                     result.migrations.append(name)
                     result.to_head = name
             except MigrationFailed as exc:
@@ -654,6 +641,37 @@ def migrate(
             result.duration_ms = int((time.monotonic() - started) * 1000)
             _log_run(db, "fake" if fake else "migrate", started_at, started, result, "success", None)
             return result
+
+
+def _run_step(
+    engine: "Engine",
+    db: "pw.Database",
+    name: str,
+    work: Callable[[], Any],
+    migrator: Any,
+    record: Callable[[], Any],
+    result: RunResult,
+) -> None:
+    """One migration (or its rollback) and its history change, in one transaction.
+
+    Where DDL commits as it goes (MySQL), each statement the server accepts is
+    recorded, so a failure says exactly what stayed applied.
+    """
+    progress = None if engine.transactional_ddl else _SqlCapture(db, execute=True)
+    try:
+        with engine.migration_transaction(db):
+            with progress or contextlib.nullcontext():
+                work()
+                migrator()
+            record()
+    except MigrationFailed:
+        raise
+    except Exception as exc:  # noqa: BLE001 - user code may raise anything
+        partial = progress.done if progress else []
+        raise MigrationFailed(
+            name, exc, applied=list(result.migrations), partial=partial,
+            hint=_next_step(name, partial, result.backup),
+        ) from exc
 
 
 def _next_step(name: str, partial: list[str], backup: str | None) -> str | None:
@@ -744,19 +762,11 @@ def rollback(
                     if on_progress:
                         on_progress("rollback", name)
                     lm = loaded[name]
-                    progress = None if engine.transactional_ddl else _SqlCapture(db, execute=True)
-                    try:
-                        with engine.migration_transaction(db):
-                            with progress or contextlib.nullcontext():
-                                lm.rollback(migrator, db, fake=False)  # type: ignore[misc]
-                                migrator()
-                            History.delete().where(History.name == name).execute()
-                    except Exception as exc:  # noqa: BLE001
-                        partial = progress.done if progress else []
-                        raise MigrationFailed(
-                            name, exc, applied=list(result.migrations), partial=partial,
-                            hint=_next_step(name, partial, result.backup),
-                        ) from exc
+                    _run_step(
+                        engine, db, name, lambda lm=lm: lm.rollback(migrator, db, fake=False),  # type: ignore[misc]
+                        migrator, lambda name=name: History.delete().where(History.name == name).execute(),
+                        result,
+                    )
                     remaining.remove(name)
                     result.migrations.append(name)
                     result.to_head = remaining[-1] if remaining else None
