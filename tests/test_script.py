@@ -1,0 +1,388 @@
+"""aura-db script, and its agreement with migrate/rollback --dry-run (SQLite, in-process)."""
+
+from __future__ import annotations
+
+import json
+import re
+import shutil
+import sqlite3
+import subprocess
+import textwrap
+from pathlib import Path
+
+import pytest
+
+from aura_db import __version__
+from aura_db import script as core
+from aura_db.migrations import checksum
+
+# 002 rebuilds the parent table on SQLite (a real intermediate state is
+# needed to script it), 003 adds a column and an index.
+WIDEN_TITLE = '''
+"""Widen ProjectStates.Title: SQLite rebuilds the table."""
+import peewee as pw
+
+
+def migrate(migrator, database, *, fake=False):
+    migrator.change_fields("ProjectStates", title=pw.CharField(column_name="Title", max_length=1000))
+
+
+def rollback(migrator, database, *, fake=False):
+    migrator.change_fields("ProjectStates", title=pw.CharField(column_name="Title", max_length=500))
+'''
+
+ADD_TAGS = '''
+"""Add ProjectStates.Tags with an index."""
+import peewee as pw
+
+
+def migrate(migrator, database, *, fake=False):
+    migrator.add_fields("ProjectStates", tags=pw.CharField(column_name="Tags", max_length=200, null=True))
+    migrator.add_index("ProjectStates", "tags", "status")
+
+
+def rollback(migrator, database, *, fake=False):
+    # peewee-migrate's drop_index cannot read the model-level indexes 001
+    # declares, so the index goes by name.
+    migrator.sql('DROP INDEX "ProjectStates_Tags_Status"')
+    migrator.remove_fields("ProjectStates", "tags")
+'''
+
+RUNS_PYTHON = '''
+"""Backfill with Python: cannot be a script."""
+
+
+def backfill(database):
+    database.execute_sql('UPDATE "ProjectStates" SET "Status" = \\'Draft\\'')
+
+
+def migrate(migrator, database, *, fake=False):
+    migrator.run(backfill, database)
+
+
+def rollback(migrator, database, *, fake=False):
+    pass
+'''
+
+EXECUTES_DIRECTLY = '''
+"""Reads data inside migrate() itself."""
+
+
+def migrate(migrator, database, *, fake=False):
+    database.execute_sql('SELECT count(*) FROM "ProjectStates"')
+
+
+def rollback(migrator, database, *, fake=False):
+    pass
+'''
+
+
+def write(folder: Path, name: str, source: str) -> Path:
+    path = folder / f"{name}.py"
+    path.write_text(textwrap.dedent(source).lstrip())
+    return path
+
+
+@pytest.fixture
+def mig(migrations_copy: Path) -> Path:
+    write(migrations_copy, "002_widen_title", WIDEN_TITLE)
+    write(migrations_copy, "003_add_tags", ADD_TAGS)
+    return migrations_copy
+
+
+def run_script_sqlite(script_path: Path, db: Path) -> None:
+    """Run a script with the sqlite3 client when there is one, as a DBA would."""
+    client = shutil.which("sqlite3")
+    if client:
+        with open(script_path, "rb") as fh:
+            done = subprocess.run([client, "-bail", str(db)], stdin=fh, capture_output=True, timeout=60)
+        assert done.returncode == 0, done.stderr.decode()
+    else:  # the same statements through Python's sqlite3
+        con = sqlite3.connect(db)
+        con.executescript(script_path.read_text())
+        con.close()
+
+
+def schema(db: Path) -> dict:
+    """Tables, columns, indexes (with their columns) and history rows of a SQLite file."""
+    con = sqlite3.connect(db)
+    try:
+        out: dict = {"tables": {}, "indexes": {}}
+        names = [r[0] for r in con.execute(
+            "SELECT name FROM sqlite_master WHERE type='table' AND name NOT LIKE 'sqlite_%' ORDER BY name")]
+        for t in names:
+            out["tables"][t] = [tuple(r[1:]) for r in con.execute(f'PRAGMA table_info("{t}")')]
+            for idx in con.execute(f'PRAGMA index_list("{t}")'):
+                cols = [r[2] for r in con.execute(f'PRAGMA index_info("{idx[1]}")')]
+                out["indexes"][idx[1]] = (t, bool(idx[2]), cols)
+        out["history"] = con.execute(
+            "SELECT name, checksum FROM aura_schema_history ORDER BY id").fetchall()
+        if "SystemConfiguration" in names:
+            out["sysconfig"] = con.execute('SELECT "Id", "IsSetupComplete" FROM "SystemConfiguration"').fetchall()
+        return out
+    finally:
+        con.close()
+
+
+# --------------------------------------------------------------------------
+# The scripted database is the migrated one
+
+
+def test_scripted_sqlite_database_equals_the_migrated_one(cli, mig, workdir):
+    migrated, scripted = workdir / "migrated.db", workdir / "scripted.db"
+    r = cli("--db", migrated, "--migrations", mig, "migrate", "--no-backup")
+    assert r.exit_code == 0, r
+    r = cli("--migrations", mig, "script", "out.sql")
+    assert r.exit_code == 0, r
+    assert not (workdir / "aura.db").exists()  # the default database was never touched
+    run_script_sqlite(workdir / "out.sql", scripted)
+
+    a, b = schema(migrated), schema(scripted)
+    assert a["tables"] == b["tables"]
+    assert a["indexes"] == b["indexes"]
+    assert a["history"] == b["history"]
+    assert [n for n, _ in b["history"]] == ["001_initial", "002_widen_title", "003_add_tags"]
+    assert dict(b["history"])["003_add_tags"] == checksum(mig / "003_add_tags.py")
+    assert b["sysconfig"] == [(1, 0)]
+    assert "Tags" in [c[0] for c in b["tables"]["ProjectStates"]]
+
+    r = cli("--db", scripted, "--migrations", mig, "status", "--check")
+    assert r.exit_code == 0, r
+    r = cli("--db", scripted, "--migrations", mig, "status", "--json")
+    doc = json.loads(r.stdout)
+    assert doc["up_to_date"] and doc["head"] == "003_add_tags"
+    assert {m["checksum_state"] for m in doc["migrations"]} == {"ok"}
+
+
+def test_migrate_after_a_partial_script_applies_the_rest(cli, mig, workdir):
+    db = workdir / "db.sqlite"
+    assert cli("--migrations", mig, "script", "up.sql", "--to", "002").exit_code == 0
+    run_script_sqlite(workdir / "up.sql", db)
+    r = cli("--db", db, "--migrations", mig, "status", "--json")
+    assert json.loads(r.stdout)["pending"] == ["003_add_tags"]
+    r = cli("--db", db, "--migrations", mig, "migrate", "--no-backup")
+    assert r.exit_code == 0, r
+    assert cli("--db", db, "--migrations", mig, "status", "--check").exit_code == 0
+
+
+def test_rollback_script_undoes_newest_first_and_removes_history(cli, mig, workdir):
+    db = workdir / "db.sqlite"
+    assert cli("--migrations", mig, "script", "up.sql").exit_code == 0
+    run_script_sqlite(workdir / "up.sql", db)
+    r = cli("--migrations", mig, "script", "down.sql", "--rollback", "--to", "001")
+    assert r.exit_code == 0, r
+    text = (workdir / "down.sql").read_text()
+    assert text.index("-- rollback 003_add_tags") < text.index("-- rollback 002_widen_title")
+    assert "-- rollback 001_initial" not in text
+    run_script_sqlite(workdir / "down.sql", db)
+    s = schema(db)
+    assert [n for n, _ in s["history"]] == ["001_initial"]
+    assert "Tags" not in [c[0] for c in s["tables"]["ProjectStates"]]
+    assert "IX_ProjectStates_Status" in s["indexes"]  # the rebuild back kept 001's indexes
+    # and the full way down leaves only aura-db's own tables
+    assert cli("--migrations", mig, "script", "all.sql", "--rollback", "--from", "001").exit_code == 0
+    run_script_sqlite(workdir / "all.sql", db)
+    assert set(schema(db)["tables"]) == {"aura_schema_history", "aura_migration_log"}
+    assert schema(db)["history"] == []
+
+
+def test_history_ddl_is_what_migrate_creates(cli, workdir):
+    migrated = workdir / "m.db"
+    assert cli("--db", migrated, "migrate", "--no-backup").exit_code == 0
+    result = core.build(Path(__file__).resolve().parent.parent / "migrations")
+    con = sqlite3.connect(migrated)
+    made = {r[0] for r in con.execute(
+        "SELECT sql FROM sqlite_master WHERE tbl_name IN ('aura_schema_history', 'aura_migration_log') AND sql IS NOT NULL")}
+    con.close()
+    scripted = {re.sub(r" IF NOT EXISTS", "", s).rstrip(";") for s in result.history_ddl}
+    assert scripted == made
+
+
+def test_header_names_range_dialect_version_and_checksums(cli, mig, workdir):
+    r = cli("--migrations", mig, "script", "--from", "1")
+    assert r.exit_code == 0, r
+    head = r.stdout.split("\n\n", 1)[0]
+    assert f"aura-db {__version__}" in head
+    assert "sqlite" in head
+    assert "from 001_initial to 003_add_tags" in head
+    assert checksum(mig / "002_widen_title.py") in head
+    assert checksum(mig / "003_add_tags.py") in head
+    assert "-- migrate 001_initial" not in r.stdout  # --from names the state it starts from
+
+
+def test_script_never_creates_or_touches_a_database(cli, mig, workdir):
+    r = cli("--db", workdir / "nothere.db", "--migrations", mig, "script")
+    assert r.exit_code == 0, r
+    assert sorted(p.name for p in workdir.iterdir()) == ["migrations"]
+
+
+def test_script_json_gives_statements_per_migration(cli, mig, workdir):
+    r = cli("--migrations", mig, "script", "out.sql", "--json")
+    assert r.exit_code == 0, r
+    doc = json.loads(r.stdout)
+    assert [m["name"] for m in doc["migrations"]] == ["001_initial", "002_widen_title", "003_add_tags"]
+    tags = doc["migrations"][2]["statements"]
+    assert any("ADD COLUMN" in s and '"Tags"' in s for s in tags)
+    assert doc["output"].endswith("out.sql") and (workdir / "out.sql").exists()
+
+
+# --------------------------------------------------------------------------
+# Dry runs print the same SQL
+
+
+def _normalise(statements: list[str]) -> list[str]:
+    # Timestamps written by a migration (001's SystemConfiguration row) are
+    # taken when the SQL is generated, so two generations differ there only.
+    return [re.sub(r"'\d{4}-\d\d-\d\d \d\d:\d\d:\d\d(\.\d+)?'", "'<now>'", s) for s in statements]
+
+
+def test_migrate_dry_run_and_script_agree_on_the_pending_range(cli, mig, workdir):
+    db = workdir / "db.sqlite"
+    assert cli("--db", db, "--migrations", mig, "migrate", "--to", "001", "--no-backup").exit_code == 0
+    dry = cli("--db", db, "--migrations", mig, "migrate", "--dry-run", "--json")
+    assert dry.exit_code == 0, dry
+    scripted = cli("--migrations", mig, "script", "--from", "001", "--json")
+    sql = json.loads(dry.stdout)["sql"]
+    per = {m["name"]: m["statements"] for m in json.loads(scripted.stdout)["migrations"]}
+    assert list(sql) == list(per) == ["002_widen_title", "003_add_tags"]
+    for name in sql:
+        assert _normalise(sql[name]) == _normalise(per[name]), name
+    # and from an empty database, 001 included
+    empty = workdir / "empty.db"
+    sqlite3.connect(empty).close()
+    dry = cli("--db", empty, "--migrations", mig, "migrate", "--dry-run", "--json")
+    full = cli("--migrations", mig, "script", "--json")
+    per = {m["name"]: _normalise(m["statements"]) for m in json.loads(full.stdout)["migrations"]}
+    assert {k: _normalise(v) for k, v in json.loads(dry.stdout)["sql"].items()} == per
+
+
+def test_rollback_dry_run_and_rollback_script_agree(cli, mig, workdir):
+    db = workdir / "db.sqlite"
+    assert cli("--db", db, "--migrations", mig, "migrate", "--no-backup").exit_code == 0
+    before = schema(db)
+    dry = cli("--db", db, "--migrations", mig, "rollback", "001", "--dry-run", "--json")
+    assert dry.exit_code == 0, dry
+    assert schema(db) == before
+    scripted = cli("--migrations", mig, "script", "--rollback", "--to", "001", "--json")
+    assert scripted.exit_code == 0, scripted
+    per = {m["name"]: m["statements"] for m in json.loads(scripted.stdout)["migrations"]}
+    sql = json.loads(dry.stdout)["sql"]
+    assert list(sql) == list(per) == ["003_add_tags", "002_widen_title"]
+    assert sql == per
+
+
+# --------------------------------------------------------------------------
+# Python migrations
+
+
+def test_a_python_migration_stops_the_script_naming_it(cli, mig, workdir):
+    write(mig, "004_backfill", RUNS_PYTHON)
+    r = cli("--migrations", mig, "script", "out.sql")
+    assert r.exit_code == 1
+    assert "004_backfill" in r.stderr and "backfill" in r.stderr and "--allow-python" in r.stderr
+    assert r.stderr.startswith("error: ") and "Traceback" not in r.stderr
+    assert not (workdir / "out.sql").exists()
+
+
+def test_allow_python_writes_it_as_a_comment(cli, mig, workdir):
+    write(mig, "004_backfill", RUNS_PYTHON)
+    r = cli("--migrations", mig, "script", "--allow-python")
+    assert r.exit_code == 0, r
+    assert "-- (Python) migrator.run(backfill)" in r.stdout
+    assert "UPDATE" not in r.stdout.split("-- migrate 004_backfill", 1)[1]
+    assert "004_backfill" in r.stderr  # warned
+
+
+def test_executing_sql_inside_migrate_counts_as_python(cli, mig, workdir):
+    write(mig, "004_count", EXECUTES_DIRECTLY)
+    r = cli("--migrations", mig, "script", "--from", "003")
+    assert r.exit_code == 1
+    assert "004_count" in r.stderr and "directly" in r.stderr
+
+
+# --------------------------------------------------------------------------
+# Bad input
+
+
+@pytest.mark.parametrize(
+    "args, message",
+    [
+        (["--dialect", "oracle"], "oracle"),
+        (["--idempotent"], "--idempotent"),
+        (["--from", "042"], "unknown migration target"),
+        (["--from", "003", "--to", "001"], "--rollback"),
+        (["--rollback", "--from", "001", "--to", "003"], "goes down"),
+    ],
+)
+def test_bad_input_is_exit_2_on_one_line(cli, mig, workdir, args, message):
+    r = cli("--migrations", mig, "script", "out.sql", *args)
+    assert r.exit_code == 2, r
+    assert message in r.stderr
+    assert r.stderr.startswith("error: ") and "Traceback" not in r.stderr
+    assert not (workdir / "out.sql").exists()
+
+
+def test_nothing_in_range_is_success_with_only_history_tables(cli, mig, workdir):
+    r = cli("--migrations", mig, "script", "--from", "003")
+    assert r.exit_code == 0, r
+    assert "nothing to do" in r.stdout and "-- migrate" not in r.stdout
+    assert "aura_schema_history" in r.stdout
+
+
+def test_output_into_a_missing_folder_is_one_line(cli, mig, workdir):
+    r = cli("--migrations", mig, "script", workdir / "no" / "such" / "out.sql")
+    assert r.exit_code == 1
+    assert r.stderr.startswith("error: cannot write") and "Traceback" not in r.stderr
+
+
+# --------------------------------------------------------------------------
+# Other dialects without a server
+
+
+def test_postgresql_and_mysql_scripts_need_no_server(cli, mig, workdir):
+    pg = cli("--migrations", mig, "script", "--dialect", "postgresql", "--to", "001")
+    assert pg.exit_code == 0, pg
+    assert '"Id" UUID NOT NULL PRIMARY KEY' in pg.stdout and "JSONB" in pg.stdout
+    assert "(now() AT TIME ZONE 'UTC')" in pg.stdout
+    my = cli("--migrations", mig, "script", "--dialect", "mysql", "--to", "001")
+    assert my.exit_code == 0, my
+    assert "`ProjectStates`" in my.stdout and "DATETIME(6)" in my.stdout
+    assert "BEGIN;" not in my.stdout  # MySQL commits DDL: no transaction is promised
+
+
+def test_idempotent_postgresql_guards_every_block_with_its_history_row(cli, mig, workdir):
+    r = cli("--migrations", mig, "script", "--dialect", "postgresql", "--idempotent", "--to", "003")
+    assert r.exit_code == 0, r
+    for name in ("001_initial", "002_widen_title", "003_add_tags"):
+        assert f"IF NOT EXISTS (SELECT 1 FROM \"aura_schema_history\" WHERE \"name\" = '{name}') THEN" in r.stdout
+    assert r.stdout.count("DO $aura$") == 3
+
+
+def test_a_step_that_reads_the_schema_asks_for_a_server(cli, migrations_copy, workdir):
+    # PostgreSQL renames a table's sequence along with it, which it has to look up.
+    write(migrations_copy, "002_rename", '''
+        """Rename a table."""
+
+
+        def migrate(migrator, database, *, fake=False):
+            migrator.rename_table("ExportHistory", "Exports")
+
+
+        def rollback(migrator, database, *, fake=False):
+            migrator.rename_table("Exports", "ExportHistory")
+    ''')
+    r = cli("--migrations", migrations_copy, "script", "--dialect", "postgresql")
+    assert r.exit_code == 2, r
+    assert "002_rename" in r.stderr and "needs a server" in r.stderr and "--db" in r.stderr
+    # SQLite needs none: it runs in memory
+    r = cli("--migrations", migrations_copy, "script")
+    assert r.exit_code == 0, r
+    assert 'ALTER TABLE "ExportHistory" RENAME TO "Exports"' in r.stdout
+
+
+def test_build_returns_data_and_prints_nothing(mig, capsys):
+    result = core.build(mig, dialect="sqlite", from_="002")
+    assert result.names == ["003_add_tags"]
+    assert result.from_head == "002_widen_title" and result.to_head == "003_add_tags"
+    assert result.to_dict()["migrations"][0]["checksum"] == checksum(mig / "003_add_tags.py")
+    assert capsys.readouterr() == ("", "")
