@@ -1,0 +1,690 @@
+"""Seed data: the development data set, and large synthetic data sets.
+
+``seed_dev`` writes the development data set of the Aura design: one default
+UserSetup (wizard not completed), three sample projects at different stages,
+three system templates and two completed exports (plus a few development
+configuration rows, one of them sensitive, so masking can be seen at work).
+Every row has a fixed key and is only inserted when that key is absent, so a
+second run changes nothing.  Rows go through the models, which fill the audit
+fields.
+
+``seed_synthetic`` writes a large, deterministic data set for load and
+performance work.  It follows the model layer's rules (audit fields filled,
+version contents stored content-addressed in ContentBlobs with exact
+ReferenceCounts) but builds rows as tuples and inserts them in bulk: through
+the model layer one row at a time it would be two orders of magnitude slower.
+
+Both run in one transaction: on any error the database is as before.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import json
+import random
+import re
+import time
+import uuid
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Callable
+
+from aura_db.errors import AuraError, UsageError
+
+if TYPE_CHECKING:
+    import peewee as pw
+
+    from aura_db.db import Engine
+
+Progress = Callable[[int, int], None]  # (projects done, projects in all)
+
+# The Aura tables that hold data.  SystemConfiguration is left out: its single
+# row is created by the initial migration and the application requires it.
+def _data_models() -> list[Any]:
+    from aura_db.models import MODELS, SystemConfiguration
+
+    return [m for m in MODELS if m is not SystemConfiguration]
+
+
+class NotMigrated(AuraError):
+    """The database lacks the schema the data needs (exit 1)."""
+
+
+@dataclass
+class SeedResult:
+    kind: str  # dev | synthetic
+    created: dict[str, int] = field(default_factory=dict)
+    existing: dict[str, int] = field(default_factory=dict)  # dev rows already present, left alone
+    deleted: dict[str, int] = field(default_factory=dict)  # by --reset
+    random_seed: int | None = None
+    duration_ms: int = 0
+
+    @property
+    def rows_created(self) -> int:
+        return sum(self.created.values())
+
+    @property
+    def changed(self) -> bool:
+        return bool(self.rows_created or sum(self.deleted.values()))
+
+    @property
+    def rows_per_second(self) -> float:
+        return self.rows_created / (self.duration_ms / 1000) if self.duration_ms else 0.0
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "kind": self.kind,
+            "changed": self.changed,
+            "rows_created": self.rows_created,
+            "created": self.created,
+            "existing": self.existing,
+            "deleted": self.deleted,
+            "random_seed": self.random_seed,
+            "duration_ms": self.duration_ms,
+            "rows_per_second": round(self.rows_per_second, 1),
+        }
+
+
+# --------------------------------------------------------------------------
+# Preconditions
+
+
+def require_migrated(engine: "Engine", db: "pw.Database", migrations_dir: Path) -> None:
+    """Raise NotMigrated unless every migration is applied and every table exists."""
+    from aura_db.migrations import discover, read_history
+    from aura_db.models import TABLES
+
+    hint = "run `aura-db migrate` first"
+    history = read_history(db)
+    if not history:
+        raise NotMigrated(f"{engine.describe()} is not migrated: no migration has been applied", hint=hint)
+    applied = {h.name for h in history}
+    pending = [f.name for f in discover(migrations_dir) if f.name not in applied]
+    if pending:
+        raise NotMigrated(
+            f"{engine.describe()} is not fully migrated: {len(pending)} pending ({', '.join(pending[:5])})",
+            hint=hint)
+    present = set(db.get_tables())
+    missing = [t for t in TABLES if t not in present]
+    if missing:
+        raise NotMigrated(f"{engine.describe()} lacks table(s) {', '.join(missing)}", hint=hint)
+
+
+def _reset(db: "pw.Database") -> dict[str, int]:
+    deleted = {}
+    for model in reversed(_data_models()):  # children before parents
+        deleted[model._meta.table_name] = model.delete().execute()
+    return deleted
+
+
+# --------------------------------------------------------------------------
+# The development data set
+
+
+def _dev_guid(name: str) -> str:
+    # Fixed keys are what make a second run a no-op.
+    return str(uuid.uuid5(uuid.NAMESPACE_URL, f"https://aura.video/dev-seed/{name}"))
+
+
+def _j(doc: Any) -> str:
+    return json.dumps(doc, separators=(",", ":"), sort_keys=True)
+
+
+def dev_rows(now: dt.datetime) -> list[tuple[Any, dict[str, Any]]]:
+    """(model, fields) for every row of the development data set."""
+    from aura_db.models import Configuration, ExportHistory, ProjectState, Template, UserSetup
+
+    day = dt.timedelta(days=1)
+    rows: list[tuple[Any, dict[str, Any]]] = [
+        (UserSetup, dict(
+            id="default", user_id="default", completed=False, completed_at=None, version="1.0.0",
+            last_step=0, selected_tier=None,
+            wizard_state=_j({"currentStep": 0, "hardwareDetected": False, "providersConfigured": []}),
+        )),
+    ]
+    projects = [
+        dict(key="draft", title="Welcome to Aura: Getting Started",
+             description="A short explainer introducing the Aura Video Studio workflow.",
+             status="Draft", step=1, stage="Brief", progress=10, job=None,
+             brief={"topic": "Getting started with Aura Video Studio", "audience": "New users",
+                    "goal": "Explain the wizard in under two minutes", "tone": "Friendly",
+                    "language": "en-US", "aspect": "Widescreen16x9"},
+             plan=None, voice=None),
+        dict(key="in-progress", title="Product Launch Teaser",
+             description="30-second teaser for the spring product launch.",
+             status="InProgress", step=4, stage="Voice", progress=55, job="job-dev-0002",
+             brief={"topic": "Spring product launch", "audience": "Existing customers",
+                    "goal": "Build anticipation", "tone": "Energetic", "language": "en-US",
+                    "aspect": "Vertical9x16"},
+             plan={"targetDurationSeconds": 30, "pacing": "Fast", "density": "Balanced",
+                   "style": "Cinematic", "sceneCount": 5},
+             voice={"voiceName": "en-US-JennyNeural", "rate": 1.05, "pitch": 0, "pause": "Short"}),
+        dict(key="completed", title="Quarterly Team Update",
+             description="Internal update video summarising the quarter's results.",
+             status="Completed", step=6, stage="Completed", progress=100, job="job-dev-0003",
+             brief={"topic": "Q3 results and roadmap", "audience": "All staff",
+                    "goal": "Inform and motivate", "tone": "Professional", "language": "en-US",
+                    "aspect": "Widescreen16x9"},
+             plan={"targetDurationSeconds": 180, "pacing": "Conversational", "density": "Detailed",
+                   "style": "Corporate", "sceneCount": 9},
+             voice={"voiceName": "en-US-GuyNeural", "rate": 1.0, "pitch": 0, "pause": "Natural"}),
+    ]
+    for i, p in enumerate(projects):
+        rows.append((ProjectState, dict(
+            id=_dev_guid(f"project/{p['key']}"), title=p["title"], description=p["description"],
+            status=p["status"], current_wizard_step=p["step"], current_stage=p["stage"],
+            progress_percent=p["progress"], job_id=p["job"], brief_json=_j(p["brief"]),
+            plan_spec_json=_j(p["plan"]) if p["plan"] else None,
+            voice_spec_json=_j(p["voice"]) if p["voice"] else None,
+            render_spec_json=_j({"resolution": "1920x1080", "fps": 30, "codec": "H264",
+                                 "bitrateKbps": 8000}) if p["status"] == "Completed" else None,
+            created_at=now - (3 - i) * 7 * day,
+        )))
+    templates = [
+        ("system-social-media", "Social Media Short", "Social Media", "Short Form",
+         "Punchy vertical video for TikTok, Reels and Shorts.", "social,short,vertical", 1250, 4.6, 312,
+         {"aspect": "Vertical9x16", "durationSeconds": 30, "sceneCount": 5, "pacing": "Fast",
+          "captions": True}),
+        ("system-educational", "Educational Explainer", "Educational", "Explainer",
+         "Structured lesson with an introduction, key points and a recap.", "education,explainer,lesson",
+         890, 4.8, 207,
+         {"aspect": "Widescreen16x9", "durationSeconds": 240, "sceneCount": 8, "pacing": "Conversational",
+          "captions": True}),
+        ("system-product-showcase", "Product Showcase", "Marketing", "Product",
+         "Feature-by-feature product walkthrough ending in a call to action.", "product,marketing,demo",
+         640, 4.5, 158,
+         {"aspect": "Widescreen16x9", "durationSeconds": 90, "sceneCount": 6, "pacing": "Balanced",
+          "captions": False}),
+    ]
+    for tid, name, cat, sub, desc, tags, uses, rating, count, data in templates:
+        rows.append((Template, dict(
+            id=tid, name=name, description=desc, category=cat, sub_category=sub,
+            preview_image=f"/templates/previews/{tid}.png", preview_video=f"/templates/previews/{tid}.mp4",
+            tags=tags, template_data=_j(data), author="Aura", is_system_template=True,
+            is_community_template=False, usage_count=uses, rating=rating, rating_count=count,
+        )))
+    exports = [
+        ("dev-export-youtube", "YouTube 1080p", "YouTube", "1920x1080", "H.264", 3, 94.2, 248_512_000, 182.5),
+        ("dev-export-instagram", "Instagram Reel", "Instagram", "1080x1920", "H.264", 1, 31.8, 42_117_000, 30.0),
+    ]
+    for eid, preset, platform, res, codec, days_ago, render_s, size, duration in exports:
+        started = now - days_ago * day
+        rows.append((ExportHistory, dict(
+            id=eid, input_file=f"/projects/{_dev_guid('project/completed')}/timeline.json",
+            output_file=f"/exports/quarterly-team-update-{platform.lower()}.mp4", preset_name=preset,
+            status="Completed", progress=100.0, created_at=started - dt.timedelta(seconds=12),
+            started_at=started, completed_at=started + dt.timedelta(seconds=render_s),
+            error_message=None, file_size=size, duration_seconds=duration, platform=platform,
+            resolution=res, codec=codec,
+        )))
+    configs = [
+        ("General.Theme", "Dark", "General", "String", "Colour theme of the studio", False),
+        ("Render.DefaultPreset", "YouTube 1080p", "Render", "String", "Export preset chosen by default", False),
+        ("Render.HardwareAcceleration", "true", "Render", "Boolean", "Use the GPU encoder when present", False),
+        ("Providers.OpenAI.ApiKey", "sk-dev-placeholder-not-a-real-key", "Providers", "String",
+         "API key for the script provider (development placeholder)", True),
+    ]
+    for key, value, cat, vtype, desc, sensitive in configs:
+        rows.append((Configuration, dict(
+            key=key, value=value, category=cat, value_type=vtype, description=desc,
+            is_sensitive=sensitive, version=1, is_active=True,
+        )))
+    return rows
+
+
+def _exists(model: Any, values: dict[str, Any]) -> bool:
+    from aura_db.models import SoftDeleteModel, UserSetup
+
+    select = model.select_with_deleted if issubclass(model, SoftDeleteModel) else model.select
+    if model is UserSetup:  # UserId is unique too: one setup per user, whatever its key
+        cond = (UserSetup.id == values["id"]) | (UserSetup.user_id == values["user_id"])
+    else:
+        cond = model._meta.primary_key == values[model._meta.primary_key.name]
+    return select().where(cond).exists()
+
+
+def seed_dev(engine: "Engine", migrations_dir: Path, *, reset: bool = False) -> SeedResult:
+    """Insert the development data set; rows already there are left as they are."""
+    from aura_db.fields import utcnow
+    from aura_db.models import bind
+
+    started = time.perf_counter()
+    result = SeedResult("dev")
+    db = engine.open(create=False)
+    try:
+        require_migrated(engine, db, migrations_dir)
+        bind(db)
+        with db.atomic():
+            if reset:
+                result.deleted = _reset(db)
+            for model, values in dev_rows(utcnow()):
+                table = model._meta.table_name
+                if _exists(model, values):
+                    result.existing[table] = result.existing.get(table, 0) + 1
+                    continue
+                model(**values).save(force_insert=True)  # save() fills the audit fields
+                result.created[table] = result.created.get(table, 0) + 1
+    finally:
+        db.close()
+    result.duration_ms = int((time.perf_counter() - started) * 1000)
+    return result
+
+
+# --------------------------------------------------------------------------
+# Synthetic data
+
+
+@dataclass(frozen=True)
+class IntRange:
+    low: int
+    high: int
+
+    @classmethod
+    def parse(cls, text: str | int, option: str, *, minimum: int = 0) -> "IntRange":
+        m = re.fullmatch(r"\s*(\d+)\s*(?:(?:-|\.\.)\s*(\d+)\s*)?", str(text))
+        if not m:
+            raise UsageError(f"{option} must be N or MIN-MAX (e.g. 4-12), got {text!r}")
+        low = int(m.group(1))
+        high = int(m.group(2)) if m.group(2) is not None else low
+        if low > high:
+            raise UsageError(f"{option}: {low} is above {high}", hint=f"write {option} {high}-{low}")
+        if low < minimum:
+            raise UsageError(f"{option} must be at least {minimum}, got {low}")
+        return cls(low, high)
+
+
+@dataclass(frozen=True)
+class SyntheticSpec:
+    projects: int = 100
+    scenes: IntRange = IntRange(4, 12)
+    versions: IntRange = IntRange(1, 5)
+    random_seed: int = 42
+    flush_every: int = 250  # projects per bulk write
+
+    def __post_init__(self) -> None:
+        if self.projects < 1:
+            raise UsageError(f"--projects must be at least 1, got {self.projects}")
+        if self.versions.low < 1:
+            raise UsageError("--versions-per-project must be at least 1")
+
+
+STATUSES = [("Draft", 25), ("InProgress", 30), ("Completed", 35), ("Failed", 6), ("Cancelled", 4)]
+STAGES = ["Brief", "Plan", "Script", "Voice", "Visuals", "Render", "Export"]
+TOPICS = ["morning routines", "home espresso", "budget travel in Portugal", "beginner watercolour",
+          "remote team rituals", "the history of jazz", "urban gardening", "cybersecurity basics",
+          "electric bikes", "sourdough at home", "marathon training", "product onboarding",
+          "quarterly results", "climate-friendly commuting", "learning Rust", "wildlife photography",
+          "small business bookkeeping", "mindful breathing", "retro game design", "coastal hiking"]
+FORMATS = ["explainer", "tutorial", "teaser", "recap", "how-to", "story", "review", "update"]
+AUDIENCES = ["beginners", "customers", "students", "the whole team", "investors", "hobbyists"]
+TONES = ["Friendly", "Professional", "Energetic", "Calm", "Playful", "Inspirational"]
+SENTENCES = [
+    "Open on a wide establishing shot while the narrator sets the scene.",
+    "Cut to a close-up that shows the key detail the audience should remember.",
+    "Overlay a short caption that repeats the main point in plain words.",
+    "Bring in upbeat music as the pace quickens for the middle section.",
+    "Show a quick before-and-after comparison to make the benefit obvious.",
+    "Pause on the diagram for a beat so viewers can take it in.",
+    "Wrap up with a single clear call to action and the channel logo.",
+    "Use a slow zoom to keep the still image feeling alive.",
+    "Introduce the expert with a lower-third title and a friendly wave.",
+    "Transition with a soft cross-fade into the next idea.",
+]
+VOICES = [{"voiceName": v, "rate": r, "pitch": p, "pause": s}
+          for v in ("en-US-JennyNeural", "en-US-GuyNeural", "en-GB-SoniaNeural", "en-AU-NatashaNeural")
+          for r, p, s in ((1.0, 0, "Natural"), (1.1, 1, "Short"), (0.95, -1, "Long"))]
+RENDERS = [{"resolution": res, "fps": fps, "codec": codec, "bitrateKbps": kbps}
+           for res, kbps in (("1920x1080", 8000), ("1080x1920", 6000), ("3840x2160", 35000), ("1280x720", 5000))
+           for fps, codec in ((30, "H264"), (60, "HEVC"))]
+PLATFORMS = [("YouTube", "YouTube 1080p", "1920x1080"), ("Instagram", "Instagram Reel", "1080x1920"),
+             ("TikTok", "TikTok Vertical", "1080x1920"), ("LinkedIn", "LinkedIn Feed", "1920x1080"),
+             ("Vimeo", "Vimeo 4K", "3840x2160")]
+ACTIONS = [("UpdateScene", "RevertScene"), ("ReorderScenes", "ReorderScenes"), ("ChangeVoice", "ChangeVoice"),
+           ("ApplyTemplate", "RemoveTemplate"), ("AddAsset", "RemoveAsset"), ("EditBrief", "EditBrief")]
+TEMPLATE_CATEGORIES = [("Social Media", "Short Form"), ("Educational", "Explainer"), ("Marketing", "Product"),
+                       ("Corporate", "Internal"), ("Entertainment", "Story")]
+
+
+class _Clock:
+    """Timestamps as text, fast: the same text SQLite, PostgreSQL and MySQL accept."""
+
+    def __init__(self, end: dt.datetime):
+        self.end = end.replace(microsecond=0)
+
+    def ago(self, seconds: float) -> str:
+        return (self.end - dt.timedelta(seconds=int(seconds))).isoformat(" ")
+
+    def after(self, text: str, seconds: float) -> str:
+        return (dt.datetime.fromisoformat(text) + dt.timedelta(seconds=int(seconds))).isoformat(" ")
+
+
+class _BulkWriter:
+    """Inserts tuples into a table; one subclass per engine, chosen by name."""
+
+    def __init__(self, db: "pw.Database", quote: Callable[[str], str]):
+        self.db = db
+        self.quote = quote
+
+    def sql(self, table: str, columns: list[str], rows: int = 1) -> str:
+        marks = "(" + ", ".join([self.db.param] * len(columns)) + ")"
+        return (f"INSERT INTO {self.quote(table)} ({', '.join(self.quote(c) for c in columns)}) VALUES "
+                + ", ".join([marks] * rows))
+
+    def write(self, table: str, columns: list[str], rows: list[tuple]) -> None:
+        raise NotImplementedError
+
+
+class _SqliteBulkWriter(_BulkWriter):
+    def write(self, table: str, columns: list[str], rows: list[tuple]) -> None:
+        # executemany on one prepared statement is SQLite's fastest path.
+        # The raw cursor bypasses peewee, so map driver errors to peewee's as it would.
+        import peewee as pw
+
+        with pw.__exception_wrapper__:
+            self.db.cursor().executemany(self.sql(table, columns), rows)
+
+
+class _ServerBulkWriter(_BulkWriter):
+    MAX_PARAMS = 20000  # well below PostgreSQL's 65535 bind parameters
+
+    def write(self, table: str, columns: list[str], rows: list[tuple]) -> None:
+        # One multi-row INSERT per chunk: a round trip per row is what makes
+        # executemany slow on a server.
+        per = max(1, self.MAX_PARAMS // len(columns))
+        for i in range(0, len(rows), per):
+            chunk = rows[i:i + per]
+            params = [v for row in chunk for v in row]
+            self.db.execute_sql(self.sql(table, columns, len(chunk)), params)
+
+
+WRITERS = {"sqlite": _SqliteBulkWriter, "postgresql": _ServerBulkWriter, "mysql": _ServerBulkWriter}
+
+
+class _Synthesizer:
+    def __init__(self, spec: SyntheticSpec, actor: str, now: dt.datetime):
+        from aura_db.models import MODELS
+
+        self.spec = spec
+        self.rng = random.Random(spec.random_seed)
+        self.actor = actor
+        self.clock = _Clock(now)
+        self.columns = {m._meta.table_name: [f.column_name for f in m._meta.sorted_fields] for m in MODELS}
+        self.rows: dict[str, list[tuple]] = {t: [] for t in self.columns}
+        self.created: dict[str, int] = {t: 0 for t in self.columns}
+        self.pool_refs: dict[str, list] = {}  # shared blobs (voice/render presets): hash -> [row, refs]
+        seed = spec.random_seed
+        self.users = [f"synthetic-{seed}-user-{i:05d}" for i in range(max(1, spec.projects // 20))]
+        self.status_names = [s for s, _ in STATUSES]
+        self.status_weights = [w for _, w in STATUSES]
+        self.voice_pool = [self._pool_blob(_j(v)) for v in VOICES]
+        self.render_pool = [self._pool_blob(_j(r)) for r in RENDERS]
+
+    # -- small fast helpers --------------------------------------------------
+    def guid(self) -> str:
+        h = "%032x" % self.rng.getrandbits(128)
+        return f"{h[:8]}-{h[8:12]}-4{h[13:16]}-{'89ab'[int(h[16], 16) & 3]}{h[17:20]}-{h[20:]}"
+
+    def _pool_blob(self, content: str) -> tuple[str, str]:
+        return hashlib.sha256(content.encode()).hexdigest(), content
+
+    def blob_row(self, key: str, content: str, ctype: str, created: str, refs: int) -> tuple:
+        # ContentHash, Content, ContentType, SizeBytes, CreatedAt, LastReferencedAt,
+        # ReferenceCount, UpdatedAt, CreatedBy, ModifiedBy
+        return (key, content, ctype, len(content.encode()), created, created, refs, created,
+                self.actor, self.actor)
+
+    # -- the data set -----------------------------------------------------------
+    def reference_tables(self) -> None:
+        rng, seed, clock, actor = self.rng, self.spec.random_seed, self.clock, self.actor
+        n = self.spec.projects
+        for user in self.users:
+            done = rng.random() < 0.7
+            at = clock.ago(rng.uniform(3600, 400 * 86400))
+            # Id, UserId, Completed, CompletedAt, Version, LastStep, UpdatedAt, SelectedTier, WizardState
+            self.rows["UserSetups"].append((
+                self.guid(), user, done, at if done else None, "1.0.0", 6 if done else rng.randint(0, 5), at,
+                rng.choice(["Free", "Pro", "Studio"]) if done else None,
+                _j({"currentStep": 6 if done else rng.randint(0, 5), "hardwareDetected": done})))
+        for i in range(max(3, n // 100)):
+            cat, sub = TEMPLATE_CATEGORIES[i % len(TEMPLATE_CATEGORIES)]
+            tid = self.guid()
+            at = clock.ago(rng.uniform(30 * 86400, 700 * 86400))
+            system = i < len(TEMPLATE_CATEGORIES)
+            self.rows["Templates"].append((
+                tid, f"{cat} {FORMATS[i % len(FORMATS)].title()} #{i + 1}", f"Synthetic {cat.lower()} template",
+                cat, sub, f"/templates/previews/{tid}.png", f"/templates/previews/{tid}.mp4",
+                f"{cat.lower().replace(' ', '-')},{sub.lower().replace(' ', '-')}",
+                _j({"sceneCount": rng.randint(3, 12), "durationSeconds": rng.choice([15, 30, 60, 90, 180])}),
+                "Aura" if system else f"creator-{rng.randint(1, 500)}", system, not system,
+                rng.randint(0, 5000), round(rng.uniform(3.0, 5.0), 1), rng.randint(0, 900), at,
+                clock.after(at, rng.uniform(0, 20 * 86400))))
+        for i in range(max(1, n // 50)):
+            at = clock.ago(rng.uniform(86400, 300 * 86400))
+            deleted = rng.random() < 0.1
+            cat, _sub = rng.choice(TEMPLATE_CATEGORIES)
+            # Id, IsDeleted, DeletedAt, DeletedBy, Name, Description, Category, Tags, Author, IsDefault,
+            # ScriptStructureJson, VideoStructureJson, LLMPipelineJson, VisualPreferencesJson,
+            # CreatedAt, UpdatedAt, CreatedBy, ModifiedBy
+            self.rows["CustomTemplates"].append((
+                self.guid(), deleted, clock.after(at, 86400) if deleted else None, actor if deleted else None,
+                f"My {cat.lower()} template {i + 1}", "Saved from a project", cat, "custom", rng.choice(self.users),
+                i == 0, _j({"sections": ["hook", "body", "cta"]}), _j({"scenes": rng.randint(3, 10)}),
+                _j({"model": "gpt-4o-mini", "temperature": 0.7}), _j({"palette": "warm", "font": "Inter"}),
+                at, at, actor, actor))
+        categories = ["General", "Render", "Providers", "Storage", "Telemetry"]
+        for i in range(10 + n // 200):
+            cat = categories[i % len(categories)]
+            sensitive = cat == "Providers"
+            at = clock.ago(rng.uniform(86400, 200 * 86400))
+            # Key, Value, Category, ValueType, Description, IsSensitive, Version, IsActive,
+            # CreatedAt, UpdatedAt, CreatedBy, ModifiedBy
+            self.rows["Configurations"].append((
+                f"Synthetic.{seed}.{cat}.Setting{i:04d}",
+                f"secret-{self.guid()}" if sensitive else str(rng.randint(0, 1000)), cat,
+                "String" if sensitive else "Integer", f"Synthetic {cat.lower()} setting", sensitive,
+                rng.randint(1, 4), rng.random() < 0.9, at, at, actor, actor))
+
+    def project(self) -> None:
+        rng, clock, actor, spec = self.rng, self.clock, self.actor, self.spec
+        rows = self.rows
+        pid = self.guid()
+        topic = rng.choice(TOPICS)
+        fmt = rng.choice(FORMATS)
+        status = rng.choices(self.status_names, self.status_weights)[0]
+        created = clock.ago(rng.uniform(3600, 365 * 86400))
+        updated = clock.after(created, rng.uniform(60, 30 * 86400))
+        stage_i = len(STAGES) - 1 if status == "Completed" else rng.randrange(len(STAGES))
+        progress = 100 if status == "Completed" else int(100 * stage_i / len(STAGES)) + rng.randint(0, 9)
+        scenes = rng.randint(spec.scenes.low, spec.scenes.high)
+        brief = _j({"topic": topic, "format": fmt, "audience": rng.choice(AUDIENCES),
+                    "tone": rng.choice(TONES), "project": pid})
+        voice_key, voice = rng.choice(self.voice_pool)
+        render_key, render = rng.choice(self.render_pool)
+        deleted = rng.random() < 0.05
+        # Versions first: the project row carries the latest plan.
+        nver = rng.randint(spec.versions.low, spec.versions.high)
+        brief_key = hashlib.sha256(brief.encode()).hexdigest()
+        own: dict[str, list] = {brief_key: [brief, "application/json", 0]}
+        plan = timeline = None
+        vtime = created
+        for v in range(1, nver + 1):
+            if plan is None or rng.random() < 0.5:
+                plan = _j({"sceneCount": scenes, "pacing": rng.choice(["Fast", "Balanced", "Conversational"]),
+                           "targetDurationSeconds": scenes * rng.choice([5, 8, 12]), "revision": v, "project": pid})
+            if timeline is None or rng.random() < 0.7:
+                timeline = _j({"project": pid, "revision": v,
+                               "clips": [[i, round(rng.uniform(2, 12), 1)] for i in range(scenes)]})
+            keys = []
+            for content in (plan, timeline):
+                key = hashlib.sha256(content.encode()).hexdigest()
+                entry = own.get(key)
+                if entry is None:
+                    own[key] = entry = [content, "application/json", 0]
+                entry[2] += 1
+                keys.append(key)
+            own[brief_key][2] += 1
+            self.pool_refs[voice_key][1] += 1
+            self.pool_refs[render_key][1] += 1
+            vtime = clock.after(vtime, rng.uniform(60, 3 * 86400))
+            vdel = deleted or (v < nver and rng.random() < 0.05)
+            size = len(brief) + len(plan) + len(timeline) + len(voice) + len(render)
+            # Id, IsDeleted, DeletedAt, DeletedBy, ProjectId, VersionNumber, Name, Description, VersionType,
+            # BriefHash, PlanHash, VoiceHash, RenderHash, TimelineHash, StorageSizeBytes, IsMarkedImportant,
+            # CreatedAt, UpdatedAt, CreatedBy, ModifiedBy
+            rows["ProjectVersions"].append((
+                self.guid(), vdel, updated if vdel else None, actor if vdel else None, pid, v,
+                f"Version {v}", None, "Manual" if v == 1 else rng.choice(["Manual", "Autosave", "RestorePoint"]),
+                brief_key, keys[0], voice_key, render_key, keys[1], size, rng.random() < 0.1,
+                vtime, vtime, actor, actor))
+        for key, (content, ctype, refs) in own.items():
+            rows["ContentBlobs"].append(self.blob_row(key, content, ctype, created, refs))
+        # Id, IsDeleted, DeletedAt, DeletedBy, Title, Description, Status, CurrentWizardStep, CurrentStage,
+        # ProgressPercent, JobId, BriefJson, PlanSpecJson, VoiceSpecJson, RenderSpecJson,
+        # CreatedAt, UpdatedAt, CreatedBy, ModifiedBy
+        rows["ProjectStates"].append((
+            pid, deleted, updated if deleted else None, actor if deleted else None,
+            f"{topic.capitalize()} {fmt}", f"A {fmt} about {topic} for {rng.choice(AUDIENCES)}.", status,
+            min(stage_i + 1, 6), STAGES[stage_i], min(progress, 100),
+            f"job-{pid[:8]}" if status != "Draft" else None, brief, plan, voice,
+            render if stage_i >= 5 else None, created, updated, actor, actor))
+        done_scenes = scenes if status == "Completed" else rng.randint(0, scenes)
+        for i in range(scenes):
+            sid = self.guid()
+            text = " ".join(rng.sample(SENTENCES, 2))
+            rows["SceneStates"].append((
+                sid, pid, i, text, f"/projects/{pid}/audio/scene-{i:03d}.wav",
+                f"/projects/{pid}/images/scene-{i:03d}.png", round(rng.uniform(2.0, 12.0), 2),
+                i < done_scenes, created))
+            if i < done_scenes:
+                rows["AssetStates"].append((
+                    self.guid(), pid, "Audio", f"/projects/{pid}/audio/scene-{i:03d}.wav",
+                    rng.randint(80_000, 2_000_000), "audio/wav", False, created))
+                rows["AssetStates"].append((
+                    self.guid(), pid, "Image", f"/projects/{pid}/images/scene-{i:03d}.png",
+                    rng.randint(200_000, 4_000_000), "image/png", rng.random() < 0.1, created))
+        for c in range(rng.randint(0, 3) if status != "Draft" else 0):
+            at = clock.after(created, rng.uniform(600, 5 * 86400))
+            rows["RenderCheckpoints"].append((
+                self.guid(), pid, STAGES[min(3 + c, len(STAGES) - 1)], at, min(scenes, done_scenes),
+                scenes, _j({"stage": c, "scene": done_scenes}), f"/projects/{pid}/render/part-{c}.mp4",
+                rng.random() < 0.9))
+        if status == "Completed":
+            for _ in range(rng.randint(1, 2)):
+                platform, preset, res = rng.choice(PLATFORMS)
+                at = clock.after(updated, rng.uniform(60, 86400))
+                started = clock.after(at, rng.uniform(1, 120))
+                failed = rng.random() < 0.08
+                rows["ExportHistory"].append((
+                    self.guid(), f"/projects/{pid}/timeline.json",
+                    f"/exports/{pid[:8]}-{platform.lower()}.mp4", preset, "Failed" if failed else "Completed",
+                    round(rng.uniform(5, 95), 1) if failed else 100.0, at, started,
+                    clock.after(started, rng.uniform(20, 900)),
+                    "Encoder exited with code 1" if failed else None,
+                    None if failed else rng.randint(5_000_000, 900_000_000), round(scenes * rng.uniform(4, 9), 1),
+                    platform, res, rng.choice(["H.264", "HEVC", "AV1"])))
+        user = rng.choice(self.users)
+        correlation = f"session-{pid[:8]}"
+        for _ in range(rng.randint(2, 8)):
+            action, inverse = rng.choice(ACTIONS)
+            at = clock.after(created, rng.uniform(10, 20 * 86400))
+            undone = rng.random() < 0.15
+            rows["ActionLogs"].append((
+                self.guid(), user, action, f"{action} on {pid[:8]}", at, "Undone" if undone else "Applied",
+                '{"project":"%s","scene":%d}' % (pid, rng.randrange(scenes)), inverse,
+                '{"project":"%s"}' % pid, rng.random() < 0.3, True,
+                clock.after(at, 30) if undone else None, user if undone else None,
+                clock.after(at, 30 * 86400), correlation))
+
+    def pool_rows(self) -> list[tuple[str, str, int]]:
+        return [(key, content, refs) for key, (content, refs) in self.pool_refs.items() if refs]
+
+
+# Parents before children, so foreign keys hold at every statement.
+FLUSH_ORDER = ["UserSetups", "Templates", "CustomTemplates", "Configurations", "ProjectStates", "SceneStates",
+               "AssetStates", "RenderCheckpoints", "ProjectVersions", "ContentBlobs", "ExportHistory", "ActionLogs"]
+
+
+def seed_synthetic(
+    engine: "Engine",
+    migrations_dir: Path,
+    spec: SyntheticSpec,
+    *,
+    reset: bool = False,
+    on_progress: Progress | None = None,
+) -> SeedResult:
+    """Insert a synthetic data set of ``spec.projects`` projects, deterministic for a random seed."""
+    import peewee as pw
+
+    from aura_db.catalog import catalog_for
+    from aura_db.fields import utcnow
+    from aura_db.models import current_actor
+
+    started = time.perf_counter()
+    result = SeedResult("synthetic", random_seed=spec.random_seed)
+    db = engine.open(create=False)
+    try:
+        require_migrated(engine, db, migrations_dir)
+        from aura_db.models import bind
+
+        bind(db)
+        writer = WRITERS[engine.name](db, catalog_for(engine, db).quote)
+        # Timestamps end at a fixed moment so a random seed always gives the same rows.
+        syn = _Synthesizer(spec, current_actor(), dt.datetime(2026, 1, 1))
+        for key, content in syn.voice_pool + syn.render_pool:
+            syn.pool_refs[key] = [content, 0]
+
+        def flush() -> None:
+            for table in FLUSH_ORDER:
+                rows = syn.rows[table]
+                if rows:
+                    writer.write(table, syn.columns[table], rows)
+                    syn.created[table] += len(rows)
+                    syn.rows[table] = []
+
+        try:
+            with db.atomic():
+                if reset:
+                    result.deleted = _reset(db)
+                syn.reference_tables()
+                for i in range(1, spec.projects + 1):
+                    syn.project()
+                    if i % spec.flush_every == 0 or i == spec.projects:
+                        flush()
+                        if on_progress:
+                            on_progress(i, spec.projects)
+                _store_shared_blobs(db, writer, syn)
+        except pw.IntegrityError as exc:
+            raise AuraError(
+                f"synthetic rows clash with rows already in the database ({str(exc).strip().splitlines()[0]}); "
+                "nothing was written",
+                hint=f"--random-seed {spec.random_seed} was probably seeded before: pick another, or add --reset",
+            ) from None
+    finally:
+        db.close()
+    result.created = {t: n for t, n in syn.created.items() if n}
+    result.duration_ms = int((time.perf_counter() - started) * 1000)
+    return result
+
+
+def _store_shared_blobs(db: "pw.Database", writer: _BulkWriter, syn: _Synthesizer) -> None:
+    """Voice and render presets are shared by many versions (and earlier data sets).
+
+    Content addressing says one blob per content: add to the count of a blob
+    that is already there, insert the others.
+    """
+    from aura_db.models import ContentBlob
+
+    rows = syn.pool_rows()
+    fresh = []
+    now = syn.clock.ago(0)
+    for key, content, refs in rows:
+        bumped = (ContentBlob.update(reference_count=ContentBlob.reference_count + refs,
+                                     last_referenced_at=now, updated_at=now, modified_by=syn.actor)
+                  .where(ContentBlob.content_hash == key).execute())
+        if not bumped:
+            fresh.append(syn.blob_row(key, content, "application/json", now, refs))
+    if fresh:
+        writer.write("ContentBlobs", syn.columns["ContentBlobs"], fresh)
+        syn.created["ContentBlobs"] += len(fresh)
+

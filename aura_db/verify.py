@@ -1,0 +1,443 @@
+"""Post-migration verification: is this database what the Aura design says it is?
+
+``verify()`` runs a fixed list of checks and returns one ``CheckResult`` per
+check (pass / warn / fail, a one-line detail, and the problems it found by
+name).  It reads only; it never changes the database.  The CLI turns a
+failing check into exit code 3.
+
+The expensive part on a large SQLite file is the page-level integrity check;
+it runs on its own connection in a worker thread while the other checks run
+(sqlite3 releases the GIL while a statement steps), so ``verify`` costs little
+more than ``PRAGMA quick_check`` alone.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Callable
+
+from aura_db.catalog import Catalog, ForeignKey, Integrity, catalog_for, expected_type
+from aura_db.errors import AuraError
+
+if TYPE_CHECKING:
+    import peewee as pw
+
+    from aura_db.db import Engine
+
+PASS, WARN, FAIL = "pass", "warn", "fail"
+MAX_NAMED = 10  # problems named in a detail line; all of them are in `problems`
+
+
+@dataclass
+class CheckResult:
+    check: str
+    status: str  # pass | warn | fail
+    detail: str
+    problems: list[str] = field(default_factory=list)
+    duration_ms: int = 0
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+@dataclass
+class VerifyReport:
+    engine: str
+    location: str
+    server_version: str | None
+    full: bool
+    checks: list[CheckResult]
+    duration_ms: int = 0
+
+    @property
+    def failed(self) -> list[CheckResult]:
+        return [c for c in self.checks if c.status == FAIL]
+
+    @property
+    def warnings(self) -> list[CheckResult]:
+        return [c for c in self.checks if c.status == WARN]
+
+    @property
+    def ok(self) -> bool:
+        return not self.failed
+
+    @property
+    def status(self) -> str:
+        return FAIL if self.failed else WARN if self.warnings else PASS
+
+    def check(self, name: str) -> CheckResult:
+        for c in self.checks:
+            if c.check == name:
+                return c
+        raise KeyError(name)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "engine": self.engine,
+            "location": self.location,
+            "server_version": self.server_version,
+            "full": self.full,
+            "status": self.status,
+            "ok": self.ok,
+            "failed": [c.check for c in self.failed],
+            "duration_ms": self.duration_ms,
+            "checks": [c.to_dict() for c in self.checks],
+        }
+
+
+def _named(items: list[str]) -> str:
+    shown = ", ".join(items[:MAX_NAMED])
+    more = len(items) - MAX_NAMED
+    return shown + (f" (+{more} more)" if more > 0 else "")
+
+
+# --------------------------------------------------------------------------
+# What the models expect
+
+
+@dataclass(frozen=True)
+class ExpectedSchema:
+    tables: list[str]
+    columns: dict[str, list[tuple[str, str, bool]]]  # table -> (column, type, nullable)
+    indexes: dict[str, dict[str, tuple[tuple[str, ...], bool]]]  # table -> name -> (columns, unique)
+    foreign_keys: list[ForeignKey]
+    soft_delete_tables: list[str]
+
+
+def expected_schema(db: "pw.Database") -> ExpectedSchema:
+    import peewee as pw
+
+    from aura_db.models import INDEXES, MODELS, SoftDeleteModel, index_name
+
+    columns: dict[str, list[tuple[str, str, bool]]] = {}
+    fks: list[ForeignKey] = []
+    for model in MODELS:
+        table = model._meta.table_name
+        columns[table] = [(f.column_name, expected_type(db, f), bool(f.null)) for f in model._meta.sorted_fields]
+        for f in model._meta.sorted_fields:
+            if isinstance(f, pw.ForeignKeyField):
+                fks.append(ForeignKey(table, f.column_name, f.rel_model._meta.table_name,
+                                      f.rel_field.column_name, (f.on_delete or "NO ACTION").upper()))
+    indexes: dict[str, dict[str, tuple[tuple[str, ...], bool]]] = {m._meta.table_name: {} for m in MODELS}
+    for model, cols, unique in INDEXES:
+        names = tuple(model._meta.fields[c].column_name for c in cols)
+        indexes[model._meta.table_name][index_name(model, cols)] = (names, unique)
+    soft = [m._meta.table_name for m in MODELS if issubclass(m, SoftDeleteModel)]
+    return ExpectedSchema([m._meta.table_name for m in MODELS], columns, indexes, fks, soft)
+
+
+# --------------------------------------------------------------------------
+# The checks
+
+
+class _Verifier:
+    def __init__(self, engine: "Engine", db: "pw.Database", catalog: Catalog, migrations_dir: Path, full: bool):
+        self.engine = engine
+        self.db = db
+        self.cat = catalog
+        self.migrations_dir = migrations_dir
+        self.full = full
+        self.expected = expected_schema(db)
+        self.present = set(catalog.tables())
+
+    def missing(self, *tables: str) -> list[str]:
+        return [t for t in tables if t not in self.present]
+
+    def skipped(self, name: str, tables: list[str]) -> CheckResult:
+        return CheckResult(name, WARN, f"skipped: table {_named(tables)} missing")
+
+    # -- migrations --------------------------------------------------------
+    def migrations(self) -> CheckResult:
+        from aura_db.migrations import discover, read_history
+
+        files = {f.name: f for f in discover(self.migrations_dir)}
+        history = read_history(self.db)
+        if not history:
+            return CheckResult("migrations", FAIL, "no migration applied: run `aura-db migrate`",
+                               [f"{n}: pending" for n in files])
+        problems = []
+        for h in history:
+            f = files.get(h.name)
+            if f is None:
+                problems.append(f"{h.name}: applied, file missing from {self.migrations_dir}")
+            elif f.checksum != h.checksum:
+                problems.append(f"{h.name}: file changed since it was applied "
+                                f"(recorded sha256 {h.checksum[:12]}, file {f.checksum[:12]})")
+        applied = {h.name for h in history}
+        pending = [n for n in files if n not in applied]
+        head = history[-1].name
+        if problems:
+            return CheckResult("migrations", FAIL, f"drift: {_named(problems)}", problems + [f"{n}: pending" for n in pending])
+        if pending:
+            return CheckResult("migrations", WARN, f"head {head}; {len(pending)} pending: {_named(pending)}",
+                               [f"{n}: pending" for n in pending])
+        return CheckResult("migrations", PASS, f"head {head}; {len(history)} applied, checksums match")
+
+    # -- schema ------------------------------------------------------------
+    def schema_tables(self) -> CheckResult:
+        from aura_db.migrations import HISTORY_TABLE, LOG_TABLE
+
+        missing = [t for t in self.expected.tables if t not in self.present]
+        extra = sorted(self.present - set(self.expected.tables) - {HISTORY_TABLE, LOG_TABLE})
+        problems = [f"missing table {t}" for t in missing] + [f"extra table {t}" for t in extra]
+        if missing:
+            return CheckResult("schema: tables", FAIL, f"missing: {_named(missing)}", problems)
+        if extra:
+            return CheckResult("schema: tables", WARN, f"all {len(self.expected.tables)} present; extra: {_named(extra)}", problems)
+        return CheckResult("schema: tables", PASS, f"all {len(self.expected.tables)} present")
+
+    def schema_columns(self) -> CheckResult:
+        fails, warns, total = [], [], 0
+        for table, cols in self.expected.columns.items():
+            if table not in self.present:
+                continue
+            actual = {c.name: c for c in self.cat.columns(table)}
+            for name, typ, nullable in cols:
+                total += 1
+                col = actual.pop(name, None)
+                if col is None:
+                    fails.append(f"missing column {table}.{name}")
+                    continue
+                want, got = self.cat.normalize_type(typ), self.cat.normalize_type(col.type)
+                if want != got:
+                    fails.append(f"{table}.{name} is {col.type}, expected {typ}")
+                if col.nullable != nullable:
+                    fails.append(f"{table}.{name} is {'NULL' if col.nullable else 'NOT NULL'}, "
+                                 f"expected {'NULL' if nullable else 'NOT NULL'}")
+            warns += [f"extra column {table}.{n}" for n in actual]
+        return self._verdict("schema: columns", fails, warns, f"{total} columns match (type, nullability)")
+
+    def schema_indexes(self) -> CheckResult:
+        fails, warns, total = [], [], 0
+        for table, wanted in self.expected.indexes.items():
+            if table not in self.present:
+                continue
+            actual = {i.name: i for i in self.cat.indexes(table)}
+            for name, (cols, unique) in wanted.items():
+                total += 1
+                idx = actual.pop(name, None)
+                if idx is None:
+                    fails.append(f"missing index {name} on {table}({', '.join(cols)})")
+                    continue
+                if tuple(idx.columns) != cols:
+                    fails.append(f"index {name} is on ({', '.join(idx.columns)}), expected ({', '.join(cols)})")
+                if idx.unique != unique:
+                    fails.append(f"index {name} is {'' if idx.unique else 'not '}unique, expected "
+                                 f"{'' if unique else 'not '}unique")
+            warns += [f"extra index {n} on {table}({', '.join(i.columns)})" for n, i in actual.items()]
+        return self._verdict("schema: indexes", fails, warns, f"{total} indexes match (name, columns, uniqueness)")
+
+    def schema_foreign_keys(self) -> CheckResult:
+        fails, warns = [], []
+        by_table: dict[str, list[ForeignKey]] = {}
+        for fk in self.expected.foreign_keys:
+            by_table.setdefault(fk.table, []).append(fk)
+        tables = [t for t in self.expected.tables if t in self.present]
+        for table in tables:
+            actual = {fk.column: fk for fk in self.cat.foreign_keys(table)}
+            for want in by_table.get(table, []):
+                got = actual.pop(want.column, None)
+                if got is None:
+                    fails.append(f"missing foreign key {table}.{want.column} -> {want.target_table}.{want.target_column}")
+                    continue
+                if (got.target_table, got.target_column) != (want.target_table, want.target_column):
+                    fails.append(f"foreign key {table}.{want.column} points at {got.target_table}.{got.target_column}, "
+                                 f"expected {want.target_table}.{want.target_column}")
+                if got.on_delete.upper() != want.on_delete:
+                    fails.append(f"foreign key {table}.{want.column} is ON DELETE {got.on_delete}, "
+                                 f"expected ON DELETE {want.on_delete}")
+            warns += [f"extra foreign key {table}.{fk.column} -> {fk.target_table}.{fk.target_column}"
+                      for fk in actual.values()]
+        n = len(self.expected.foreign_keys)
+        return self._verdict("schema: foreign keys", fails, warns, f"{n} foreign keys match (target, ON DELETE)")
+
+    @staticmethod
+    def _verdict(name: str, fails: list[str], warns: list[str], ok_detail: str) -> CheckResult:
+        if fails:
+            return CheckResult(name, FAIL, _named(fails), fails + warns)
+        if warns:
+            return CheckResult(name, WARN, _named(warns), warns)
+        return CheckResult(name, PASS, ok_detail)
+
+    # -- integrity ---------------------------------------------------------
+    def integrity_result(self, got: Integrity) -> CheckResult:
+        if got.problems:
+            return CheckResult("integrity", FAIL, f"{got.ran}: {_named(got.problems)}", got.problems)
+        return CheckResult("integrity", PASS, f"{got.ran}: ok")
+
+    def orphans(self) -> CheckResult:
+        fks = [fk for fk in self.expected.foreign_keys if not self.missing(fk.table, fk.target_table)]
+        found = self.cat.orphans(fks)
+        if found:
+            problems = [f"{t}: {n} row(s) point at a missing parent" for t, n in sorted(found.items())]
+            return CheckResult("foreign key integrity", FAIL, f"orphans in {_named(sorted(found))}", problems)
+        return CheckResult("foreign key integrity", PASS, f"no orphans ({len(fks)} foreign keys)")
+
+    # -- invariants of the Aura design --------------------------------------
+    def system_configuration(self) -> CheckResult:
+        name = "single SystemConfiguration row"
+        if self.missing("SystemConfiguration"):
+            return self.skipped(name, ["SystemConfiguration"])
+        n = self.cat.row_count("SystemConfiguration")
+        if n == 1:
+            return CheckResult(name, PASS, "exactly one row")
+        return CheckResult(name, FAIL, f"found {n} rows, expected exactly 1", [f"SystemConfiguration has {n} rows"])
+
+    def reference_counts(self) -> CheckResult:
+        name = "blob reference counts"
+        missing = self.missing("ProjectVersions", "ContentBlobs")
+        if missing:
+            return self.skipped(name, missing)
+        q, p = self.cat.quote, self.cat.param
+        from aura_db.models import ProjectVersion
+
+        hash_cols = [ProjectVersion._meta.fields[c].column_name for c in ProjectVersion.HASH_COLUMNS]
+        refs = " UNION ALL ".join(
+            f"SELECT {q(c)} AS h FROM {q('ProjectVersions')} WHERE {q(c)} IS NOT NULL" for c in hash_cols)
+        counts = f"SELECT r.h AS h, COUNT(*) AS n FROM ({refs}) r GROUP BY r.h"
+        wrong = self.cat.rows(
+            f"SELECT b.{q('ContentHash')}, b.{q('ReferenceCount')}, COALESCE(c.n, 0) FROM {q('ContentBlobs')} b "
+            f"LEFT JOIN ({counts}) c ON c.h = b.{q('ContentHash')} "
+            f"WHERE b.{q('ReferenceCount')} <> COALESCE(c.n, 0)")
+        dangling = self.cat.rows(
+            f"SELECT c.h, c.n FROM ({counts}) c WHERE NOT EXISTS "
+            f"(SELECT 1 FROM {q('ContentBlobs')} b WHERE b.{q('ContentHash')} = c.h)")
+        del p
+        problems = [f"ContentBlobs {h[:16]}: ReferenceCount {rc}, referenced by {n} version hash(es)"
+                    for h, rc, n in wrong]
+        problems += [f"ProjectVersions refer {n} time(s) to {h[:16]}, which has no ContentBlobs row"
+                     for h, n in dangling]
+        if problems:
+            parts = []
+            if wrong:
+                parts.append(f"{len(wrong)} blob(s) with a wrong ReferenceCount")
+            if dangling:
+                parts.append(f"{len(dangling)} hash(es) pointing at no blob")
+            return CheckResult(name, FAIL, "; ".join(parts) + f": {_named(problems)}", problems)
+        blobs = self.cat.row_count("ContentBlobs")
+        return CheckResult(name, PASS, f"{blobs} blob(s); every ReferenceCount equals its references from ProjectVersions")
+
+    def soft_delete(self) -> CheckResult:
+        name = "soft-deleted rows have DeletedAt"
+        tables = [t for t in self.expected.soft_delete_tables if t in self.present]
+        q, p = self.cat.quote, self.cat.param
+        problems = []
+        for t in tables:
+            n = self.cat.scalar(
+                f"SELECT COUNT(*) FROM {q(t)} WHERE {q('IsDeleted')} = {p} AND {q('DeletedAt')} IS NULL", (True,))
+            if n:
+                problems.append(f"{t}: {n} row(s) marked deleted without DeletedAt")
+        if problems:
+            return CheckResult(name, FAIL, _named(problems), problems)
+        return CheckResult(name, PASS, f"checked {', '.join(tables)}")
+
+    def unique_user_setups(self) -> CheckResult:
+        name = "unique UserSetups.UserId"
+        if self.missing("UserSetups"):
+            return self.skipped(name, ["UserSetups"])
+        q = self.cat.quote
+        dup = self.cat.rows(
+            f"SELECT {q('UserId')}, COUNT(*) FROM {q('UserSetups')} GROUP BY {q('UserId')} HAVING COUNT(*) > 1")
+        if dup:
+            problems = [f"UserId {u!r}: {n} rows" for u, n in dup]
+            return CheckResult(name, FAIL, f"{len(dup)} UserId(s) with more than one row: {_named(problems)}", problems)
+        return CheckResult(name, PASS, "no duplicates")
+
+    # -- query plans ---------------------------------------------------------
+    def lookups(self) -> list[tuple[str, str, str, tuple]]:
+        """(what, table, SQL, params): the common lookups of the Aura application."""
+        q, p = self.cat.quote, self.cat.param
+        any_id = "00000000-0000-4000-8000-000000000000"
+        return [
+            ("project by id", "ProjectStates",
+             f"SELECT * FROM {q('ProjectStates')} WHERE {q('Id')} = {p}", (any_id,)),
+            ("projects by status, newest first", "ProjectStates",
+             f"SELECT * FROM {q('ProjectStates')} WHERE {q('Status')} = {p} ORDER BY {q('UpdatedAt')} DESC LIMIT 50",
+             ("InProgress",)),
+            ("scenes of a project in order", "SceneStates",
+             f"SELECT * FROM {q('SceneStates')} WHERE {q('ProjectId')} = {p} ORDER BY {q('SceneIndex')}", (any_id,)),
+            ("exports by status", "ExportHistory",
+             f"SELECT * FROM {q('ExportHistory')} WHERE {q('Status')} = {p} ORDER BY {q('CreatedAt')} DESC LIMIT 50",
+             ("Completed",)),
+        ]
+
+    def query_plans(self) -> CheckResult:
+        name = "query plans"
+        lookups = self.lookups()
+        missing = self.missing(*{t for _, t, _, _ in lookups})
+        if missing:
+            return self.skipped(name, missing)
+        fails, warns = [], []
+        for what, _table, sql, params in lookups:
+            plan = self.cat.explain(sql, params, _table)
+            if not plan.uses_index:
+                fails.append(f"{what}: full scan of {', '.join(plan.full_scan_of)} ({'; '.join(plan.lines)})")
+            elif plan.sorts:
+                warns.append(f"{what}: sorts its result instead of reading an index in order ({'; '.join(plan.lines)})")
+        return self._verdict(name, fails, warns, f"{len(lookups)} common lookups use an index")
+
+
+def _timed(fn: Callable[[], CheckResult]) -> CheckResult:
+    t0 = time.perf_counter()
+    result = fn()
+    result.duration_ms = int((time.perf_counter() - t0) * 1000)
+    return result
+
+
+def verify(engine: "Engine", migrations_dir: Path, *, full: bool = False) -> VerifyReport:
+    """Run every check against the database; read-only."""
+    started = time.perf_counter()
+    db = engine.open(create=False)  # DatabaseUnavailable (exit 4) when it cannot be reached
+    try:
+        t0 = time.perf_counter()
+        version = engine.server_version(db)
+        connection = CheckResult("connection", PASS, f"{engine.name} {version} at {engine.describe()}",
+                                 duration_ms=int((time.perf_counter() - t0) * 1000))
+        cat = catalog_for(engine, db)
+        v = _Verifier(engine, db, cat, migrations_dir, full)
+
+        # The page-level check reads the whole file: start it first, on its
+        # own connection, and let the other checks run meanwhile.
+        integrity_box: dict[str, Any] = {}
+
+        def run_integrity() -> None:
+            t0 = time.perf_counter()
+            try:
+                integrity_box["result"] = cat.integrity(full)
+            except BaseException as exc:  # noqa: BLE001 - re-raised in the caller's thread
+                integrity_box["error"] = exc
+            finally:
+                integrity_box["ms"] = int((time.perf_counter() - t0) * 1000)
+                if threading.current_thread() is not threading.main_thread() and cat.concurrent_connections:
+                    db.close()  # this thread's own connection
+
+        worker = None
+        if cat.concurrent_connections:
+            worker = threading.Thread(target=run_integrity, name="aura-db-integrity", daemon=True)
+            worker.start()
+        checks = [connection]
+        checks += [_timed(fn) for fn in (v.migrations, v.schema_tables, v.schema_columns,
+                                          v.schema_indexes, v.schema_foreign_keys)]
+        rest = [_timed(fn) for fn in (v.orphans, v.system_configuration, v.reference_counts,
+                                      v.soft_delete, v.unique_user_setups, v.query_plans)]
+        if worker is None:
+            run_integrity()
+        else:
+            worker.join()
+        if "error" in integrity_box:
+            err = integrity_box["error"]
+            if isinstance(err, AuraError):
+                raise err
+            integrity = CheckResult("integrity", FAIL, f"the check itself failed: {str(err).strip().splitlines()[0]}",
+                                    [str(err)])
+        else:
+            integrity = v.integrity_result(integrity_box["result"])
+        integrity.duration_ms = integrity_box.get("ms", 0)
+        checks += [integrity] + rest
+    finally:
+        db.close()
+    return VerifyReport(engine.name, engine.describe(), version, full, checks,
+                        int((time.perf_counter() - started) * 1000))
