@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import sys
 import traceback
+from collections.abc import Iterator, Mapping, MutableMapping
 from typing import Any, Optional
 
 import typer
@@ -29,13 +30,81 @@ def _error_line(message: str, hint: str | None = None) -> None:
     sys.stderr.flush()
 
 
+# The commands in the order of the contract (a day's work).  A command NAME
+# lives in ``aura_db/cli/NAME.py``, whose ``register(app)`` adds it to a Typer
+# app; a name whose module is not part of this build is simply not offered.
 ORDER = ["migrate", "rollback", "status", "script", "backup", "restore", "seed", "verify", "inspect"]
 
 
+def _available(name: str) -> bool:
+    from importlib.util import find_spec
+
+    return find_spec(f"aura_db.cli.{name}") is not None
+
+
+def _load_command(name: str) -> dict[str, Any]:
+    """Import one command module and build its click command(s)."""
+    import importlib
+
+    import typer.main
+
+    module = importlib.import_module(f"aura_db.cli.{name}")
+    # The same settings the root passes down to everything it builds: plain
+    # (not rich) help, no pretty exceptions.
+    holder = typer.Typer(rich_markup_mode=None, pretty_exceptions_enable=False)
+    module.register(holder)
+    return dict(typer.main.get_group(holder).commands)
+
+
+class LazyCommands(MutableMapping):
+    """The root's command table, building a command only when it is looked up.
+
+    Every process builds the click command it runs, not all of them: Typer
+    otherwise inspects every command's signature at start-up, and a TAB press
+    or a CI step would pay for commands it never runs.  Listing (``--help``,
+    completing a command name) still builds them all, as it must.
+    """
+
+    def __init__(self, eager: Mapping[str, Any]):
+        self._loaded: dict[str, Any] = dict(eager)
+        self._names: list[str] | None = None
+
+    def _known(self) -> list[str]:
+        if self._names is None:
+            self._names = [n for n in ORDER if _available(n)]
+        return [*self._names, *(n for n in self._loaded if n not in self._names)]
+
+    def __getitem__(self, name: str) -> Any:
+        if name not in self._loaded and name in self._known():
+            self._loaded.update(_load_command(name))
+        return self._loaded[name]
+
+    def __setitem__(self, name: str, command: Any) -> None:
+        self._loaded[name] = command
+
+    def __delitem__(self, name: str) -> None:
+        del self._loaded[name]
+        if self._names and name in self._names:
+            self._names.remove(name)
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._known())
+
+    def __len__(self) -> int:
+        return len(self._known())
+
+    def __contains__(self, name: object) -> bool:
+        return name in self._loaded or name in self._known()
+
+
 class AuraGroup(TyperGroup):
+    def __init__(self, *args: Any, **kwargs: Any):
+        super().__init__(*args, **kwargs)
+        self.commands = LazyCommands(self.commands)
+
     def list_commands(self, ctx: Any) -> list[str]:
-        # The order of the contract (a day's work), not registration order.
-        names = super().list_commands(ctx)
+        # Names only: listing must not build every command.
+        names = list(self.commands)
         return sorted(names, key=lambda n: (ORDER.index(n) if n in ORDER else len(ORDER), n))
 
     def invoke(self, ctx: Any) -> Any:
@@ -138,31 +207,6 @@ def root(
     _verbose = verbose
     flags = {"url": db, "migrations": migrations, "backup_dir": backup_dir}
     ctx.obj = AppState(flags=flags, config=config, verbose=verbose, quiet=quiet, no_color=no_color)
-
-
-def _register() -> None:
-    from aura_db.cli import migrate, rollback, status
-
-    app.add_typer(migrate.app, name="migrate")
-    app.command("rollback")(rollback.rollback)
-    app.command("status")(status.status)
-    for optional in ("backup", "restore", "seed", "verify", "inspect", "script"):
-        _try_register(optional)
-
-
-def _try_register(name: str) -> None:
-    import importlib
-
-    try:
-        module = importlib.import_module(f"aura_db.cli.{name}")
-    except ModuleNotFoundError as exc:
-        if exc.name != f"aura_db.cli.{name}":
-            raise
-        return
-    module.register(app)
-
-
-_register()
 
 
 def main() -> None:

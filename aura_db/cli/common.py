@@ -6,7 +6,6 @@ is printed, not at start-up.
 
 from __future__ import annotations
 
-import json
 import os
 import sys
 from dataclasses import dataclass, field
@@ -21,6 +20,9 @@ if TYPE_CHECKING:
 
     from aura_db.config import Settings
     from aura_db.db import Engine
+
+
+_ANSI = {"red": "31", "green": "32", "yellow": "33", "bold": "1", "dim": "2"}
 
 
 @dataclass
@@ -64,10 +66,35 @@ class AppState:
         """A person can answer a prompt: stdin is a terminal."""
         return sys.stdin.isatty()
 
+    @property
+    def colour_off(self) -> bool:
+        """--no-color, or the NO_COLOR convention (any non-empty value)."""
+        return self.no_color or bool(os.environ.get("NO_COLOR"))
+
+    def colour(self, stream: Any) -> bool:
+        """Colour on ``stream``: only a terminal, and only when nobody said no."""
+        if self.colour_off or os.environ.get("TERM") == "dumb":
+            return False
+        try:
+            return stream.isatty()
+        except (AttributeError, ValueError):  # replaced or closed streams
+            return False
+
+    def paint(self, text: str, colour: str, *, stream: Any = None) -> str:
+        """``text`` in a basic ANSI colour when ``stream`` (stdout) shows colour.
+
+        For the short human lines that do not need rich: importing rich's
+        console costs more start-up time than ``aura-db status`` itself.
+        """
+        code = _ANSI.get(colour)
+        if code is None or not self.colour(stream if stream is not None else sys.stdout):
+            return text
+        return f"\x1b[{code}m{text}\x1b[0m"
+
     def _console(self, stderr: bool) -> "Console":
         from rich.console import Console
 
-        no_color = self.no_color or bool(os.environ.get("NO_COLOR"))
+        no_color = self.colour_off
         # soft_wrap: long lines (SQL, paths) are printed whole, never folded
         # into something a shell or psql would read differently.
         return Console(stderr=stderr, no_color=no_color, highlight=False, soft_wrap=True)
@@ -85,16 +112,24 @@ class AppState:
         return self._err
 
     def note(self, message: str) -> None:
-        """A note on stderr; --quiet silences it."""
+        """A note on stderr; --quiet silences it.
+
+        Written directly rather than through rich: a note is one plain line,
+        and commands that only print notes should not pay for rich's import.
+        """
         if not self.quiet:
-            self.err.print(message, markup=False, highlight=False)
+            sys.stderr.write(message + "\n")
+            sys.stderr.flush()
 
     def warn(self, message: str) -> None:
         if not self.quiet:
-            self.err.print(f"warning: {message}", style="yellow", markup=False, highlight=False)
+            sys.stderr.write(self.paint(f"warning: {message}", "yellow", stream=sys.stderr) + "\n")
+            sys.stderr.flush()
 
     def emit_json(self, doc: Any) -> None:
         """Exactly one JSON document on stdout."""
+        import json
+
         sys.stdout.write(json.dumps(doc, indent=2, default=str) + "\n")
         sys.stdout.flush()
 

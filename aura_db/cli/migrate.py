@@ -179,3 +179,7 @@ def list_(
         app_state.emit_json([m.to_dict() for m in result.migrations])
     else:
         render.migration_table(app_state, result)
+
+
+def register(root: typer.Typer) -> None:
+    root.add_typer(app, name="migrate")

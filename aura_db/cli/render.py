@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sys
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
@@ -36,25 +37,30 @@ def migration_table(app: "AppState", st: "Status") -> None:
 
 
 def status(app: "AppState", st: "Status") -> None:
-    from rich.table import Table
-
-    table = Table(show_header=False, box=None, pad_edge=False)
-    table.add_column(style="bold")
-    table.add_column()
-    table.add_row("engine", f"{st.engine} {st.server_version or ''}".strip())
-    table.add_row("database", st.url if st.engine != "sqlite" else st.location)
-    table.add_row("reachable", "yes" if st.reachable else "no")
-    table.add_row("head", st.head or "(none applied)")
-    table.add_row("applied", str(len(st.applied)))
-    pending = ", ".join(st.pending) if st.pending else "none"
-    table.add_row("pending", f"[yellow]{pending}[/]" if st.pending else pending)
+    # Plain aligned lines, not a rich table: `status` runs at every deploy
+    # gate and shell prompt, and rich's import costs more than the query.
+    # The layout is the one rich gave a borderless two-column table.
+    rows: list[tuple[str, str, str | None]] = [
+        ("engine", f"{st.engine} {st.server_version or ''}".strip(), None),
+        ("database", st.url if st.engine != "sqlite" else st.location, None),
+        ("reachable", "yes" if st.reachable else "no", None),
+        ("head", st.head or "(none applied)", None),
+        ("applied", str(len(st.applied)), None),
+        ("pending", ", ".join(st.pending) if st.pending else "none", "yellow" if st.pending else None),
+    ]
     if st.changed:
-        table.add_row("changed", f"[red]{', '.join(st.changed)}[/] (edited after they were applied)")
+        rows.append(("changed", f"{', '.join(st.changed)} (edited after they were applied)", "red"))
     if st.missing:
-        table.add_row("missing", f"[red]{', '.join(st.missing)}[/] (applied, file gone)")
+        rows.append(("missing", f"{', '.join(st.missing)} (applied, file gone)", "red"))
     verdict = "up to date" if st.up_to_date else ("drift" if st.drift else f"{len(st.pending)} pending: run aura-db migrate")
-    table.add_row("state", f"[green]{verdict}[/]" if st.up_to_date else f"[yellow]{verdict}[/]")
-    app.out.print(table)
+    rows.append(("state", verdict, "green" if st.up_to_date else "yellow"))
+    width = max(len(key) for key, _, _ in rows)
+    lines = [
+        f"{app.paint(key.ljust(width), 'bold')}  {app.paint(value, colour) if colour else value}"
+        for key, value, colour in rows
+    ]
+    sys.stdout.write("\n".join(lines) + "\n")
+    sys.stdout.flush()
 
 
 def run_result(app: "AppState", r: "RunResult") -> None:

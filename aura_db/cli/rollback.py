@@ -62,3 +62,7 @@ def rollback(
         app.emit_json(result.to_dict())
     else:
         render.run_result(app, result)
+
+
+def register(root: typer.Typer) -> None:
+    root.command("rollback")(rollback)

@@ -35,3 +35,7 @@ def status(
         if result.missing:
             parts.append(f"missing files: {', '.join(result.missing)}")
         raise CheckFailed("; ".join(parts), hint="run `aura-db migrate`" if result.pending and not result.drift else None)
+
+
+def register(root: typer.Typer) -> None:
+    root.command("status")(status)
