@@ -1,0 +1,817 @@
+"""Backups: create / list / verify / prune / restore -> dataclasses.
+
+A backup is one file in the backup folder plus its manifest (``<file>.json``)
+beside it.  Both are written under a hidden temporary name, fsynced, then
+renamed into place - the manifest first, the backup file last - so a run
+killed at any moment leaves nothing that ``list_backups`` shows or ``restore``
+accepts; the hidden leftovers are removed by the next run.
+
+What differs between engines (how to take a consistent snapshot, how to check
+one, how to put one back) lives in ``aura_db.backup_engines``, one class per
+engine.  This module never prints, prompts or exits: it returns dataclasses,
+raises ``aura_db.errors`` subclasses and reports progress through callbacks.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import datetime as dt
+import hashlib
+import json
+import os
+import re
+import time
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, BinaryIO, Callable, Iterator
+
+from aura_db import __version__
+from aura_db.errors import AuraError, CheckFailed, UsageError
+
+if TYPE_CHECKING:
+    from aura_db.db import Engine
+
+FORMAT = "aura-db-backup"
+FORMAT_VERSION = 1
+PREFIX = "aura_backup_"
+COMPRESSIONS = {"none": "", "zstd": ".zst", "gzip": ".gz"}
+DEFAULT_KEEP = 10
+CHUNK = 1 << 20  # 1 MiB: large enough for syscalls and hashing to run at disk speed
+# zstd level 1 with two worker threads compresses typical Aura data well
+# above 150 MB/s on two cores (benchmarks/backup_bench.py); higher levels
+# halve the speed for a few percent of size.
+ZSTD_LEVEL = 1
+GZIP_LEVEL = 1
+
+# on_progress(phase, done_bytes, total_bytes or None)
+Progress = Callable[[str, int, "int | None"], None]
+
+_NAME_RE = re.compile(
+    r"^aura_backup_(?P<date>\d{8})_(?P<time>\d{6})(?:-(?P<seq>\d+))?(?:_(?P<label>[A-Za-z0-9._-]+?))?"
+    r"(?P<ext>\.(?:db|dump|sql))(?P<comp>\.zst|\.gz)?$"
+)
+_LABEL_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$")
+
+
+class DatabaseInUse(AuraError):
+    """Another process has the database open: a restore would pull it from under it (exit 1)."""
+
+
+# --------------------------------------------------------------------------
+# Results
+
+
+@dataclass
+class Manifest:
+    engine: str
+    source: str
+    created_at: str
+    schema_head: str | None
+    row_counts: dict[str, int]
+    size: int
+    sha256: str
+    compression: str
+    label: str | None
+    file: str
+    raw_size: int | None = None
+    server_version: str | None = None
+    row_counts_exact: bool = True
+    format: str = FORMAT
+    format_version: int = FORMAT_VERSION
+    aura_db_version: str = __version__
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> "Manifest":
+        known = {f for f in cls.__dataclass_fields__}
+        missing = [k for k in ("engine", "created_at", "size", "sha256", "compression", "file") if k not in data]
+        if missing:
+            raise ValueError(f"manifest lacks {', '.join(missing)}")
+        return cls(**{k: v for k, v in data.items() if k in known})
+
+
+@dataclass
+class BackupEntry:
+    """One backup in the folder, as ``list`` shows it."""
+
+    path: Path
+    manifest: Manifest | None
+    state: str  # ok | unchecked | no manifest | bad manifest | size differs | checksum differs
+    size: int
+    created_at: str | None
+
+    @property
+    def name(self) -> str:
+        return self.path.name
+
+    def to_dict(self) -> dict[str, Any]:
+        m = self.manifest
+        return {
+            "file": self.name,
+            "path": str(self.path),
+            "created_at": self.created_at,
+            "size": self.size,
+            "engine": m.engine if m else None,
+            "schema_head": m.schema_head if m else None,
+            "label": m.label if m else _label_from_name(self.name),
+            "compression": m.compression if m else None,
+            "sha256": m.sha256 if m else None,
+            "row_counts": m.row_counts if m else None,
+            "state": self.state,
+        }
+
+
+@dataclass
+class CreateResult:
+    path: Path
+    manifest: Manifest
+    duration_s: float
+    pruned: list[Path] = field(default_factory=list)
+    warnings: list[str] = field(default_factory=list)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "file": self.path.name,
+            "path": str(self.path),
+            "manifest": self.manifest.to_dict(),
+            "duration_s": round(self.duration_s, 3),
+            "pruned": [p.name for p in self.pruned],
+            "warnings": self.warnings,
+        }
+
+
+@dataclass
+class VerifyResult:
+    path: Path
+    ok: bool
+    checks: dict[str, str] = field(default_factory=dict)  # check -> "ok" | what is wrong
+    problems: list[str] = field(default_factory=list)
+    warnings: list[str] = field(default_factory=list)
+    manifest: Manifest | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "file": self.path.name,
+            "path": str(self.path),
+            "ok": self.ok,
+            "checks": self.checks,
+            "problems": self.problems,
+            "warnings": self.warnings,
+        }
+
+
+@dataclass
+class PruneResult:
+    kept: list[Path]
+    deleted: list[Path]
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"kept": [p.name for p in self.kept], "deleted": [p.name for p in self.deleted]}
+
+
+@dataclass
+class RestorePlan:
+    """What a restore is about to do, for the confirmation prompt."""
+
+    backup: Path
+    manifest: Manifest
+    target: str
+    live_exists: bool
+    live_head: str | None
+    live_counts: dict[str, int] | None
+    safety_backup: bool
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "backup": str(self.backup),
+            "created_at": self.manifest.created_at,
+            "schema_head": self.manifest.schema_head,
+            "target": self.target,
+            "live_exists": self.live_exists,
+            "live_head": self.live_head,
+            "row_counts": {
+                t: {"backup": self.manifest.row_counts.get(t),
+                    "live": (self.live_counts or {}).get(t)}
+                for t in sorted(set(self.manifest.row_counts) | set(self.live_counts or {}))
+            },
+        }
+
+
+@dataclass
+class RestoreResult:
+    plan: RestorePlan
+    safety_backup: Path | None
+    pending: list[str] = field(default_factory=list)
+    duration_s: float = 0.0
+    warnings: list[str] = field(default_factory=list)
+
+    def to_dict(self) -> dict[str, Any]:
+        d = self.plan.to_dict()
+        d.update({
+            "restored": True,
+            "safety_backup": str(self.safety_backup) if self.safety_backup else None,
+            "pending": self.pending,
+            "duration_s": round(self.duration_s, 3),
+            "warnings": self.warnings,
+        })
+        return d
+
+
+# --------------------------------------------------------------------------
+# Files: names, permissions, atomic publication
+
+
+def _utcnow() -> dt.datetime:
+    return dt.datetime.now(dt.timezone.utc)
+
+
+def _label_from_name(name: str) -> str | None:
+    m = _NAME_RE.match(name)
+    return m.group("label") if m else None
+
+
+def check_label(label: str | None) -> str | None:
+    if label is None or label == "":
+        return None
+    if not _LABEL_RE.match(label):
+        raise UsageError(
+            f"bad label {label!r}",
+            hint="use up to 64 letters, digits, '.', '_' or '-', starting with a letter or digit",
+        )
+    return label
+
+
+def check_compression(compression: str) -> str:
+    if compression not in COMPRESSIONS:
+        raise UsageError(f"unknown compression {compression!r}", hint="use zstd, gzip or none")
+    return compression
+
+
+def ensure_folder(folder: Path) -> Path:
+    """The backup folder, created owner-only (0700) when missing."""
+    try:
+        folder.mkdir(mode=0o700, parents=True, exist_ok=True)
+    except OSError as exc:
+        raise AuraError(f"cannot create backup folder {folder}: {exc.strerror}") from None
+    if not folder.is_dir():
+        raise AuraError(f"backup folder {folder} is not a folder")
+    return folder
+
+
+def _fsync_dir(folder: Path) -> None:
+    with contextlib.suppress(OSError):
+        fd = os.open(folder, os.O_RDONLY)
+        try:
+            os.fsync(fd)
+        finally:
+            os.close(fd)
+
+
+def _pid_alive(pid: int) -> bool:
+    if pid == os.getpid():
+        return True
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+_TMP_RE = re.compile(r"^\.(?:aura_backup_|aura_verify_|aura_stage_).*\.tmp-(?P<pid>\d+)(?:\..*)?$")
+
+
+def tmp_name(folder: Path, base: str) -> Path:
+    """A hidden temporary name owned by this process (the pid lets the next run tidy up)."""
+    return folder / f".{base}.tmp-{os.getpid()}"
+
+
+def clean_leftovers(folder: Path) -> list[Path]:
+    """Remove temporary files of runs that died, and manifests whose backup never appeared."""
+    removed: list[Path] = []
+    if not folder.is_dir():
+        return removed
+    now = time.time()
+    for p in folder.iterdir():
+        m = _TMP_RE.match(p.name)
+        if m and not _pid_alive(int(m.group("pid"))):
+            with contextlib.suppress(OSError):
+                p.unlink()
+                removed.append(p)
+        elif p.name.startswith(PREFIX) and p.name.endswith(".json"):
+            # A run killed between its two renames leaves the manifest alone;
+            # a minute's grace keeps a live run's manifest from being taken.
+            backup = p.with_name(p.name[: -len(".json")])
+            with contextlib.suppress(OSError):
+                if not backup.exists() and now - p.stat().st_mtime > 60:
+                    p.unlink()
+                    removed.append(p)
+    return removed
+
+
+def _new_name(folder: Path, when: dt.datetime, label: str | None, ext: str, comp: str) -> str:
+    stamp = when.strftime("%Y%m%d_%H%M%S")
+    tail = f"_{label}" if label else ""
+    seq = 0
+    while True:
+        name = f"{PREFIX}{stamp}{f'-{seq}' if seq else ''}{tail}{ext}{COMPRESSIONS[comp]}"
+        if not (folder / name).exists() and not (folder / f"{name}.json").exists():
+            return name
+        seq += 1
+
+
+class HashingWriter:
+    """Writes to a file descriptor, counting and hashing what it writes.
+
+    With a compressor, data is compressed first; the hash and size are those of
+    the bytes on disk, which is what the manifest promises.
+    """
+
+    def __init__(self, fd: int, compression: str = "none"):
+        self.fd = fd
+        self.sha = hashlib.sha256()
+        self.size = 0
+        self.raw_size = 0
+        self._comp = _compressor(compression)
+
+    def write(self, data: bytes | memoryview) -> None:
+        self.raw_size += len(data)
+        if self._comp is not None:
+            data = self._comp.compress(data)
+            if not data:
+                return
+        self._put(data)
+
+    def _put(self, data: bytes | memoryview) -> None:
+        self.sha.update(data)
+        view = memoryview(data)
+        while view:
+            n = os.write(self.fd, view)
+            view = view[n:]
+        self.size += len(data)
+
+    def finish(self) -> None:
+        if self._comp is not None:
+            tail = self._comp.flush()
+            if tail:
+                self._put(tail)
+        os.fsync(self.fd)
+
+
+def _compressor(compression: str):
+    if compression == "zstd":
+        import zstandard
+
+        return zstandard.ZstdCompressor(level=ZSTD_LEVEL, threads=-1).compressobj()
+    if compression == "gzip":
+        import zlib
+
+        return zlib.compressobj(GZIP_LEVEL, zlib.DEFLATED, 31)
+    return None
+
+
+def read_decompressed(path: Path, compression: str, *, on_chunk: Callable[[bytes], None] | None = None,
+                      chunk: int = CHUNK) -> Iterator[bytes]:
+    """The backup's content as a stream of chunks, in constant memory.
+
+    ``on_chunk`` sees every chunk of the file *as stored* (to hash it while it
+    streams, so a restore reads the backup once).
+    """
+    with open(path, "rb", buffering=0) as f:
+        def raw() -> Iterator[bytes]:
+            while True:
+                block = f.read(chunk)
+                if not block:
+                    return
+                if on_chunk is not None:
+                    on_chunk(block)
+                yield block
+
+        if compression == "none":
+            yield from raw()
+        elif compression == "zstd":
+            import zstandard
+
+            dobj = zstandard.ZstdDecompressor().decompressobj()
+            try:
+                for block in raw():
+                    out = dobj.decompress(block)
+                    if out:
+                        yield out
+            except zstandard.ZstdError as exc:
+                raise CheckFailed(f"{path.name}: zstd data is damaged ({exc})") from None
+            if not dobj.eof:
+                raise CheckFailed(f"{path.name}: zstd stream is truncated")
+        elif compression == "gzip":
+            import zlib
+
+            dobj = zlib.decompressobj(31)
+            try:
+                for block in raw():
+                    out = dobj.decompress(block, chunk)
+                    while out:
+                        yield out
+                        out = dobj.decompress(dobj.unconsumed_tail, chunk) if dobj.unconsumed_tail else b""
+            except zlib.error as exc:
+                raise CheckFailed(f"{path.name}: gzip data is damaged ({exc})") from None
+            if not dobj.eof:
+                raise CheckFailed(f"{path.name}: gzip stream is truncated")
+        else:
+            raise CheckFailed(f"{path.name}: unknown compression {compression!r} in its manifest")
+
+
+def sha256_file(path: Path, on_progress: Progress | None = None) -> str:
+    sha = hashlib.sha256()
+    total = path.stat().st_size
+    done = 0
+    with open(path, "rb", buffering=0) as f:
+        while True:
+            block = f.read(CHUNK)
+            if not block:
+                break
+            sha.update(block)
+            done += len(block)
+            if on_progress:
+                on_progress("checksum", done, total)
+    return sha.hexdigest()
+
+
+def _write_json_file(path: Path, doc: dict[str, Any]) -> None:
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    try:
+        os.write(fd, (json.dumps(doc, indent=2, sort_keys=True) + "\n").encode())
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+def read_manifest(path: Path) -> Manifest:
+    """The manifest beside ``path``; CheckFailed when missing or not ours."""
+    mpath = path.with_name(path.name + ".json")
+    try:
+        data = json.loads(mpath.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise CheckFailed(
+            f"{path.name} has no manifest ({mpath.name}): not an aura-db backup, or an unfinished one"
+        ) from None
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise CheckFailed(f"manifest {mpath.name} is unreadable: {exc}") from None
+    if not isinstance(data, dict) or data.get("format") != FORMAT:
+        raise CheckFailed(f"{mpath.name} is not an aura-db backup manifest")
+    if int(data.get("format_version", 0)) > FORMAT_VERSION:
+        raise CheckFailed(
+            f"{path.name} was written by a newer aura-db (manifest format {data.get('format_version')})",
+            hint="upgrade aura-db to restore it",
+        )
+    try:
+        return Manifest.from_dict(data)
+    except (TypeError, ValueError) as exc:
+        raise CheckFailed(f"manifest {mpath.name} is damaged: {exc}") from None
+
+
+# --------------------------------------------------------------------------
+# create
+
+
+def create_backup(
+    engine: "Engine",
+    backup_dir: Path,
+    *,
+    label: str | None = None,
+    compression: str = "none",
+    keep: int | None = DEFAULT_KEEP,
+    on_progress: Progress | None = None,
+) -> CreateResult:
+    """A consistent snapshot of the live database into the backup folder, with its manifest.
+
+    Afterwards keeps the newest ``keep`` backups (never the one just made);
+    ``keep=None`` prunes nothing.
+    """
+    from aura_db.backup_engines import for_engine
+
+    label = check_label(label)
+    compression = check_compression(compression)
+    if keep is not None and keep < 1:
+        raise UsageError(f"--keep must be at least 1, got {keep}")
+    eb = for_engine(engine)
+    eb.check_source()
+    return create_with(eb, engine, Path(backup_dir), label=label, compression=compression, keep=keep,
+                       on_progress=on_progress)
+
+
+def create_with(eb: Any, engine: "Engine", backup_dir: Path, *, label: str | None,
+                compression: str = "none", keep: int | None = None,
+                on_progress: Progress | None = None) -> CreateResult:
+    """``create_backup`` with the engine's backup object given (a restore's safety backup reuses its lock)."""
+    started = time.monotonic()
+    folder = ensure_folder(Path(backup_dir))
+    clean_leftovers(folder)
+    when = _utcnow()
+    name = _new_name(folder, when, label, eb.suffix, compression)
+    final = folder / name
+    tmp = tmp_name(folder, name)
+    mtmp = tmp_name(folder, name + ".json")
+    try:
+        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        try:
+            writer = HashingWriter(fd, compression)
+            snap = eb.snapshot(writer, folder, on_progress)
+            writer.finish()
+        finally:
+            os.close(fd)
+        manifest = Manifest(
+            engine=engine.name,
+            source=engine.url.redacted,
+            created_at=when.isoformat(timespec="microseconds").replace("+00:00", "Z"),
+            schema_head=snap.schema_head,
+            row_counts=snap.row_counts,
+            size=writer.size,
+            sha256=writer.sha.hexdigest(),
+            compression=compression,
+            label=label,
+            file=name,
+            raw_size=writer.raw_size,
+            server_version=snap.server_version,
+            row_counts_exact=snap.row_counts_exact,
+        )
+        _write_json_file(mtmp, manifest.to_dict())
+        # Manifest first, backup last: the backup only becomes visible once
+        # everything that vouches for it is durable.
+        os.rename(mtmp, folder / f"{name}.json")
+        os.rename(tmp, final)
+        _fsync_dir(folder)
+    except BaseException:
+        for p in (tmp, mtmp):
+            with contextlib.suppress(OSError):
+                p.unlink()
+        raise
+    result = CreateResult(final, manifest, time.monotonic() - started, warnings=list(snap.warnings))
+    if keep is not None:
+        result.pruned = prune(folder, keep, protect=[final]).deleted
+    return result
+
+
+def safety_backup(engine: "Engine", backup_dir: Path, *, label: str = "safety",
+                  on_progress: Progress | None = None) -> Path | None:
+    """A backup taken before a change that cannot be undone; None when there is no database yet.
+
+    Safety backups are never pruned by the backup they are taken in, and do
+    not prune others: the operator's own retention decides.
+    """
+    from aura_db.backup_engines import for_engine
+
+    if not for_engine(engine).source_exists():
+        return None
+    return create_backup(engine, backup_dir, label=label, keep=None, on_progress=on_progress).path
+
+
+# --------------------------------------------------------------------------
+# list / resolve / prune
+
+
+def _entry(path: Path, *, checksums: bool) -> BackupEntry:
+    try:
+        size = path.stat().st_size
+    except OSError:
+        size = 0
+    try:
+        manifest: Manifest | None = read_manifest(path)
+    except CheckFailed as exc:
+        state = "no manifest" if "no manifest" in exc.message else "bad manifest"
+        created = _created_from_name(path.name)
+        return BackupEntry(path, None, state, size, created)
+    if size != manifest.size:
+        state = "size differs"
+    elif checksums:
+        state = "ok" if sha256_file(path) == manifest.sha256 else "checksum differs"
+    else:
+        state = "unchecked"
+    return BackupEntry(path, manifest, state, size, manifest.created_at)
+
+
+def _created_from_name(name: str) -> str | None:
+    m = _NAME_RE.match(name)
+    if not m:
+        return None
+    try:
+        when = dt.datetime.strptime(m.group("date") + m.group("time"), "%Y%m%d%H%M%S")
+    except ValueError:
+        return None
+    return when.replace(tzinfo=dt.timezone.utc).isoformat(timespec="seconds").replace("+00:00", "Z")
+
+
+def _sort_time(created_at: str | None) -> float:
+    try:
+        return dt.datetime.fromisoformat((created_at or "").replace("Z", "+00:00")).timestamp()
+    except ValueError:
+        return 0.0
+
+
+def list_backups(backup_dir: Path, *, checksums: bool = False) -> list[BackupEntry]:
+    """The backups in the folder, newest first.  Read-only: never creates the folder."""
+    folder = Path(backup_dir)
+    if not folder.is_dir():
+        return []
+    entries = [
+        _entry(p, checksums=checksums)
+        for p in folder.iterdir()
+        if _NAME_RE.match(p.name) and p.is_file()
+    ]
+    entries.sort(key=lambda e: (_sort_time(e.created_at), e.name), reverse=True)
+    return entries
+
+
+def resolve_backup(backup_dir: Path, spec: str) -> Path:
+    """FILE as the user gave it: ``latest``, a name in the backup folder, or a path."""
+    folder = Path(backup_dir)
+    if spec == "latest":
+        usable = [e for e in list_backups(folder) if e.manifest is not None]
+        if not usable:
+            raise UsageError(f"no backups in {folder}", hint="take one with `aura-db backup`")
+        return usable[0].path
+    candidates = [Path(spec)]
+    if not Path(spec).is_absolute():
+        candidates.append(folder / spec)
+    for c in candidates:
+        if c.is_file():
+            return c.resolve()
+    for c in candidates:
+        if c.exists():
+            raise UsageError(f"{spec} is not a file")
+    raise UsageError(f"backup {spec} not found", hint=f"see `aura-db backup list` (folder {folder})")
+
+
+def prune(backup_dir: Path, keep: int, *, protect: list[Path] | tuple = ()) -> PruneResult:
+    """Delete the oldest backups (and their manifests) beyond the newest ``keep``.
+
+    Files without a manifest are not aura-db's to judge, so they are left alone.
+    """
+    if keep < 1:
+        raise UsageError(f"--keep must be at least 1, got {keep}")
+    protected = {Path(p).resolve() for p in protect}
+    entries = [e for e in list_backups(backup_dir) if e.manifest is not None]
+    kept: list[Path] = []
+    deleted: list[Path] = []
+    for i, e in enumerate(entries):
+        if i < keep or e.path.resolve() in protected:
+            kept.append(e.path)
+            continue
+        try:
+            # The backup goes first: a manifest left alone is tidied later,
+            # a backup left without its manifest would look foreign.
+            e.path.unlink()
+            with contextlib.suppress(FileNotFoundError):
+                e.path.with_name(e.name + ".json").unlink()
+        except OSError as exc:
+            raise AuraError(f"cannot delete {e.path}: {exc.strerror}") from None
+        deleted.append(e.path)
+    if deleted:
+        _fsync_dir(Path(backup_dir))
+    return PruneResult(kept, deleted)
+
+
+def plan_prune(backup_dir: Path, keep: int) -> list[Path]:
+    if keep < 1:
+        raise UsageError(f"--keep must be at least 1, got {keep}")
+    entries = [e for e in list_backups(backup_dir) if e.manifest is not None]
+    return [e.path for e in entries[keep:]]
+
+
+# --------------------------------------------------------------------------
+# verify
+
+
+def verify_backup(path: Path, *, engine: "Engine | None" = None, server: "Engine | None" = None,
+                  full: bool = False, scratch_dir: Path | None = None,
+                  on_progress: Progress | None = None) -> VerifyResult:
+    """Checksum against the manifest, then the engine's own check of the content.
+
+    ``engine`` is the live database's engine, when the backup must belong to
+    it; ``server`` is where a full check of a server backup may restore into a
+    scratch database.  Damage is reported in the result, not raised.
+    """
+    from aura_db.backup_engines import checker_for
+
+    path = Path(path)
+    result = VerifyResult(path, ok=False)
+    if not path.is_file():
+        result.problems.append(f"{path} does not exist")
+        result.checks["file"] = "missing"
+        return result
+    try:
+        manifest = read_manifest(path)
+    except CheckFailed as exc:
+        result.problems.append(exc.message)
+        result.checks["manifest"] = exc.message
+        return result
+    result.manifest = manifest
+    result.checks["manifest"] = "ok"
+    if engine is not None and manifest.engine != engine.name:
+        result.problems.append(f"{path.name} is a {manifest.engine} backup; the database is {engine.name}")
+        result.checks["engine"] = f"{manifest.engine}, not {engine.name}"
+        return result
+    size = path.stat().st_size
+    if size != manifest.size:
+        result.problems.append(f"{path.name} is {size} bytes; its manifest says {manifest.size}")
+        result.checks["size"] = "differs"
+        return result
+    result.checks["size"] = "ok"
+    if sha256_file(path, on_progress) != manifest.sha256:
+        result.problems.append(f"{path.name}: sha256 differs from its manifest (the file is damaged)")
+        result.checks["sha256"] = "differs"
+        return result
+    result.checks["sha256"] = "ok"
+    checker = checker_for(manifest.engine, server or engine)
+    try:
+        problems, warnings = checker.check_content(path, manifest, full=full,
+                                                   scratch_dir=scratch_dir or path.parent,
+                                                   on_progress=on_progress)
+    except CheckFailed as exc:
+        problems, warnings = [exc.message], []
+    result.warnings.extend(warnings)
+    result.checks["content"] = "ok" if not problems else "; ".join(problems)
+    result.problems.extend(problems)
+    result.ok = not result.problems
+    return result
+
+
+def verify_all(backup_dir: Path, *, server: "Engine | None" = None, full: bool = False,
+               on_progress: Progress | None = None) -> list[VerifyResult]:
+    return [verify_backup(e.path, server=server, full=full, on_progress=on_progress)
+            for e in list_backups(backup_dir)]
+
+
+# --------------------------------------------------------------------------
+# restore
+
+
+def restore(
+    engine: "Engine",
+    backup_dir: Path,
+    spec: str,
+    *,
+    safety: bool = True,
+    confirm: Callable[[RestorePlan], None] | None = None,
+    migrations_dir: Path | None = None,
+    lock_timeout: float = 10.0,
+    on_progress: Progress | None = None,
+) -> RestoreResult:
+    """Put a backup back in place of the live database.
+
+    In order: the backup is checked (checksum, engine, content) while it is
+    staged beside the database; ``confirm(plan)`` is called and may raise
+    ``Refused``; a safety backup of the live database is taken; the staged
+    copy replaces the database atomically.  Any failure before the last step
+    leaves the live database untouched.
+    """
+    from aura_db.backup_engines import for_engine
+
+    started = time.monotonic()
+    path = resolve_backup(backup_dir, spec)
+    try:
+        manifest = read_manifest(path)
+    except CheckFailed as exc:
+        raise CheckFailed(f"refusing to restore {path.name}: {exc.message}", hint=exc.hint) from None
+    if manifest.engine != engine.name:
+        raise CheckFailed(
+            f"refusing to restore {path.name}: it is a {manifest.engine} backup, the database is {engine.name}"
+        )
+    size = path.stat().st_size
+    if size != manifest.size:
+        raise CheckFailed(
+            f"refusing to restore {path.name}: it is {size} bytes, its manifest says {manifest.size} (damaged)"
+        )
+    eb = for_engine(engine)
+    folder = Path(backup_dir)
+    try:
+        staged = eb.stage(path, manifest, on_progress)
+    except CheckFailed as exc:
+        if exc.message.startswith("refusing"):
+            raise
+        raise CheckFailed(f"refusing to restore {path.name}: {exc.message}", hint=exc.hint) from None
+    try:
+        live_exists, live_head, live_counts = eb.live_summary()
+        plan = RestorePlan(path, manifest, engine.describe(), live_exists, live_head, live_counts,
+                           safety_backup=safety and live_exists)
+        if confirm is not None:
+            confirm(plan)
+        made: list[Path] = []
+
+        def take_safety() -> None:
+            if plan.safety_backup:
+                made.append(eb.safety_snapshot(folder, on_progress))
+
+        warnings = eb.replace(staged, take_safety, lock_timeout=lock_timeout, on_progress=on_progress)
+    finally:
+        eb.discard(staged)
+    result = RestoreResult(plan, made[0] if made else None, duration_s=time.monotonic() - started,
+                           warnings=list(warnings or []))
+    if migrations_dir is not None:
+        with contextlib.suppress(AuraError):
+            from aura_db.migrations import status
+
+            result.pending = status(engine, migrations_dir).pending
+    return result

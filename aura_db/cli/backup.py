@@ -1,0 +1,175 @@
+"""aura-db backup: create (the default), list, verify, prune."""
+
+from __future__ import annotations
+
+from typing import Optional
+
+import typer
+
+from aura_db.cli.common import state
+from aura_db.cli.completion import complete_backup_file
+
+app = typer.Typer(
+    help="Consistent online backups with a manifest (and: list, verify, prune).",
+    invoke_without_command=True,
+    no_args_is_help=False,
+    rich_markup_mode=None,
+)
+
+_LABEL = typer.Option(None, "--label", metavar="LABEL", help="Word added to the file name and manifest.")
+_KEEP = typer.Option(None, "--keep", metavar="N", min=1, help="Keep the newest N backups afterwards (default 10).")
+_COMPRESS = typer.Option(None, "--compress", metavar="zstd|gzip|none", help="Compression (default: setting, else none).")
+_JSON = typer.Option(False, "--json", help="One JSON document on stdout.")
+
+
+def _create(ctx: typer.Context, label: Optional[str], keep: Optional[int], compress: Optional[str],
+            json_out: bool) -> None:
+    from aura_db import backup as core
+    from aura_db.cli import render_backup as render
+
+    app_state = state(ctx)
+    s = app_state.settings
+    with render.progress(app_state, "backup") as on_progress:
+        result = core.create_backup(
+            app_state.engine(), s.backup_path, label=label,
+            compression=compress or s.compression,
+            keep=s.keep if keep is None else keep,
+            on_progress=on_progress,
+        )
+    if json_out:
+        app_state.emit_json(result.to_dict())
+    else:
+        render.created(app_state, result)
+
+
+@app.callback(invoke_without_command=True)
+def backup(
+    ctx: typer.Context,
+    label: Optional[str] = _LABEL,
+    keep: Optional[int] = _KEEP,
+    compress: Optional[str] = _COMPRESS,
+    json_out: bool = _JSON,
+) -> None:
+    """Take a consistent backup of the live database into the backup folder.
+
+    Example: aura-db backup --label pre-deploy --compress zstd
+    """
+    if ctx.invoked_subcommand is not None:
+        return
+    _create(ctx, label, keep, compress, json_out)
+
+
+@app.command("create")
+def create(
+    ctx: typer.Context,
+    label: Optional[str] = _LABEL,
+    keep: Optional[int] = _KEEP,
+    compress: Optional[str] = _COMPRESS,
+    json_out: bool = _JSON,
+) -> None:
+    """Take a consistent backup (the same as plain `aura-db backup`).
+
+    Example: aura-db backup create --keep 20
+    """
+    _create(ctx, label, keep, compress, json_out)
+
+
+@app.command("list")
+def list_(
+    ctx: typer.Context,
+    check: bool = typer.Option(False, "--check", help="Compute every checksum (reads every backup)."),
+    json_out: bool = _JSON,
+) -> None:
+    """The backups, newest first: file, created, age, size, engine, schema head, label, checksum state.
+
+    Example: aura-db backup list --json
+    """
+    from aura_db import backup as core
+    from aura_db.cli import render_backup as render
+
+    app_state = state(ctx)
+    folder = app_state.settings.backup_path
+    entries = core.list_backups(folder, checksums=check)
+    if json_out:
+        app_state.emit_json([e.to_dict() for e in entries])
+    else:
+        render.backup_table(app_state, entries, folder)
+
+
+@app.command("verify")
+def verify(
+    ctx: typer.Context,
+    file: Optional[str] = typer.Argument(None, metavar="[FILE]", help="Backup to check (name, path or 'latest').",
+                                         autocompletion=complete_backup_file),
+    all_: bool = typer.Option(False, "--all", help="Check every backup in the folder."),
+    full: bool = typer.Option(False, "--full", help="PostgreSQL/MySQL: also restore into a scratch database."),
+    json_out: bool = _JSON,
+) -> None:
+    """Checksum against the manifest, then an integrity check of the contents; exit 3 on damage.
+
+    Example: aura-db backup verify latest
+    """
+    from aura_db import backup as core
+    from aura_db.cli import render_backup as render
+    from aura_db.errors import CheckFailed, UsageError
+
+    if (file is None) == (not all_):
+        raise UsageError("name one backup FILE or pass --all", hint="see `aura-db backup list`")
+    app_state = state(ctx)
+    s = app_state.settings
+    server = _server_for_full(app_state) if full else None
+    with render.progress(app_state, "verify") as on_progress:
+        if all_:
+            results = core.verify_all(s.backup_path, server=server, full=full, on_progress=on_progress)
+        else:
+            path = core.resolve_backup(s.backup_path, file)
+            results = [core.verify_backup(path, server=server, full=full, on_progress=on_progress)]
+    if json_out:
+        app_state.emit_json(results[0].to_dict() if not all_ else [r.to_dict() for r in results])
+    else:
+        render.verified(app_state, results)
+    bad = [r for r in results if not r.ok]
+    if bad:
+        first = bad[0]
+        raise CheckFailed(f"{len(bad)} damaged backup(s): {first.path.name}: {first.problems[0]}")
+
+
+def _server_for_full(app_state):
+    from aura_db.errors import AuraError
+
+    try:
+        return app_state.engine()
+    except AuraError:
+        return None
+
+
+@app.command("prune")
+def prune(
+    ctx: typer.Context,
+    keep: Optional[int] = typer.Option(None, "--keep", metavar="N", min=1, help="How many to keep (default 10)."),
+    yes: bool = typer.Option(False, "--yes", "-y", help="Do not ask for confirmation."),
+    json_out: bool = _JSON,
+) -> None:
+    """Delete the oldest backups beyond the newest N.
+
+    Example: aura-db backup prune --keep 5 --yes
+    """
+    from aura_db import backup as core
+    from aura_db.cli import render_backup as render
+
+    app_state = state(ctx)
+    s = app_state.settings
+    n = s.keep if keep is None else keep
+    doomed = core.plan_prune(s.backup_path, n)
+    if doomed:
+        app_state.confirm(f"Delete {len(doomed)} backup(s): {', '.join(p.name for p in doomed)}?", yes=yes,
+                          what=f"deleting {len(doomed)} backup(s)")
+    result = core.prune(s.backup_path, n)
+    if json_out:
+        app_state.emit_json(result.to_dict())
+    else:
+        render.pruned(app_state, result)
+
+
+def register(root: typer.Typer) -> None:
+    root.add_typer(app, name="backup")

@@ -1,0 +1,184 @@
+"""Human output for backup and restore: rich tables on stdout, progress on stderr."""
+
+from __future__ import annotations
+
+import contextlib
+import datetime as dt
+from typing import TYPE_CHECKING, Any, Iterator
+
+if TYPE_CHECKING:
+    from aura_db.backup import BackupEntry, CreateResult, PruneResult, RestorePlan, RestoreResult, VerifyResult
+    from aura_db.cli.common import AppState
+
+STATE_STYLE = {"ok": "green", "unchecked": "", "no manifest": "yellow", "bad manifest": "red",
+               "size differs": "red", "checksum differs": "red"}
+
+
+def size(n: int | None) -> str:
+    if n is None:
+        return ""
+    value = float(n)
+    for unit in ("B", "KB", "MB", "GB", "TB"):
+        if value < 1024 or unit == "TB":
+            return f"{value:.0f} {unit}" if unit == "B" else f"{value:.1f} {unit}"
+        value /= 1024
+    return str(n)
+
+
+def age(created_at: str | None) -> str:
+    if not created_at:
+        return ""
+    try:
+        when = dt.datetime.fromisoformat(created_at.replace("Z", "+00:00"))
+    except ValueError:
+        return ""
+    seconds = int((dt.datetime.now(dt.timezone.utc) - when).total_seconds())
+    if seconds < 0:
+        return "in the future"
+    for unit, span in (("d", 86400), ("h", 3600), ("m", 60)):
+        if seconds >= span:
+            return f"{seconds // span}{unit} ago"
+    return f"{seconds}s ago"
+
+
+@contextlib.contextmanager
+def progress(app: "AppState", description: str) -> Iterator[Any]:
+    """A progress callback drawing a bar on stderr - only on a terminal, never in --quiet."""
+    if app.quiet or not app.err.is_terminal:
+        yield None
+        return
+    from rich.progress import (BarColumn, DownloadColumn, Progress, TextColumn, TimeRemainingColumn,
+                               TransferSpeedColumn)
+
+    bar = Progress(TextColumn("{task.description}"), BarColumn(), DownloadColumn(), TransferSpeedColumn(),
+                   TimeRemainingColumn(), console=app.err, transient=True)
+    tasks: dict[str, Any] = {}
+
+    def on_progress(phase: str, done: int, total: int | None) -> None:
+        if phase not in tasks:
+            tasks[phase] = bar.add_task(f"{description}: {phase}", total=total)
+        bar.update(tasks[phase], completed=done, total=total)
+
+    with bar:
+        yield on_progress
+
+
+def _print_wide(console: Any, table: Any) -> None:
+    # Piped into a file or a CI log, the console would assume 80 columns and
+    # squeeze the table into ellipses; a log has no width limit.
+    if not console.is_terminal and console.width < 220:
+        console.width = 220
+    console.print(table)
+
+
+def created(app: "AppState", r: "CreateResult") -> None:
+    m = r.manifest
+    for w in r.warnings:
+        app.warn(w)
+    rows = sum(m.row_counts.values())
+    app.out.print(
+        f"backup {r.path}  ({size(m.size)}, {m.compression}, {len(m.row_counts)} tables, {rows} rows, "
+        f"schema {m.schema_head or 'none'}, {r.duration_s:.1f}s)",
+        markup=False,
+    )
+    for p in r.pruned:
+        app.note(f"pruned {p.name}")
+
+
+def backup_table(app: "AppState", entries: list["BackupEntry"], folder: Any, *, stderr: bool = False) -> None:
+    from rich.table import Table
+
+    table = Table(title=f"Backups ({folder})", title_justify="left")
+    table.add_column("#", justify="right")
+    # A file name is something to copy and paste: never fold it.
+    table.add_column("file", no_wrap=True, min_width=max((len(e.name) for e in entries), default=4))
+    for col in ("created (UTC)", "age"):
+        table.add_column(col)
+    table.add_column("size", justify="right")
+    for col in ("engine", "schema head", "label", "checksum"):
+        table.add_column(col)
+    for i, e in enumerate(entries, 1):
+        m = e.manifest
+        d = e.to_dict()
+        style = STATE_STYLE.get(e.state, "")
+        table.add_row(
+            str(i), e.name, (e.created_at or "")[:19].replace("T", " "), age(e.created_at),
+            size(e.size), m.engine if m else "", (m.schema_head if m else "") or "", d["label"] or "",
+            f"[{style}]{e.state}[/]" if style else e.state,
+        )
+    if not entries:
+        table.add_row("", "(no backups)", "", "", "", "", "", "", "")
+    _print_wide(app.err if stderr else app.out, table)
+
+
+def verified(app: "AppState", results: list["VerifyResult"]) -> None:
+    from rich.table import Table
+
+    table = Table(title="Backup verification", title_justify="left")
+    table.add_column("file")
+    table.add_column("result")
+    table.add_column("details")
+    for r in results:
+        verdict = "[green]ok[/]" if r.ok else "[red]damaged[/]"
+        details = "; ".join(r.problems) if r.problems else ", ".join(f"{k} {v}" for k, v in r.checks.items())
+        table.add_row(r.path.name, verdict, details)
+        for w in r.warnings:
+            app.warn(f"{r.path.name}: {w}")
+    if not results:
+        table.add_row("(no backups)", "", "")
+    _print_wide(app.out, table)
+
+
+def pruned(app: "AppState", r: "PruneResult") -> None:
+    if not r.deleted:
+        app.out.print(f"nothing to prune ({len(r.kept)} kept)", markup=False)
+        return
+    for p in r.deleted:
+        app.out.print(f"deleted {p.name}", markup=False)
+    app.out.print(f"{len(r.deleted)} deleted, {len(r.kept)} kept", markup=False)
+
+
+def restore_plan(app: "AppState", plan: "RestorePlan") -> None:
+    """What is about to happen, on stderr (it precedes a question)."""
+    from rich.table import Table
+
+    m = plan.manifest
+    app.err.print(f"restore {plan.backup.name} over {plan.target}", markup=False)
+    app.err.print(f"  backup taken {m.created_at[:19].replace('T', ' ')} UTC ({age(m.created_at)}), schema {m.schema_head or 'none'}",
+                  markup=False)
+    if plan.live_exists:
+        app.err.print(f"  live database: schema {plan.live_head or 'none'}", markup=False)
+    else:
+        app.err.print("  live database: does not exist yet", markup=False)
+    table = Table(title_justify="left")
+    table.add_column("table")
+    table.add_column("backup rows", justify="right")
+    table.add_column("live rows", justify="right")
+    same = 0
+    total_b = total_l = 0
+    for t, counts in plan.to_dict()["row_counts"].items():
+        b, live = counts["backup"], counts["live"]
+        total_b += b or 0
+        total_l += live or 0
+        if b == live:
+            same += 1  # only what changes is worth reading at 3 a.m.
+            continue
+        table.add_row(t, "" if b is None else str(b), "" if live is None else str(live))
+    table.add_row("[bold]all tables[/]", str(total_b), str(total_l) if plan.live_exists else "")
+    app.err.print(table)
+    if same:
+        app.err.print(f"  {same} table(s) hold the same number of rows in both", markup=False)
+    if plan.safety_backup:
+        app.err.print("  a safety backup of the live database is taken first", markup=False)
+
+
+def restored(app: "AppState", r: "RestoreResult") -> None:
+    for w in r.warnings:
+        app.warn(w)
+    if r.safety_backup:
+        app.note(f"safety backup: {r.safety_backup}")
+    app.out.print(f"restored {r.plan.backup.name} into {r.plan.target} ({r.duration_s:.1f}s)", markup=False)
+    if r.pending:
+        app.out.print(f"[yellow]{len(r.pending)} pending: run aura-db migrate[/] ({', '.join(r.pending)})")
+    else:
+        app.out.print("schema is up to date with the migrations on disk", markup=False)

@@ -1,0 +1,380 @@
+"""backup create / list / verify / prune and the safety backups around migrations (SQLite, in-process)."""
+
+from __future__ import annotations
+
+import json
+import os
+import sqlite3
+import stat
+import textwrap
+from pathlib import Path
+
+import pytest
+
+from aura_db import backup as core
+from aura_db.db import engine_for, parse_url
+
+ADD_TAGS = '''
+"""Add ProjectStates.Tags."""
+import peewee as pw
+
+
+def migrate(migrator, database, *, fake=False):
+    migrator.add_fields("ProjectStates", tags=pw.TextField(column_name="Tags", null=True))
+
+
+def rollback(migrator, database, *, fake=False):
+    migrator.remove_fields("ProjectStates", "tags")
+'''
+
+
+def sql(db: Path, query: str, *params):
+    con = sqlite3.connect(db)
+    try:
+        rows = con.execute(query, params).fetchall()
+        con.commit()
+        return rows
+    finally:
+        con.close()
+
+
+def add_notes(db: Path, n: int, text: str = "note") -> None:
+    con = sqlite3.connect(db)
+    con.execute("CREATE TABLE IF NOT EXISTS Notes (Id INTEGER PRIMARY KEY, Body TEXT)")
+    con.executemany("INSERT INTO Notes (Body) VALUES (?)", [(f"{text} {i}",) for i in range(n)])
+    con.commit()
+    con.close()
+
+
+def notes(db: Path) -> list[str]:
+    return [r[0] for r in sql(db, "SELECT Body FROM Notes ORDER BY Id")]
+
+
+@pytest.fixture
+def live(cli, workdir) -> Path:
+    """A migrated SQLite database in the working directory with 50 notes."""
+    r = cli("migrate")
+    assert r.exit_code == 0, r
+    db = workdir / "aura.db"
+    add_notes(db, 50)
+    return db
+
+
+def backups(workdir: Path) -> list[Path]:
+    folder = workdir / "backups"
+    return sorted(p for p in folder.iterdir() if not p.name.endswith(".json")) if folder.exists() else []
+
+
+def backup_json(cli, *args) -> dict:
+    r = cli("backup", *args, "--json")
+    assert r.exit_code == 0, r
+    return json.loads(r.stdout)
+
+
+# --------------------------------------------------------------------------
+# create
+
+
+@pytest.mark.parametrize("compression,suffix", [("none", ".db"), ("gzip", ".db.gz"), ("zstd", ".db.zst")])
+def test_backup_writes_file_and_manifest_that_describe_the_snapshot(cli, live, workdir, compression, suffix):
+    doc = backup_json(cli, "--compress", compression, "--label", "nightly")
+    path = Path(doc["path"])
+    assert path.parent == workdir / "backups"
+    assert path.name.startswith("aura_backup_") and path.name.endswith(f"_nightly{suffix}")
+    manifest = json.loads((path.parent / f"{path.name}.json").read_text())
+    assert manifest["format"] == "aura-db-backup" and manifest["format_version"] == 1
+    assert manifest["engine"] == "sqlite"
+    assert manifest["schema_head"] == "001_initial"
+    assert manifest["row_counts"]["Notes"] == 50
+    assert manifest["row_counts"]["aura_schema_history"] == 1
+    assert manifest["size"] == path.stat().st_size
+    assert manifest["compression"] == compression
+    assert manifest["label"] == "nightly"
+    assert manifest["created_at"].endswith("Z")
+    assert manifest["aura_db_version"]
+    import hashlib
+
+    assert manifest["sha256"] == hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+def test_plain_backup_and_backup_create_are_the_same_command(cli, live, workdir):
+    assert cli("backup").exit_code == 0
+    assert cli("backup", "create", "--label", "two").exit_code == 0
+    assert len(backups(workdir)) == 2
+
+
+def test_backups_and_manifests_are_owner_only_and_folder_is_0700(cli, live, workdir):
+    os.umask(0o022)
+    doc = backup_json(cli)
+    folder = workdir / "backups"
+    assert stat.S_IMODE(folder.stat().st_mode) == 0o700
+    path = Path(doc["path"])
+    assert stat.S_IMODE(path.stat().st_mode) == 0o600
+    assert stat.S_IMODE(Path(f"{path}.json").stat().st_mode) == 0o600
+
+
+def test_backup_of_a_missing_database_exits_4_and_creates_nothing(cli, workdir):
+    r = cli("--db", str(workdir / "nope.db"), "backup")
+    assert r.exit_code == 4
+    assert r.stderr.startswith("error: ") and "does not exist" in r.stderr
+    assert not (workdir / "nope.db").exists()
+    assert not (workdir / "backups").exists()
+
+
+@pytest.mark.parametrize("args,needle", [
+    (("--compress", "lzma"), "unknown compression"),
+    (("--label", "../etc"), "bad label"),
+    (("--keep", "0"), "--keep"),
+])
+def test_bad_backup_options_exit_2_with_one_line(cli, live, workdir, args, needle):
+    r = cli("backup", *args)
+    assert r.exit_code == 2, r
+    assert needle in r.stderr
+    assert "Traceback" not in r.stderr
+    assert backups(workdir) == []
+
+
+def test_json_output_is_exactly_one_document(cli, live):
+    r = cli("backup", "--json")
+    assert r.exit_code == 0
+    doc = json.loads(r.stdout)  # raises on anything but one document
+    assert doc["manifest"]["row_counts"]["Notes"] == 50
+
+
+def test_leftovers_of_a_dead_run_are_never_listed_and_are_cleaned_by_the_next(cli, live, workdir):
+    folder = workdir / "backups"
+    folder.mkdir()
+    dead = folder / ".aura_backup_20250101_000000.db.tmp-999999999"
+    dead.write_bytes(b"half a backup")
+    orphan = folder / "aura_backup_20250101_000000.db.json"
+    orphan.write_text("{}")
+    os.utime(orphan, (1, 1))  # long past the grace period
+    r = cli("backup", "list", "--json")
+    assert r.exit_code == 0 and json.loads(r.stdout) == []
+    assert cli("backup").exit_code == 0
+    assert not dead.exists() and not orphan.exists()
+    assert len(json.loads(cli("backup", "list", "--json").stdout)) == 1
+
+
+def test_two_backups_in_the_same_second_do_not_overwrite_each_other(live, workdir):
+    engine = engine_for(parse_url(str(live)))
+    a = core.create_backup(engine, workdir / "backups", keep=None)
+    b = core.create_backup(engine, workdir / "backups", keep=None)
+    assert a.path != b.path and a.path.exists() and b.path.exists()
+
+
+# --------------------------------------------------------------------------
+# list
+
+
+def test_list_shows_newest_first_with_state_and_never_creates_the_folder(cli, live, workdir):
+    r = cli("backup", "list", "--json")
+    assert r.exit_code == 0 and json.loads(r.stdout) == []
+    assert not (workdir / "backups").exists()
+    first = backup_json(cli, "--label", "first")["file"]
+    second = backup_json(cli, "--label", "second", "--compress", "zstd")["file"]
+    rows = json.loads(cli("backup", "list", "--json").stdout)
+    assert [r["file"] for r in rows] == [second, first]
+    assert rows[0]["engine"] == "sqlite" and rows[0]["schema_head"] == "001_initial"
+    assert rows[0]["label"] == "second" and rows[0]["state"] == "unchecked"
+    checked = json.loads(cli("backup", "list", "--check", "--json").stdout)
+    assert {r["state"] for r in checked} == {"ok"}
+    human = cli("--no-color", "backup", "list")
+    assert human.exit_code == 0 and "second" in human.stdout and "sqlite" in human.stdout
+
+
+def test_list_marks_a_file_without_manifest(cli, live, workdir):
+    doc = backup_json(cli)
+    Path(doc["path"] + ".json").unlink()
+    rows = json.loads(cli("backup", "list", "--json").stdout)
+    assert rows[0]["state"] == "no manifest"
+
+
+# --------------------------------------------------------------------------
+# verify
+
+
+def flip_byte(path: Path, offset: int | None = None) -> None:
+    data = bytearray(path.read_bytes())
+    i = len(data) // 2 if offset is None else offset
+    data[i] ^= 0xFF
+    path.write_bytes(bytes(data))
+
+
+@pytest.mark.parametrize("compression", ["none", "zstd", "gzip"])
+def test_verify_passes_a_good_backup_and_exits_3_on_a_flipped_byte(cli, live, compression):
+    path = Path(backup_json(cli, "--compress", compression)["path"])
+    r = cli("backup", "verify", path.name, "--json")
+    assert r.exit_code == 0, r
+    doc = json.loads(r.stdout)
+    assert doc["ok"] and doc["checks"]["sha256"] == "ok" and doc["checks"]["content"] == "ok"
+    flip_byte(path)
+    r = cli("backup", "verify", path.name, "--json")
+    assert r.exit_code == 3, r
+    assert json.loads(r.stdout)["ok"] is False
+    assert "sha256" in r.stderr
+
+
+def test_verify_catches_rows_missing_from_a_copy_whose_checksum_was_rewritten(cli, live, workdir):
+    # A torn copy passes integrity_check with rows silently gone: only the
+    # row counts of the manifest tell.
+    path = Path(backup_json(cli)["path"])
+    sql(path, "DELETE FROM Notes WHERE Id > 40")
+    mpath = Path(f"{path}.json")
+    manifest = json.loads(mpath.read_text())
+    import hashlib
+
+    manifest["sha256"] = hashlib.sha256(path.read_bytes()).hexdigest()
+    manifest["size"] = path.stat().st_size
+    mpath.write_text(json.dumps(manifest))
+    r = cli("backup", "verify", str(path))
+    assert r.exit_code == 3, r
+    assert "Notes holds 40 rows; the manifest says 50" in r.stderr + r.stdout
+
+
+def test_verify_all_reports_every_backup_and_exits_3_if_any_is_damaged(cli, live):
+    good = Path(backup_json(cli, "--label", "good")["path"])
+    bad = Path(backup_json(cli, "--label", "bad")["path"])
+    assert cli("backup", "verify", "--all").exit_code == 0
+    flip_byte(bad)
+    r = cli("backup", "verify", "--all", "--json")
+    assert r.exit_code == 3
+    by_file = {d["file"]: d["ok"] for d in json.loads(r.stdout)}
+    assert by_file == {good.name: True, bad.name: False}
+
+
+def test_verify_needs_a_file_or_all(cli, live):
+    r = cli("backup", "verify")
+    assert r.exit_code == 2 and "--all" in r.stderr
+    r = cli("backup", "verify", "no_such_backup.db")
+    assert r.exit_code == 2 and "not found" in r.stderr
+
+
+def test_verify_of_a_file_that_is_not_a_backup_exits_3(cli, live, workdir):
+    text = workdir / "notes.txt"
+    text.write_text("hello")
+    r = cli("backup", "verify", str(text))
+    assert r.exit_code == 3
+    assert "no manifest" in r.stderr
+
+
+# --------------------------------------------------------------------------
+# retention
+
+
+def test_keep_prunes_the_oldest_and_never_the_backup_just_made(cli, live, workdir):
+    made = [backup_json(cli, "--label", f"b{i}", "--keep", "3")["file"] for i in range(5)]
+    names = sorted(p.name for p in backups(workdir))
+    assert names == sorted(made[-3:])
+    doc = backup_json(cli, "--keep", "1")
+    assert [p.name for p in backups(workdir)] == [doc["file"]]
+    assert len(doc["pruned"]) == 3
+    # Manifests go with their backups.
+    assert sorted(p.name for p in (workdir / "backups").iterdir()) == sorted([doc["file"], doc["file"] + ".json"])
+
+
+def test_default_keeps_ten(cli, live, workdir):
+    for i in range(12):
+        assert cli("backup", "--label", f"n{i}").exit_code == 0
+    assert len(backups(workdir)) == 10
+    assert not any("_n0." in p.name or "_n1." in p.name for p in backups(workdir))
+
+
+def test_prune_asks_refuses_without_terminal_and_deletes_with_yes(cli, live, workdir):
+    for i in range(4):
+        assert cli("backup", "--label", f"p{i}", "--keep", "100").exit_code == 0
+    r = cli("backup", "prune", "--keep", "2")
+    assert r.exit_code == 6 and "--yes" in r.stderr
+    assert len(backups(workdir)) == 4
+    r = cli("backup", "prune", "--keep", "2", "--yes", "--json")
+    assert r.exit_code == 0
+    assert len(json.loads(r.stdout)["deleted"]) == 2
+    assert {p.name.split("_")[-1] for p in backups(workdir)} == {"p2.db", "p3.db"}
+
+
+def test_prune_leaves_files_it_did_not_write(cli, live, workdir):
+    assert cli("backup").exit_code == 0
+    foreign = workdir / "backups" / "aura_backup_20200101_000000.db"
+    foreign.write_bytes(b"someone else's")
+    assert cli("backup", "prune", "--keep", "1", "--yes").exit_code == 0
+    assert foreign.exists()
+
+
+# --------------------------------------------------------------------------
+# WAL mode
+
+
+def test_backup_of_a_wal_database_includes_what_is_only_in_the_wal(cli, live, workdir):
+    keeper = sqlite3.connect(live)  # keeps the -wal from being checkpointed away on close
+    keeper.execute("PRAGMA journal_mode=WAL")
+    keeper.execute("PRAGMA wal_autocheckpoint=0")
+    keeper.execute("INSERT INTO Notes (Body) VALUES ('only in the wal')")
+    keeper.commit()
+    try:
+        assert os.path.getsize(f"{live}-wal") > 0
+        path = Path(backup_json(cli)["path"])
+        assert sql(path, "SELECT count(*) FROM Notes") == [(51,)]
+        assert sql(path, "PRAGMA journal_mode") == [("delete",)]
+        assert cli("backup", "verify", path.name).exit_code == 0
+    finally:
+        keeper.close()
+
+
+# --------------------------------------------------------------------------
+# Safety backups around migrations
+
+
+def _log_backups(db: Path) -> list[tuple[str, str | None]]:
+    return sql(db, "SELECT command, backup_file FROM aura_migration_log ORDER BY id")
+
+
+@pytest.fixture
+def mig(migrations_copy, monkeypatch):
+    monkeypatch.setenv("AURA_DB_MIGRATIONS", str(migrations_copy))
+    return migrations_copy
+
+
+def test_migrate_takes_a_safety_backup_and_records_it_in_the_audit_log(cli, mig, workdir):
+    db = workdir / "aura.db"
+    assert cli("migrate").exit_code == 0
+    assert backups(workdir) == []  # a brand-new database holds nothing to protect
+    add_notes(db, 5)
+    (mig / "002_add_tags.py").write_text(textwrap.dedent(ADD_TAGS).lstrip())
+    r = cli("migrate")
+    assert r.exit_code == 0, r
+    made = backups(workdir)
+    assert len(made) == 1 and "_pre-migrate.db" in made[0].name
+    assert _log_backups(db)[-1] == ("migrate", str(made[0]))
+    # The safety backup holds the database as it was before 002.
+    assert sql(made[0], "SELECT name FROM aura_schema_history") == [("001_initial",)]
+    assert sql(made[0], "SELECT count(*) FROM Notes") == [(5,)]
+    assert cli("backup", "verify", made[0].name).exit_code == 0
+
+
+def test_rollback_takes_a_safety_backup_and_records_it(cli, mig, workdir):
+    db = workdir / "aura.db"
+    (mig / "002_add_tags.py").write_text(textwrap.dedent(ADD_TAGS).lstrip())
+    assert cli("migrate").exit_code == 0
+    r = cli("rollback", "--yes")
+    assert r.exit_code == 0, r
+    made = backups(workdir)
+    assert len(made) == 1 and "_pre-rollback.db" in made[0].name
+    assert _log_backups(db)[-1] == ("rollback", str(made[0]))
+    heads = [r[0] for r in sql(made[0], "SELECT name FROM aura_schema_history ORDER BY id")]
+    assert heads == ["001_initial", "002_add_tags"]
+
+
+def test_no_backup_skips_the_safety_backup(cli, mig, workdir):
+    db = workdir / "aura.db"
+    assert cli("migrate").exit_code == 0
+    (mig / "002_add_tags.py").write_text(textwrap.dedent(ADD_TAGS).lstrip())
+    assert cli("migrate", "--no-backup").exit_code == 0
+    assert cli("rollback", "--yes", "--no-backup").exit_code == 0
+    assert backups(workdir) == []
+    assert [b for _, b in _log_backups(db)] == [None, None, None]
+
+
+def test_safety_backup_returns_none_when_there_is_no_database(workdir):
+    engine = engine_for(parse_url(str(workdir / "absent.db")))
+    assert core.safety_backup(engine, workdir / "backups", label="pre-migrate") is None
+    assert not (workdir / "absent.db").exists()

@@ -1,0 +1,229 @@
+"""restore: round trips, refusals that leave the live database untouched, in-use detection (SQLite)."""
+
+from __future__ import annotations
+
+import json
+import os
+import sqlite3
+import subprocess
+import sys
+import textwrap
+import time
+from pathlib import Path
+
+import pytest
+
+from tests.test_backup import ADD_TAGS, add_notes, backup_json, backups, flip_byte, notes, sql
+
+
+@pytest.fixture
+def live(cli, workdir) -> Path:
+    r = cli("migrate")
+    assert r.exit_code == 0, r
+    db = workdir / "aura.db"
+    add_notes(db, 20, "original")
+    return db
+
+
+def fingerprint(db: Path) -> bytes:
+    return db.read_bytes()
+
+
+@pytest.mark.parametrize("compression", ["none", "gzip", "zstd"])
+def test_round_trip_brings_back_exactly_the_backed_up_rows(cli, live, workdir, compression):
+    path = Path(backup_json(cli, "--compress", compression)["path"])
+    sql(live, "DELETE FROM Notes WHERE Id % 2 = 0")
+    add_notes(live, 3, "later")
+    r = cli("restore", path.name, "--yes", "--json")
+    assert r.exit_code == 0, r
+    doc = json.loads(r.stdout)
+    assert doc["restored"] is True and doc["pending"] == []
+    assert notes(live) == [f"original {i}" for i in range(20)]
+    assert sql(live, "PRAGMA integrity_check") == [("ok",)]
+    # The safety backup holds what was there before the restore.
+    safety = Path(doc["safety_backup"])
+    assert "_pre-restore.db" in safety.name
+    assert len(notes(safety)) == 10 + 3
+    assert cli("backup", "verify", safety.name).exit_code == 0
+
+
+def test_restore_latest_picks_the_newest(cli, live):
+    backup_json(cli, "--label", "old")
+    add_notes(live, 1, "newer")
+    backup_json(cli, "--label", "new")
+    sql(live, "DELETE FROM Notes")
+    r = cli("restore", "latest", "--yes", "--no-safety-backup", "--json")
+    assert r.exit_code == 0, r
+    assert json.loads(r.stdout)["backup"].endswith("_new.db")
+    assert len(notes(live)) == 21
+
+
+def test_no_safety_backup_skips_it(cli, live, workdir):
+    backup_json(cli)
+    r = cli("restore", "latest", "--yes", "--no-safety-backup", "--json")
+    assert r.exit_code == 0
+    assert json.loads(r.stdout)["safety_backup"] is None
+    assert len(backups(workdir)) == 1
+
+
+def test_without_terminal_and_without_yes_exit_6_and_nothing_changes(cli, live, workdir):
+    backup_json(cli)
+    add_notes(live, 2, "after")
+    before = fingerprint(live)
+    r = cli("restore", "latest")
+    assert r.exit_code == 6, r
+    assert "--yes" in r.stderr
+    assert fingerprint(live) == before
+    assert len(backups(workdir)) == 1  # no safety backup either
+    assert not [p for p in workdir.iterdir() if p.name.startswith(".aura_stage")]
+
+
+def test_restore_shows_what_will_happen_before_asking(cli, live):
+    backup_json(cli)
+    add_notes(live, 2, "after")
+    r = cli("--no-color", "restore", "latest", input="n\n")
+    assert r.exit_code == 6
+    assert "schema 001_initial" in r.stderr
+    assert "Notes" in r.stderr and "20" in r.stderr and "22" in r.stderr
+
+
+def test_flipped_byte_refuses_restore_and_leaves_the_live_database(cli, live, workdir):
+    path = Path(backup_json(cli)["path"])
+    flip_byte(path)
+    before = fingerprint(live)
+    r = cli("restore", path.name, "--yes")
+    assert r.exit_code == 3, r
+    assert r.stderr.startswith("error: refusing to restore") and "sha256" in r.stderr
+    assert fingerprint(live) == before
+    assert len(backups(workdir)) == 1  # no safety backup taken for a restore that cannot happen
+
+
+def test_flipped_byte_in_compressed_backup_is_refused(cli, live):
+    path = Path(backup_json(cli, "--compress", "zstd")["path"])
+    flip_byte(path)
+    before = fingerprint(live)
+    r = cli("restore", path.name, "--yes")
+    assert r.exit_code == 3, r
+    assert "refusing" in r.stderr
+    assert fingerprint(live) == before
+
+
+def test_a_text_file_is_refused(cli, live, workdir):
+    text = workdir / "readme.txt"
+    text.write_text("not a backup\n")
+    before = fingerprint(live)
+    r = cli("restore", str(text), "--yes")
+    assert r.exit_code == 3, r
+    assert "not an aura-db backup" in r.stderr
+    assert fingerprint(live) == before
+
+
+def test_a_text_file_with_a_forged_manifest_is_refused(cli, live, workdir):
+    path = Path(backup_json(cli)["path"])
+    path.write_text("garbage\n" * 100)
+    m = json.loads(Path(f"{path}.json").read_text())
+    import hashlib
+
+    m["sha256"] = hashlib.sha256(path.read_bytes()).hexdigest()
+    m["size"] = path.stat().st_size
+    Path(f"{path}.json").write_text(json.dumps(m))
+    before = fingerprint(live)
+    r = cli("restore", path.name, "--yes")
+    assert r.exit_code == 3, r
+    assert "refusing" in r.stderr and "SQLite" in r.stderr
+    assert fingerprint(live) == before
+
+
+def test_a_missing_file_exits_2(cli, live):
+    r = cli("restore", "aura_backup_19990101_000000.db", "--yes")
+    assert r.exit_code == 2
+    assert "not found" in r.stderr and "Traceback" not in r.stderr
+
+
+def test_a_backup_of_another_engine_is_refused(cli, live):
+    path = Path(backup_json(cli)["path"])
+    m = json.loads(Path(f"{path}.json").read_text())
+    m["engine"] = "postgresql"
+    Path(f"{path}.json").write_text(json.dumps(m))
+    r = cli("restore", path.name, "--yes")
+    assert r.exit_code == 3 and "postgresql backup" in r.stderr
+
+
+def test_without_file_and_terminal_lists_backups_on_stderr_and_exits_2(cli, live):
+    name = backup_json(cli, "--label", "listed")["file"]
+    r = cli("--no-color", "restore")
+    assert r.exit_code == 2
+    assert "listed" in r.stderr and r.stdout == ""
+    assert name[:20] in r.stderr
+
+
+def test_restore_into_a_database_that_does_not_exist_yet(cli, live, workdir):
+    path = Path(backup_json(cli)["path"])
+    target = workdir / "fresh.db"
+    r = cli("--db", str(target), "restore", str(path), "--yes", "--json")
+    assert r.exit_code == 0, r
+    assert json.loads(r.stdout)["safety_backup"] is None
+    assert len(notes(target)) == 20
+
+
+def test_restore_reports_pending_migrations(cli, migrations_copy, workdir, monkeypatch):
+    monkeypatch.setenv("AURA_DB_MIGRATIONS", str(migrations_copy))
+    assert cli("migrate").exit_code == 0
+    backup_json(cli)
+    (migrations_copy / "002_add_tags.py").write_text(textwrap.dedent(ADD_TAGS).lstrip())
+    assert cli("migrate", "--no-backup").exit_code == 0
+    r = cli("restore", "latest", "--yes", "--no-safety-backup")
+    assert r.exit_code == 0, r
+    assert "1 pending: run aura-db migrate" in r.stdout
+    r = cli("restore", "latest", "--yes", "--no-safety-backup", "--json")
+    assert json.loads(r.stdout)["pending"] == ["002_add_tags"]
+
+
+def test_restore_over_a_wal_database_leaves_no_stale_wal(cli, live, workdir):
+    path = Path(backup_json(cli)["path"])
+    con = sqlite3.connect(live)
+    con.execute("PRAGMA journal_mode=WAL")
+    con.execute("PRAGMA wal_autocheckpoint=0")
+    con.execute("INSERT INTO Notes (Body) VALUES ('in the wal')")
+    con.commit()
+    con.close()  # the last connection checkpoints: open it again to leave a -wal with data
+    con = sqlite3.connect(live)
+    con.execute("PRAGMA wal_autocheckpoint=0")
+    con.execute("INSERT INTO Notes (Body) VALUES ('in the wal too')")
+    con.commit()
+    wal = Path(f"{live}-wal")
+    assert wal.exists() and wal.stat().st_size > 0
+    # The connection above is in this process: close it, as an application would be stopped.
+    con.close()
+    r = cli("restore", path.name, "--yes")
+    assert r.exit_code == 0, r
+    assert notes(live) == [f"original {i}" for i in range(20)]
+    assert sql(live, "PRAGMA integrity_check") == [("ok",)]
+    assert sql(live, "PRAGMA journal_mode") == [("wal",)]  # the database keeps its mode
+
+
+HOLDER = textwrap.dedent('''
+    import sqlite3, sys, time
+    con = sqlite3.connect(sys.argv[1])
+    con.execute("SELECT count(*) FROM Notes").fetchone()
+    print("open", flush=True)
+    time.sleep(30)
+''')
+
+
+def test_restore_is_refused_while_another_process_has_the_database_open(cli, live):
+    backup_json(cli)
+    add_notes(live, 1, "after")
+    before = fingerprint(live)
+    holder = subprocess.Popen([sys.executable, "-c", HOLDER, str(live)], stdout=subprocess.PIPE, text=True)
+    try:
+        assert holder.stdout.readline().strip() == "open"
+        r = cli("restore", "latest", "--yes")
+        assert r.exit_code == 1, r
+        assert "in use by process" in r.stderr and str(holder.pid) in r.stderr
+        assert fingerprint(live) == before
+    finally:
+        holder.kill()
+        holder.wait()
+    assert cli("restore", "latest", "--yes").exit_code == 0
+    assert len(notes(live)) == 20
