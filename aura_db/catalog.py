@@ -288,10 +288,9 @@ class SqliteCatalog(Catalog):
     def explain(self, sql: str, params: tuple, table: str) -> Plan:
         rows = self.rows(f"EXPLAIN QUERY PLAN {sql}", params)
         lines = [r[3] for r in rows]
-        scans = []
-        for line in lines:
-            if line.startswith("SCAN ") and "USING" not in line:
-                scans.append(line.split()[1])
+        # SEARCH is a lookup through an index.  SCAN, even "USING INDEX", reads
+        # every entry: that is how SQLite serves an ORDER BY whose WHERE has no index.
+        scans = [line.split()[1] for line in lines if line.startswith("SCAN ")]
         sorts = any("TEMP B-TREE FOR ORDER BY" in line for line in lines)
         return Plan(lines, uses_index=not scans, full_scan_of=scans, sorts=sorts)
 
@@ -435,7 +434,10 @@ class PostgresCatalog(Catalog):
             rel = node.get("Relation Name")
             idx = node.get("Index Name")
             lines.append("  " * depth + kind + (f" on {rel}" if rel else "") + (f" using {idx}" if idx else ""))
-            if kind == "Seq Scan" and rel:
+            # An index scan without an Index Cond walks the whole index (to get
+            # an order), which is no better than a sequential scan.
+            if rel and (kind == "Seq Scan" or (kind in ("Index Scan", "Index Only Scan")
+                                                and "Index Cond" not in node)):
                 scans.append(rel)
             if kind in ("Sort", "Incremental Sort"):
                 sorts = True
@@ -557,7 +559,11 @@ class MysqlCatalog(Catalog):
                          f"possible_keys={row.get('possible_keys')} {extra}".strip())
             if "filesort" in extra.lower():
                 sorts = True
-            used = row.get("key") or row.get("possible_keys") or any(
+            # type ALL reads the table and type index the whole index; either is a
+            # full scan unless the optimizer listed an index that could serve the
+            # WHERE (it prefers scanning tiny tables even then).
+            kind = str(row.get("type") or "")
+            used = (kind and kind not in ("ALL", "index")) or row.get("possible_keys") or any(
                 m in extra.lower() for m in self.CONST_LOOKUP)
             if not used and row.get("table"):
                 scans.append(str(row.get("table")))

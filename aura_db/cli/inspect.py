@@ -168,11 +168,15 @@ def config_cmd(
         app_state.emit_json(report.to_dict())
         return
     table = Table(title=f"Configurations ({len(report.rows)})", title_justify="left")
-    for h in ("key", "value", "category", "type", "sensitive", "active", "updated at"):
-        table.add_column(h, overflow="fold")
+    # Keys are copied into commands and code: keep each on one line.
+    table.add_column("key", no_wrap=True)
+    table.add_column("value", overflow="fold")
+    for h in ("category", "type", "sensitive", "active", "updated at"):
+        table.add_column(h)
     for r in report.rows:
         table.add_row(r["Key"], _cell(r["Value"], 60).replace("[", "\\["), r["Category"], r["ValueType"],
-                      "yes" if r["IsSensitive"] else "", "yes" if r["IsActive"] else "no", _cell(r["UpdatedAt"]))
+                      "yes" if r["IsSensitive"] else "", "yes" if r["IsActive"] else "no",
+                      _cell(r["UpdatedAt"], 19))
     app_state.out.print(table)
     if report.masked:
         app_state.note(f"{report.masked} sensitive value(s) masked; --show-sensitive shows them")
