@@ -19,7 +19,7 @@ What this migration changes, and why.
 """
 
 import peewee as pw
-
+{imports}
 
 def migrate(migrator, database, *, fake=False):
     """Apply the change.
@@ -45,11 +45,23 @@ class Created:
     path: Path
     operations: int = 0
     warnings: list[str] = field(default_factory=list)
+    written: bool = True  # False: --auto found nothing to change, no file written
+
+    def to_dict(self) -> dict:
+        return {
+            "created": str(self.path) if self.written else None,
+            "name": self.name,
+            "written": self.written,
+            "operations": self.operations,
+            "warnings": list(self.warnings),
+        }
 
 
 def validate_name(name: str, existing: list[MigrationFile]) -> str:
     if os.sep in name or "/" in name or "\\" in name:
         raise UsageError(f"migration name {name!r} must not contain a path separator")
+    if len(name) > 100:
+        raise UsageError(f"migration name is {len(name)} characters long; keep it under 100")
     if not NAME_RE.match(name):
         raise UsageError(
             f"migration name {name!r} must be snake_case: lower-case letters, digits and _, starting with a letter"
@@ -73,11 +85,13 @@ def add(migrations_dir: Path, name: str, *, auto: bool = False) -> Created:
 
         body = autogen.generate(migrations_dir, existing)
         if body is None:
-            raise AuraError("no changes: the models match what the migrations build; nothing written")
-        text = TEMPLATE.format(title=title, migrate=body.migrate, rollback=body.rollback)
+            # Nothing to do is success (exit 0), and nothing is written.
+            return Created(stem, path, 0, [], written=False)
+        imports = "".join(f"{line}\n" for line in getattr(body, "imports", []))
+        text = TEMPLATE.format(title=title, imports=imports, migrate=body.migrate, rollback=body.rollback)
         created = Created(stem, path, body.operations, body.warnings)
     else:
-        text = TEMPLATE.format(title=title, migrate="    pass", rollback="    pass")
+        text = TEMPLATE.format(title=title, imports="", migrate="    pass", rollback="    pass")
         created = Created(stem, path)
     tmp = path.with_name(f".{path.name}.tmp")
     tmp.write_text(text, encoding="utf-8")
@@ -91,7 +105,9 @@ def removable(engine: "Engine", migrations_dir: Path) -> MigrationFile:
     if not files:
         raise UsageError(f"no migration modules in {migrations_dir}")
     newest = files[-1]
-    if engine.exists():
+    # A SQLite file that does not exist has nothing applied; a server that
+    # cannot be reached cannot tell, so that stays an error (exit 4).
+    if engine.name != "sqlite" or engine.exists():
         db = engine.open()
         try:
             applied = {h.name for h in read_history(db)}

@@ -131,12 +131,15 @@ def add(
 
     app_state = state(ctx)
     created = authoring.add(app_state.settings.migrations_dir, name, auto=auto)
+    for warning in created.warnings:
+        app_state.warn(warning)
     if json_out:
-        app_state.emit_json({"created": str(created.path), "name": created.name, "operations": created.operations})
+        app_state.emit_json(created.to_dict())
+    elif not created.written:
+        app_state.out.print("no changes: the models match what the migrations build; nothing written", markup=False)
     else:
-        for warning in created.warnings:
-            app_state.warn(warning)
-        app_state.out.print(f"created {created.path}", markup=False)
+        detail = f" ({created.operations} operation(s); review it before applying)" if auto else ""
+        app_state.out.print(f"created {created.path}{detail}", markup=False)
 
 
 @app.command("remove")
