@@ -325,6 +325,11 @@ def _offline_scratch(dialect: str) -> Iterator[_Scratch]:
 
     cls = pw.PostgresqlDatabase if dialect == "postgresql" else pw.MySQLDatabase
     db = cls("aura", field_types=FIELD_TYPES[dialect])  # never connected
+    if dialect == "postgresql":
+        # Dropping a column asks for the table's foreign keys, but only
+        # engines that must drop the constraint first (MySQL) use the
+        # answer; PostgreSQL's DROP COLUMN ... CASCADE takes it along.
+        db.get_foreign_keys = lambda *a, **k: []  # type: ignore[method-assign]
     # MySQL cannot say CREATE INDEX IF NOT EXISTS, so peewee asks whether a
     # table exists before creating it; in a script the table a migration
     # creates never exists yet.
@@ -492,7 +497,12 @@ def build(
     files = discover(migrations_dir)
     by_name = {f.name: f for f in files}
     before, todo, from_head, to_head = plan_range(files, from_=from_, to=to, rollback=rollback)
-    loaded = {n: load(by_name[n]) for n in before + todo}
+    def load_all() -> dict[str, LoadedMigration]:
+        # Fresh modules for every attempt: running a migration changes its
+        # model classes (a rename_table renames the class's table).
+        return {n: load(by_name[n]) for n in before + todo}
+
+    loaded = load_all()
     if rollback:
         without = [n for n in todo if loaded[n].rollback is None]
         if without:
@@ -502,7 +512,7 @@ def build(
     result = Script(dialect, "rollback" if rollback else "migrate", from_head, to_head, [],
                     idempotent=idempotent)
     result.migrations, result.history_ddl, result.used_server = _generate(
-        dialect, loaded, before, todo, rollback, server
+        dialect, load_all, before, todo, rollback, server
     )
     python = result.python_migrations
     if python and not allow_python:
@@ -515,14 +525,14 @@ def build(
     return result
 
 
-def _generate(dialect, loaded, before, todo, rollback, server):
+def _generate(dialect, load_all, before, todo, rollback, server):
     if dialect == "sqlite":
         with _sqlite_scratch() as scratch:
-            migs, ddl = _run_range(scratch, loaded, before, todo, rollback)
+            migs, ddl = _run_range(scratch, load_all(), before, todo, rollback)
         return migs, ddl, False
     try:
         with _offline_scratch(dialect) as scratch:
-            migs, ddl = _run_range(scratch, loaded, before, todo, rollback)
+            migs, ddl = _run_range(scratch, load_all(), before, todo, rollback)
         return migs, ddl, False
     except _NeedsServerIn as exc:
         if server is None:
@@ -534,7 +544,7 @@ def _generate(dialect, loaded, before, todo, rollback, server):
             ) from None
     try:
         with _server_scratch(server, before) as scratch:
-            migs, ddl = _run_range(scratch, loaded, before, todo, rollback)
+            migs, ddl = _run_range(scratch, load_all(), before, todo, rollback)
     except _NeedsServerIn as exc:  # pragma: no cover - a server scratch is never offline
         raise AuraError(f"migration {exc.name} could not be scripted: {exc.sql}") from None
     except DatabaseUnavailable:
@@ -585,6 +595,21 @@ def _history_exists(sm: ScriptedMigration) -> str:
     return f"SELECT 1 FROM \"{HISTORY_TABLE}\" WHERE \"name\" = {_literal(sm.name, 'postgresql')}"
 
 
+def _plpgsql(statement: str) -> str:
+    """A statement as PL/pgSQL runs it inside the DO block.
+
+    EXECUTE takes the statement whole and discards what it returns (an
+    INSERT ... RETURNING as written would be an error in PL/pgSQL).
+    """
+    if statement.startswith("--"):
+        return statement
+    body = statement.rstrip().rstrip(";")
+    tag = "$aura_sql$"
+    if tag not in body:
+        return f"EXECUTE {tag}{body}{tag};"
+    return "EXECUTE '" + body.replace("'", "''") + "';"
+
+
 def render(script: Script) -> str:
     """The script's text: header, history tables, one block per migration."""
     from aura_db.fields import utcnow
@@ -624,7 +649,7 @@ def render(script: Script) -> str:
             lines.append("DO $aura$")
             lines.append("BEGIN")
             lines.append(f"  IF {cond} ({_history_exists(m)}) THEN")
-            lines += [f"    {s}" for s in m.statements]
+            lines += [f"    {_plpgsql(s)}" for s in m.statements]
             lines.append(f"    {record}")
             lines.append("  END IF;")
             lines.append("END")

@@ -386,3 +386,10 @@ def test_build_returns_data_and_prints_nothing(mig, capsys):
     assert result.from_head == "002_widen_title" and result.to_head == "003_add_tags"
     assert result.to_dict()["migrations"][0]["checksum"] == checksum(mig / "003_add_tags.py")
     assert capsys.readouterr() == ("", "")
+
+
+def test_scripted_shipped_schema_passes_verify(cli, workdir):
+    assert cli("script", "out.sql").exit_code == 0
+    run_script_sqlite(workdir / "out.sql", workdir / "new.db")
+    r = cli("--db", workdir / "new.db", "verify")
+    assert r.exit_code == 0, r
