@@ -26,7 +26,6 @@ import contextlib
 import hashlib
 import os
 import re
-import socket
 import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -805,6 +804,8 @@ def _now():
 
 
 def _log_run(db, command, started_at, started, result: RunResult, outcome, error) -> None:
+    import socket  # only here: every TAB completion imports this module
+
     _, RunLog = _history_models(db)
     try:
         if db.in_transaction():  # never leave a failed migration's transaction half-open
