@@ -599,3 +599,493 @@ from aura_db.backup import DatabaseInUse  # noqa: E402  (one exception class, sh
 ENGINE_BACKUPS: dict[str, type[EngineBackup]] = {
     "sqlite": SqliteBackup,
 }
+
+
+# --------------------------------------------------------------------------
+# PostgreSQL and MySQL/MariaDB: the servers' own dump tools
+
+
+def _which(*names: str) -> str:
+    for name in names:
+        found = shutil.which(name)
+        if found:
+            return found
+    raise AuraError(f"{names[0]} is not installed (looked for {', '.join(names)} on PATH)",
+                    hint="install the database client tools of this engine")
+
+
+def _major(version: str) -> int | None:
+    m = re.search(r"(\d+)(?:\.(\d+))?", version or "")
+    return int(m.group(1)) if m else None
+
+
+class _ServerBackup(EngineBackup):
+    """What PostgreSQL and MySQL share: a client tool streams the dump, passwords go by environment."""
+
+    password_env = ""
+
+    @property
+    def params(self) -> dict[str, Any]:
+        return dict(self.engine.url.params) if self.engine is not None else {}
+
+    @property
+    def dbname(self) -> str:
+        return self.params.get("database", "")
+
+    def tool_env(self) -> dict[str, str]:
+        # Never on a command line: `ps` shows every process's arguments.
+        env = dict(os.environ)
+        pw = self.params.get("password")
+        if pw:
+            env[self.password_env] = str(pw)
+        return env
+
+    def _redact(self, text: str) -> str:
+        pw = self.params.get("password")
+        return text.replace(str(pw), "***") if pw else text
+
+    def check_source(self) -> None:
+        self.engine.open().close()
+
+    def source_exists(self) -> bool:
+        return self.engine.exists()
+
+    def _stream_tool(self, argv: list[str], writer: "HashingWriter", on_progress: "Progress | None",
+                     phase: str = "backup") -> None:
+        """Run a dump tool, streaming its stdout into ``writer``."""
+        import tempfile
+
+        with tempfile.TemporaryFile() as errf:
+            proc = subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=errf, stdin=subprocess.DEVNULL,
+                                    env=self.tool_env())
+            done = 0
+            try:
+                assert proc.stdout is not None
+                while True:
+                    block = proc.stdout.read(CHUNK)
+                    if not block:
+                        break
+                    writer.write(block)
+                    done += len(block)
+                    if on_progress:
+                        on_progress(phase, done, None)
+                rc = proc.wait()
+            except BaseException:
+                proc.kill()
+                proc.wait()
+                raise
+            if rc != 0:
+                errf.seek(0)
+                raise AuraError(f"{os.path.basename(argv[0])} failed: " + self._tail(errf.read()))
+
+    def _run_tool(self, argv: list[str], *, stdin: Any = None, input_chunks: Iterator[bytes] | None = None
+                  ) -> tuple[int, str, str]:
+        import tempfile
+
+        with tempfile.TemporaryFile() as outf, tempfile.TemporaryFile() as errf:
+            proc = subprocess.Popen(argv, stdout=outf, stderr=errf, env=self.tool_env(),
+                                    stdin=subprocess.PIPE if input_chunks is not None else (stdin or subprocess.DEVNULL))
+            try:
+                if input_chunks is not None:
+                    assert proc.stdin is not None
+                    try:
+                        for block in input_chunks:
+                            proc.stdin.write(block)
+                    except BrokenPipeError:
+                        pass
+                    finally:
+                        with contextlib.suppress(BrokenPipeError):
+                            proc.stdin.close()
+                rc = proc.wait()
+            except BaseException:
+                proc.kill()
+                proc.wait()
+                raise
+            outf.seek(0)
+            errf.seek(0)
+            return rc, outf.read().decode(errors="replace"), self._redact(errf.read().decode(errors="replace"))
+
+    def _tail(self, data: bytes) -> str:
+        lines = [ln for ln in self._redact(data.decode(errors="replace")).strip().splitlines() if ln.strip()]
+        return "; ".join(lines[-3:]) if lines else "no message"
+
+    def _decompressed_file(self, path: Path, manifest: "Manifest", scratch_dir: Path) -> tuple[Path, bool]:
+        """The dump as a plain file: the backup itself, or a hidden decompressed copy (True: delete it)."""
+        from aura_db.backup import read_decompressed, tmp_name
+
+        if manifest.compression == "none":
+            return path, False
+        tmp = tmp_name(scratch_dir, f"aura_verify_{path.name}")
+        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        try:
+            for block in read_decompressed(path, manifest.compression):
+                os.write(fd, block)
+        except BaseException:
+            os.close(fd)
+            with contextlib.suppress(OSError):
+                tmp.unlink()
+            raise
+        os.close(fd)
+        return tmp, True
+
+    # -- the steps of a restore shared by both --------------------------
+    def live_summary(self) -> tuple[bool, str | None, dict[str, int] | None]:
+        try:
+            db = self.engine.open()
+        except DatabaseUnavailable:
+            return False, None, None
+        try:
+            return True, self._head(db), self._counts(db)
+        finally:
+            db.close()
+
+    def _head(self, db: Any) -> str | None:
+        from aura_db.migrations import HISTORY_TABLE
+
+        if HISTORY_TABLE not in db.get_tables():
+            return None
+        q = self._q(HISTORY_TABLE)
+        row = db.execute_sql(f"SELECT name FROM {q} ORDER BY id DESC LIMIT 1").fetchone()
+        return row[0] if row else None
+
+    def _counts(self, db: Any) -> dict[str, int]:
+        return {t: db.execute_sql(f"SELECT count(*) FROM {self._q(t)}").fetchone()[0]
+                for t in sorted(db.get_tables())}
+
+    def _q(self, name: str) -> str:
+        raise NotImplementedError
+
+    def discard(self, staged: Any) -> None:
+        path, owned = staged
+        if owned:
+            with contextlib.suppress(OSError):
+                Path(path).unlink()
+
+    def _scratch(self) -> tuple[Any, str]:
+        """A connection to the server and the name of a new scratch database for a full check."""
+        name = f"aura_verify_{uuid.uuid4().hex[:12]}"
+        db = self.engine.open()
+        db.execute_sql(f"CREATE DATABASE {name}")
+        return db, name
+
+    def _scratch_engine(self, name: str) -> "Engine":
+        from aura_db.db import DatabaseURL, engine_for
+
+        params = dict(self.engine.url.params)
+        params["database"] = name
+        url = DatabaseURL(raw=self.engine.url.raw, engine=self.engine.name, params=params)
+        return engine_for(url)
+
+
+class PostgresBackup(_ServerBackup):
+    """pg_dump -Fc inside an exported snapshot, so the manifest's row counts are the dump's."""
+
+    suffix = ".dump"
+    password_env = "PGPASSWORD"
+
+    def _q(self, name: str) -> str:
+        return '"' + name.replace('"', '""') + '"'
+
+    def _conn_args(self, dbname: str | None = None) -> list[str]:
+        p = self.params
+        args = ["--no-password", "-h", str(p.get("host") or "127.0.0.1"), "-p", str(p.get("port") or 5432)]
+        if p.get("user"):
+            args += ["-U", str(p["user"])]
+        return args + ["-d", dbname or self.dbname]
+
+    def _client_major(self, tool: str) -> int | None:
+        rc, out, _ = self._run_tool([tool, "--version"])
+        return _major(out.split(")")[-1] if ")" in out else out)
+
+    def _check_versions(self, db: Any, tool: str) -> tuple[str, list[str]]:
+        server = db.execute_sql("SHOW server_version").fetchone()[0]
+        smajor, cmajor = _major(server), self._client_major(tool)
+        name = os.path.basename(tool)
+        if smajor and cmajor and cmajor < smajor:
+            raise AuraError(
+                f"{name} {cmajor} is older than the PostgreSQL server ({server}) and cannot handle its data",
+                hint=f"install the PostgreSQL {smajor} client tools (postgresql-client-{smajor})",
+            )
+        warnings = []
+        if smajor and cmajor and cmajor != smajor:
+            warnings.append(f"{name} {cmajor} and server {server} differ; a dump is read best by the same version")
+        return server, warnings
+
+    def snapshot(self, writer: "HashingWriter", folder: Path, on_progress: "Progress | None") -> Snapshot:
+        pg_dump = _which("pg_dump")
+        db = self.engine.open()
+        try:
+            server, warnings = self._check_versions(db, pg_dump)
+            conn = db.connection()
+            conn.autocommit = True
+            cur = conn.cursor()
+            # The counts and pg_dump read the same snapshot: the manifest
+            # describes exactly what the dump holds.
+            cur.execute("BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY")
+            try:
+                cur.execute("SELECT pg_export_snapshot()")
+                snap = cur.fetchone()[0]
+                counts = self._counts(db)
+                head = self._head(db)
+                # Our own compression makes pg_dump's redundant; without it
+                # the custom format compresses itself.
+                level = ["-Z", "0"] if writer._comp is not None else []
+                self._stream_tool([pg_dump, "-Fc", *level, f"--snapshot={snap}", *self._conn_args()],
+                                  writer, on_progress)
+            finally:
+                with contextlib.suppress(Exception):
+                    cur.execute("COMMIT")
+        finally:
+            db.close()
+        return Snapshot(counts, head, server, warnings=warnings)
+
+    def _list(self, plain: Path) -> tuple[list[str], set[str]]:
+        rc, out, err = self._run_tool([_which("pg_restore"), "--list", str(plain)])
+        if rc != 0:
+            return [f"pg_restore cannot read the archive: {err.strip().splitlines()[-1] if err.strip() else rc}"], set()
+        tables = set()
+        for line in out.splitlines():
+            m = re.search(r"TABLE DATA \S+ (\S+) ", line)
+            if m:
+                tables.add(m.group(1).strip('"'))
+        return [], tables
+
+    def check_content(self, path: Path, manifest: "Manifest", *, full: bool, scratch_dir: Path,
+                      on_progress: "Progress | None") -> tuple[list[str], list[str]]:
+        plain, owned = self._decompressed_file(path, manifest, scratch_dir)
+        try:
+            problems, tables = self._list(plain)
+            if problems:
+                return problems, []
+            missing = sorted(set(manifest.row_counts) - tables)
+            if missing:
+                return [f"tables missing from the archive: {', '.join(missing)}"], []
+            if not full:
+                return [], []
+            if self.engine is None:
+                return [], ["--full needs a PostgreSQL server: pass --db postgresql://..."]
+            admin, name = self._scratch()
+            try:
+                rc, _, err = self._run_tool([_which("pg_restore"), "--no-owner", "--exit-on-error",
+                                             *self._conn_args(name), str(plain)])
+                if rc != 0:
+                    return [f"pg_restore into a scratch database failed: {err.strip()[-300:]}"], []
+                scratch = self._scratch_engine(name).open()
+                try:
+                    counts = self._counts(scratch)
+                finally:
+                    scratch.close()
+                return _compare_counts(manifest.row_counts, counts), []
+            finally:
+                admin.execute_sql(
+                    "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = %s", (name,))
+                admin.execute_sql(f"DROP DATABASE IF EXISTS {name}")
+                admin.close()
+        finally:
+            if owned:
+                with contextlib.suppress(OSError):
+                    plain.unlink()
+
+    def stage(self, path: Path, manifest: "Manifest", on_progress: "Progress | None") -> tuple[Path, bool]:
+        from aura_db.backup import sha256_file
+
+        if sha256_file(path, on_progress) != manifest.sha256:
+            raise CheckFailed(f"refusing to restore {path.name}: sha256 differs from its manifest (damaged)")
+        plain, owned = self._decompressed_file(path, manifest, path.parent)
+        problems, tables = self._list(plain)
+        missing = sorted(set(manifest.row_counts) - tables)
+        if problems or missing:
+            self.discard((plain, owned))
+            raise CheckFailed(f"refusing to restore {path.name}: "
+                              + "; ".join(problems or [f"tables missing: {', '.join(missing)}"]))
+        self._tables = tables
+        return plain, owned
+
+    def replace(self, staged: tuple[Path, bool], take_safety: Callable[[], None], *, lock_timeout: float,
+                on_progress: "Progress | None") -> list[str]:
+        plain, _ = staged
+        db = self.engine.open()
+        try:
+            _, warnings = self._check_versions(db, _which("pg_restore"))
+            others = db.execute_sql(
+                "SELECT pid, coalesce(application_name, '') FROM pg_stat_activity "
+                "WHERE datname = current_database() AND pid <> pg_backend_pid()").fetchall()
+            if others:
+                who = ", ".join(f"pid {p}" + (f" ({a})" if a else "") for p, a in others[:5])
+                raise DatabaseInUse(f"{self.engine.url.redacted} is in use by {who}; nothing changed",
+                                    hint="stop the application using it, then restore again")
+            with self.engine.migration_lock(db, lock_timeout):
+                take_safety()
+                # Tables the backup does not know (made by later migrations)
+                # would survive --clean and make the next migrate fail.
+                extra = sorted(set(db.get_tables()) - getattr(self, "_tables", set()))
+                prelude = "".join(f"DROP TABLE IF EXISTS {self._q(t)} CASCADE;\n" for t in extra)
+                restore_sql = subprocess.Popen(
+                    [_which("pg_restore"), "--clean", "--if-exists", "--no-owner", "-f", "-", str(plain)],
+                    stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=self.tool_env())
+
+                def chunks() -> Iterator[bytes]:
+                    yield prelude.encode()
+                    assert restore_sql.stdout is not None
+                    while True:
+                        block = restore_sql.stdout.read(CHUNK)
+                        if not block:
+                            return
+                        yield block
+
+                # One transaction around all of it: psql --single-transaction
+                # with ON_ERROR_STOP rolls back everything on the first error.
+                rc, _, err = self._run_tool(
+                    [_which("psql"), "-X", "-q", "--single-transaction", "-v", "ON_ERROR_STOP=1",
+                     *self._conn_args(), "-f", "-"], input_chunks=chunks())
+                rrc = restore_sql.wait()
+                if rrc != 0 or rc != 0:
+                    detail = err.strip() or self._tail(restore_sql.stderr.read() if restore_sql.stderr else b"")
+                    raise AuraError(f"restore failed and was rolled back; the database is as it was: {detail[-400:]}")
+        finally:
+            db.close()
+        return warnings
+
+
+class MysqlBackup(_ServerBackup):
+    """mariadb-dump / mysqldump --single-transaction, restored through the mariadb client."""
+
+    suffix = ".sql"
+    password_env = "MYSQL_PWD"
+
+    def _q(self, name: str) -> str:
+        return "`" + name.replace("`", "``") + "`"
+
+    def _conn_args(self) -> list[str]:
+        p = self.params
+        args = ["--protocol=TCP", "-h", str(p.get("host") or "127.0.0.1"), "-P", str(p.get("port") or 3306)]
+        if p.get("user"):
+            args += ["-u", str(p["user"])]
+        return args
+
+    def snapshot(self, writer: "HashingWriter", folder: Path, on_progress: "Progress | None") -> Snapshot:
+        dump = _which("mariadb-dump", "mysqldump")
+        db = self.engine.open()
+        try:
+            server = db.execute_sql("SELECT VERSION()").fetchone()[0]
+            counts = self._counts(db)
+            head = self._head(db)
+        finally:
+            db.close()
+        self._stream_tool([dump, *self._conn_args(), "--single-transaction", "--routines", "--triggers",
+                           "--hex-blob", "--default-character-set=utf8mb4", "--databases", self.dbname],
+                          writer, on_progress)
+        # The dump's snapshot starts a moment after the counts: with writers
+        # at work they may differ, so verification treats them as a guide.
+        return Snapshot(counts, head, server, row_counts_exact=False,
+                        warnings=[])
+
+    def _check_dump(self, path: Path, manifest: "Manifest") -> list[str]:
+        from aura_db.backup import read_decompressed
+
+        head = b""
+        tail = b""
+        for block in read_decompressed(path, manifest.compression):
+            if len(head) < 200:
+                head += block[:200]
+            tail = (tail + block)[-400:]
+        # Newer clients put a sandbox-mode comment on the first line.
+        if b"-- MariaDB dump" not in head[:200] and b"-- MySQL dump" not in head[:200]:
+            return ["not a MySQL/MariaDB dump"]
+        if b"-- Dump completed" not in tail:
+            return ["the dump is truncated (no 'Dump completed' line)"]
+        return []
+
+    def check_content(self, path: Path, manifest: "Manifest", *, full: bool, scratch_dir: Path,
+                      on_progress: "Progress | None") -> tuple[list[str], list[str]]:
+        problems = self._check_dump(path, manifest)
+        if problems or not full:
+            return problems, []
+        if self.engine is None:
+            return [], ["--full needs a MySQL server: pass --db mysql://..."]
+        admin, name = self._scratch()
+        try:
+            rc, _, err = self._run_tool([_which("mariadb", "mysql"), *self._conn_args(), name],
+                                        input_chunks=self._retarget(path, manifest, name))
+            if rc != 0:
+                return [f"loading into a scratch database failed: {err.strip()[-300:]}"], []
+            scratch = self._scratch_engine(name).open()
+            try:
+                counts = self._counts(scratch)
+            finally:
+                scratch.close()
+            diff = _compare_counts(manifest.row_counts, counts)
+            if diff and not manifest.row_counts_exact:
+                return [], [f"row counts differ from those taken just before the dump: {d}" for d in diff]
+            return diff, []
+        finally:
+            admin.execute_sql(f"DROP DATABASE IF EXISTS {name}")
+            admin.close()
+
+    def _retarget(self, path: Path, manifest: "Manifest", name: str, prelude: str = "") -> Iterator[bytes]:
+        """The dump with its CREATE DATABASE / USE lines pointed at ``name``."""
+        from aura_db.backup import read_decompressed
+
+        yield prelude.encode()
+        pending = b""
+        for block in read_decompressed(path, manifest.compression):
+            data = pending + block
+            cut = data.rfind(b"\n") + 1
+            pending = data[cut:]
+            yield self._rewrite(data[:cut], name)
+        yield self._rewrite(pending, name)
+
+    def _rewrite(self, data: bytes, name: str) -> bytes:
+        if b"CREATE DATABASE" not in data and b"USE `" not in data:
+            return data
+        out = []
+        for line in data.split(b"\n"):
+            if line.startswith(b"CREATE DATABASE") or line.startswith(b"/*!40000 DROP DATABASE"):
+                continue
+            if line.startswith(b"USE `"):
+                line = b"USE `" + name.encode() + b"`;"
+            out.append(line)
+        return b"\n".join(out)
+
+    def stage(self, path: Path, manifest: "Manifest", on_progress: "Progress | None") -> tuple[Path, bool]:
+        from aura_db.backup import sha256_file
+
+        if sha256_file(path, on_progress) != manifest.sha256:
+            raise CheckFailed(f"refusing to restore {path.name}: sha256 differs from its manifest (damaged)")
+        problems = self._check_dump(path, manifest)
+        if problems:
+            raise CheckFailed(f"refusing to restore {path.name}: " + "; ".join(problems))
+        self._manifest = manifest
+        return path, False
+
+    def replace(self, staged: tuple[Path, bool], take_safety: Callable[[], None], *, lock_timeout: float,
+                on_progress: "Progress | None") -> list[str]:
+        path, _ = staged
+        db = self.engine.open()
+        try:
+            others = db.execute_sql(
+                "SELECT ID, USER FROM information_schema.PROCESSLIST WHERE DB = DATABASE() "
+                "AND ID <> CONNECTION_ID()").fetchall()
+            if others:
+                who = ", ".join(f"connection {i} ({u})" for i, u in others[:5])
+                raise DatabaseInUse(f"{self.engine.url.redacted} is in use by {who}; nothing changed",
+                                    hint="stop the application using it, then restore again")
+            with self.engine.migration_lock(db, lock_timeout):
+                take_safety()
+                extra = sorted(set(db.get_tables()) - set(self._manifest.row_counts))
+                prelude = "SET FOREIGN_KEY_CHECKS=0;\n" + "".join(
+                    f"DROP TABLE IF EXISTS {self._q(t)};\n" for t in extra)
+                rc, _, err = self._run_tool([_which("mariadb", "mysql"), *self._conn_args(), self.dbname],
+                                            input_chunks=self._retarget(path, self._manifest, self.dbname, prelude))
+                if rc != 0:
+                    raise AuraError(
+                        f"restore failed part-way (MySQL cannot undo schema changes): {err.strip()[-400:]}",
+                        hint="restore the safety backup taken just before, or fix the cause and restore again",
+                    )
+        finally:
+            db.close()
+        return ["MySQL cannot replace tables in one transaction: the restore was applied table by table"]
+
+
+ENGINE_BACKUPS["postgresql"] = PostgresBackup
+ENGINE_BACKUPS["mysql"] = MysqlBackup

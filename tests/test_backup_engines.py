@@ -1,0 +1,145 @@
+"""Backup and restore on the real PostgreSQL and MySQL/MariaDB servers (and SQLite, for the same scenario)."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from urllib.parse import urlsplit, urlunsplit
+
+import pytest
+
+from aura_db.db import engine_for, parse_url
+
+
+def execute(url: str, *statements: str) -> list:
+    db = engine_for(parse_url(url)).open()
+    try:
+        rows: list = []
+        for s in statements:
+            cur = db.execute_sql(s)
+            if cur.description:
+                rows = list(cur.fetchall())
+        return rows
+    finally:
+        db.close()
+
+
+def q(url: str, name: str) -> str:
+    return f"`{name}`" if url.startswith("mysql") else f'"{name}"'
+
+
+def notes_count(url: str) -> int:
+    return execute(url, f"SELECT count(*) FROM {q(url, 'Notes')}")[0][0]
+
+
+def tables(url: str) -> set[str]:
+    db = engine_for(parse_url(url)).open()
+    try:
+        return set(db.get_tables())
+    finally:
+        db.close()
+
+
+@pytest.fixture
+def migrated(cli, any_engine_url, workdir) -> str:
+    url = any_engine_url
+    assert cli("--db", url, "migrate").exit_code == 0
+    execute(url, f"CREATE TABLE {q(url, 'Notes')} (Id INTEGER PRIMARY KEY, Body VARCHAR(100))",
+            *[f"INSERT INTO {q(url, 'Notes')} VALUES ({i}, 'note {i}')" for i in range(1, 31)])
+    return url
+
+
+@pytest.mark.parametrize("compression", ["none", "zstd"])
+def test_round_trip_on_every_engine(cli, migrated, workdir, compression):
+    url = migrated
+    r = cli("--db", url, "backup", "--compress", compression, "--json")
+    assert r.exit_code == 0, r
+    doc = json.loads(r.stdout)
+    assert doc["manifest"]["row_counts"]["Notes"] == 30
+    assert doc["manifest"]["schema_head"] == "001_initial"
+    # Later changes, including a table the backup does not know.
+    execute(url, f"DELETE FROM {q(url, 'Notes')} WHERE Id > 10",
+            f"CREATE TABLE {q(url, 'Later')} (Id INTEGER PRIMARY KEY)")
+    r = cli("--db", url, "backup", "verify", doc["file"], "--full", "--json")
+    assert r.exit_code == 0, r
+    r = cli("--db", url, "restore", doc["file"], "--yes", "--json")
+    assert r.exit_code == 0, r
+    out = json.loads(r.stdout)
+    assert notes_count(url) == 30
+    assert "Later" not in tables(url)
+    assert out["safety_backup"] and Path(out["safety_backup"]).exists()
+    assert out["pending"] == []
+
+
+def test_flipped_byte_verify_3_and_restore_refused(cli, migrated):
+    url = migrated
+    path = Path(json.loads(cli("--db", url, "backup", "--json").stdout)["path"])
+    data = bytearray(path.read_bytes())
+    data[len(data) // 2] ^= 0x55
+    path.write_bytes(bytes(data))
+    assert cli("--db", url, "backup", "verify", path.name).exit_code == 3
+    execute(url, f"DELETE FROM {q(url, 'Notes')}")
+    r = cli("--db", url, "restore", path.name, "--yes")
+    assert r.exit_code == 3, r
+    assert "refusing" in r.stderr
+    assert notes_count(url) == 0  # untouched
+
+
+@pytest.mark.parametrize("engine", ["postgresql", "mysql"])
+def test_restore_refuses_while_another_connection_uses_the_database(cli, server_url, workdir, engine):
+    url = server_url(engine)
+    assert cli("--db", url, "migrate").exit_code == 0
+    assert cli("--db", url, "backup").exit_code == 0
+    other = engine_for(parse_url(url)).open()
+    try:
+        other.execute_sql("SELECT 1").fetchall()
+        r = cli("--db", url, "restore", "latest", "--yes")
+        assert r.exit_code == 1, r
+        assert "in use by" in r.stderr
+    finally:
+        other.close()
+
+
+def test_password_never_shown_nor_written_and_not_on_the_command_line(cli, server_url, workdir, monkeypatch):
+    # The test server trusts local connections, so any password is accepted.
+    url = server_url("postgresql")
+    parts = urlsplit(url)
+    secret = "s3cret-pw-xyz"
+    url = urlunsplit((parts.scheme, f"{parts.username or 'postgres'}:{secret}@{parts.hostname}:{parts.port or 5432}",
+                      parts.path, "", ""))
+    seen: list[tuple[list[str], dict]] = []
+    import subprocess
+
+    real_popen = subprocess.Popen
+
+    def spy(argv, *a, **kw):
+        seen.append((list(argv), dict(kw.get("env") or {})))
+        return real_popen(argv, *a, **kw)
+
+    monkeypatch.setattr(subprocess, "Popen", spy)
+    outputs = []
+    for args in (("migrate",), ("backup", "--json"), ("backup", "list"), ("backup", "verify", "latest", "--full"),
+                 ("restore", "latest", "--yes", "--json")):
+        r = cli("--db", url, *args)
+        assert r.exit_code == 0, r
+        outputs.append(r.stdout + r.stderr)
+    assert all(secret not in o for o in outputs)
+    for p in (workdir / "backups").iterdir():
+        assert secret.encode() not in p.read_bytes()
+    assert "***" in json.loads(outputs[1])["manifest"]["source"]
+    tools = [(argv, env) for argv, env in seen if "pg_" in argv[0] or "psql" in argv[0]]
+    assert tools
+    assert all(secret not in " ".join(argv) for argv, _ in tools)
+    assert any(env.get("PGPASSWORD") == secret for _, env in tools)
+
+
+def test_an_older_pg_dump_than_the_server_is_refused_clearly(cli, server_url, workdir, monkeypatch):
+    from aura_db import backup_engines
+
+    url = server_url("postgresql")
+    assert cli("--db", url, "migrate").exit_code == 0
+    monkeypatch.setattr(backup_engines.PostgresBackup, "_client_major", lambda self, tool: 9)
+    r = cli("--db", url, "backup")
+    assert r.exit_code == 1
+    assert "pg_dump 9 is older than the PostgreSQL server" in r.stderr
+    assert not [p for p in (workdir / "backups").iterdir() if not p.name.startswith(".")]
