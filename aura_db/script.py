@@ -325,11 +325,6 @@ def _offline_scratch(dialect: str) -> Iterator[_Scratch]:
 
     cls = pw.PostgresqlDatabase if dialect == "postgresql" else pw.MySQLDatabase
     db = cls("aura", field_types=FIELD_TYPES[dialect])  # never connected
-    if dialect == "postgresql":
-        # Dropping a column asks for the table's foreign keys, but only
-        # engines that must drop the constraint first (MySQL) use the
-        # answer; PostgreSQL's DROP COLUMN ... CASCADE takes it along.
-        db.get_foreign_keys = lambda *a, **k: []  # type: ignore[method-assign]
     # MySQL cannot say CREATE INDEX IF NOT EXISTS, so peewee asks whether a
     # table exists before creating it; in a script the table a migration
     # creates never exists yet.
@@ -350,9 +345,12 @@ def _server_scratch(engine: "Engine", before: list[str]) -> Iterator[_Scratch]:
         # The recorded SQL must start from the state the script starts from:
         # either the server is at that state, or it is empty and the earlier
         # migrations run first (inside the same rolled-back transaction).
-        if history and history != before:
+        # MySQL runs nothing (its DDL would commit): its reads must find the
+        # schema the script starts from, so only a database at that state helps.
+        if history != before and (history or not engine.transactional_ddl):
             raise UsageError(
-                f"the database at --db is at {history[-1]}, but the script starts from "
+                f"the database at --db is at {history[-1] if history else 'an empty database'}, "
+                f"but the script starts from "
                 f"{before[-1] if before else 'an empty database'}",
                 hint="pass --from matching the database, or --db an empty database",
             )
@@ -387,9 +385,31 @@ def _replay(scratch: _Scratch, lm: LoadedMigration, migrator: Any) -> None:
         migrator()
 
 
+def _answer_foreign_keys(db: "pw.Database", migrator: Any) -> None:
+    """Let an unconnected database say which foreign keys each table has.
+
+    Dropping a column asks (MySQL must drop the column's constraint first).
+    The answer is the model state as the migration starts, which is what the
+    schema is at that point of the script.
+    """
+    import peewee as pw
+
+    known: dict[str, list] = {}
+    for model in migrator.orm:
+        meta = model._meta
+        known[meta.table_name] = [
+            pw.ForeignKeyMetadata(f.column_name, f.rel_model._meta.table_name, f.rel_field.column_name,
+                                  meta.table_name)
+            for f in meta.sorted_fields if isinstance(f, pw.ForeignKeyField)
+        ]
+    db.get_foreign_keys = lambda table, schema=None: list(known.get(table, []))  # type: ignore[method-assign]
+
+
 def _record(scratch: _Scratch, sm: ScriptedMigration, fn: Callable[..., Any], migrator: Any) -> None:
     """Run one migration's migrate() or rollback() and record its SQL into ``sm``."""
     rec = scratch.recorder()
+    if scratch.offline:
+        _answer_foreign_keys(scratch.db, migrator)
     rec_direct = _Recorder(scratch.db, execute=scratch.execute, offline=scratch.offline, direct=True)
     # The module's function only queues steps; anything it executes itself
     # (reads included) is Python acting on the data.
@@ -539,8 +559,10 @@ def _generate(dialect, load_all, before, todo, rollback, server):
             raise UsageError(
                 f"migration {exc.name} reads the schema to build its SQL ({exc.sql.strip()[:100]}); "
                 f"scripting it for {dialect} needs a server",
-                hint=f"pass --db {dialect}://USER@HOST/DATABASE (used inside a transaction that is "
-                f"rolled back; nothing changes)",
+                hint=f"pass --db {dialect}://USER@HOST/DATABASE ("
+                + ("used inside a transaction that is rolled back" if dialect == "postgresql"
+                   else "at the state the script starts from; only read, nothing is sent")
+                + "; nothing changes)",
             ) from None
     try:
         with _server_scratch(server, before) as scratch:
@@ -623,7 +645,7 @@ def render(script: Script) -> str:
         f"-- range: from {script.from_head or '(empty database)'} to {script.to_head or '(empty database)'}"
         + (" (idempotent: each block runs only if its history row says it should)" if script.idempotent else ""),
         f"-- generated {utcnow().isoformat(sep=' ', timespec='seconds')} UTC"
-        + (" with a server's help (reads inside a rolled-back transaction)" if script.used_server else ""),
+        + (" with a server's help (its schema read; nothing kept)" if script.used_server else ""),
         f"-- run it with: {RUN_HINT[d]}",
     ]
     if script.migrations:

@@ -393,3 +393,31 @@ def test_scripted_shipped_schema_passes_verify(cli, workdir):
     run_script_sqlite(workdir / "out.sql", workdir / "new.db")
     r = cli("--db", workdir / "new.db", "verify")
     assert r.exit_code == 0, r
+
+
+def test_mysql_script_without_a_server_and_where_it_needs_one(cli, migrations_copy, workdir):
+    write(migrations_copy, "002_add_note", '''
+        """Add a nullable column and drop it again on the way down."""
+        import peewee as pw
+
+
+        def migrate(migrator, database, *, fake=False):
+            migrator.add_fields("ProjectStates", note=pw.TextField(column_name="Note", null=True))
+
+
+        def rollback(migrator, database, *, fake=False):
+            migrator.remove_fields("ProjectStates", "note")
+    ''')
+    r = cli("--migrations", migrations_copy, "script", "--dialect", "mysql", "--from", "001")
+    assert r.exit_code == 0, r
+    assert "ALTER TABLE `ProjectStates` ADD COLUMN `Note` TEXT;" in r.stdout
+    # the way down asks which foreign keys the table has: the model state answers
+    r = cli("--migrations", migrations_copy, "script", "--dialect", "mysql", "--rollback", "--to", "001")
+    assert r.exit_code == 0, r
+    assert "ALTER TABLE `ProjectStates` DROP COLUMN `Note`" in r.stdout
+    # MySQL re-states a whole column to change it, which it reads from the server
+    write(migrations_copy, "003_widen_title", WIDEN_TITLE)
+    r = cli("--migrations", migrations_copy, "script", "--dialect", "mysql", "out.sql")
+    assert r.exit_code == 2, r
+    assert "003_widen_title" in r.stderr and "needs a server" in r.stderr and "mysql://" in r.stderr
+    assert not (workdir / "out.sql").exists()
