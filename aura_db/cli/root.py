@@ -1,5 +1,8 @@
 """The root of the command line: global options, command groups, exit codes.
 
+(``aura_db.cli.app`` is the entry point; it imports this module for every
+invocation except a bare ``aura-db --version``.)
+
 ``AuraGroup`` is the one place where exceptions become exit codes: an
 ``AuraError`` becomes ``error: ...`` on stderr and its code; a usage error
 from the parser becomes one line and exit 2; anything unexpected becomes one
@@ -42,18 +45,49 @@ def _available(name: str) -> bool:
     return find_spec(f"aura_db.cli.{name}") is not None
 
 
-def _load_command(name: str) -> dict[str, Any]:
-    """Import one command module and build its click command(s)."""
+def _registered(name: str) -> typer.Typer:
+    """A Typer app holding what ``aura_db/cli/NAME.py`` registers."""
     import importlib
-
-    import typer.main
 
     module = importlib.import_module(f"aura_db.cli.{name}")
     # The same settings the root passes down to everything it builds: plain
     # (not rich) help, no pretty exceptions.
     holder = typer.Typer(rich_markup_mode=None, pretty_exceptions_enable=False)
     module.register(holder)
-    return dict(typer.main.get_group(holder).commands)
+    return holder
+
+
+def _load_command(name: str) -> dict[str, Any]:
+    """Import one command module and build its click command(s)."""
+    import typer.main
+
+    return dict(typer.main.get_group(_registered(name)).commands)
+
+
+def _summaries(name: str) -> dict[str, Any]:
+    """Stand-ins carrying only what a command list shows: name, help, hidden.
+
+    Building a real command means inspecting every parameter; the root's
+    ``--help`` lists nine commands and runs none, so it reads the help the
+    way Typer resolves it (tests/test_help.py checks the two agree).
+    """
+    import inspect
+
+    import typer.main
+    from typer.core import TyperCommand
+
+    holder = _registered(name)
+    out: dict[str, Any] = {}
+    for info in holder.registered_commands:
+        cmd_name = info.name or typer.main.get_command_name(info.callback.__name__)
+        doc = inspect.cleandoc(info.help) if info.help is not None else inspect.getdoc(info.callback)
+        out[cmd_name] = TyperCommand(cmd_name, help=doc, short_help=info.short_help,
+                                     hidden=info.hidden, deprecated=info.deprecated)
+    for group in holder.registered_groups:
+        solved = typer.main.solve_typer_info_defaults(group)
+        out[solved.name] = TyperCommand(solved.name, help=solved.help, short_help=solved.short_help,
+                                        hidden=solved.hidden, deprecated=solved.deprecated)
+    return out
 
 
 class LazyCommands(MutableMapping):
@@ -96,11 +130,32 @@ class LazyCommands(MutableMapping):
     def __contains__(self, name: object) -> bool:
         return name in self._loaded or name in self._known()
 
+    def for_listing(self, name: str) -> Any:
+        """The command if built, else a stand-in good for a help listing."""
+        if name in self._loaded:
+            return self._loaded[name]
+        if name not in self._known():
+            return None
+        return _summaries(name).get(name)
+
 
 class AuraGroup(TyperGroup):
     def __init__(self, *args: Any, **kwargs: Any):
         super().__init__(*args, **kwargs)
         self.commands = LazyCommands(self.commands)
+
+    def format_commands(self, ctx: Any, formatter: Any) -> None:
+        # TyperGroup.format_commands, reading summaries without building
+        # every command (see LazyCommands.for_listing).
+        commands = []
+        for name in self.list_commands(ctx):
+            cmd = self.commands.for_listing(name)
+            if cmd is not None and not cmd.hidden:
+                commands.append((name, cmd))
+        if commands:
+            limit = formatter.width - 6 - max(len(name) for name, _ in commands)
+            with formatter.section("Commands"):
+                formatter.write_dl([(name, cmd.get_short_help_str(limit)) for name, cmd in commands])
 
     def list_commands(self, ctx: Any) -> list[str]:
         # Names only: listing must not build every command.
@@ -208,6 +263,3 @@ def root(
     flags = {"url": db, "migrations": migrations, "backup_dir": backup_dir}
     ctx.obj = AppState(flags=flags, config=config, verbose=verbose, quiet=quiet, no_color=no_color)
 
-
-def main() -> None:
-    app()
