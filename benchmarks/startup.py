@@ -1,0 +1,126 @@
+"""Start-up time of aura-db against bare Python start-up, measured in the same run.
+
+Every TAB press and every CI step starts a new aura-db process, so start-up
+is most of what a user waits for.  Absolute milliseconds say more about the
+machine than about aura-db; the ratio to ``python -c pass`` measured in the
+same run, interleaved, does not.
+
+    python benchmarks/startup.py                 # 30 rounds, ratios and limits
+    python benchmarks/startup.py --runs 60 --check   # exit 1 when over a limit
+    python benchmarks/startup.py --python /other/venv/bin/python   # compare installs
+
+Limits: ``--help``, ``--version`` and one TAB completion at most 6x bare
+Python; ``status`` on a migrated SQLite database at most 8x.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parent.parent
+
+
+def _command_prefix(python: str) -> list[str]:
+    """How a user starts aura-db: the installed console script beside ``python``."""
+    script = Path(python).parent / "aura-db"
+    if script.is_file():
+        return [str(script)]
+    return [python, "-m", "aura_db"]
+
+
+def _env() -> dict[str, str]:
+    env = dict(os.environ)
+    # An installed package has its bytecode compiled; with this variable set
+    # every run would compile aura-db's own modules from source, which
+    # measures nothing a user ever waits for.
+    env.pop("PYTHONDONTWRITEBYTECODE", None)
+    for name in ("AURA_DB_URL", "DATABASE_URL", "AURA_DB_CONFIG", "AURA_DB_MIGRATIONS", "AURA_DB_BACKUP_DIR"):
+        env.pop(name, None)
+    return env
+
+
+def _cases(python: str, db: Path) -> list[tuple[str, list[str], dict[str, str], float | None]]:
+    """(label, argv, extra environment, limit as a multiple of bare start-up)."""
+    aura = _command_prefix(python)
+    tab = {
+        # What bash sends on `aura-db migrate --to <TAB>`: Typer's own protocol.
+        "_AURA_DB_COMPLETE": "complete_bash",
+        "COMP_WORDS": "aura-db migrate --to ",
+        "COMP_CWORD": "3",
+    }
+    return [
+        ("python -c pass", [python, "-c", "pass"], {}, None),
+        ("aura-db --help", [*aura, "--help"], {}, 6.0),
+        ("aura-db --version", [*aura, "--version"], {}, 6.0),
+        ("TAB: migrate --to", aura, tab, 6.0),
+        ("aura-db status (sqlite)", [*aura, "--db", str(db), "status"], {}, 8.0),
+    ]
+
+
+def _run(argv: list[str], env: dict[str, str], cwd: Path) -> float:
+    start = time.perf_counter()
+    proc = subprocess.run(argv, env=env, cwd=cwd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    elapsed = time.perf_counter() - start
+    if proc.returncode != 0:
+        raise SystemExit(f"benchmark command failed ({proc.returncode}): {' '.join(argv)}\n{proc.stderr.decode()}")
+    return elapsed
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--runs", type=int, default=30, help="rounds; each round runs every case once")
+    parser.add_argument("--warmup", type=int, default=3, help="rounds run first and not counted")
+    parser.add_argument("--python", default=sys.executable, help="interpreter (venv) whose aura-db to measure")
+    parser.add_argument("--check", action="store_true", help="exit 1 when a case is over its limit")
+    args = parser.parse_args()
+
+    env = _env()
+    work = Path(tempfile.mkdtemp(prefix="aura-db-bench-"))
+    try:
+        db = work / "aura.db"
+        subprocess.run([*_command_prefix(args.python), "-q", "--db", str(db), "migrate", "--no-backup"],
+                       env=env, cwd=work, check=True, stdout=subprocess.DEVNULL)
+        cases = _cases(args.python, db)
+        times: dict[str, list[float]] = {label: [] for label, *_ in cases}
+        for round_ in range(args.warmup + args.runs):
+            # Interleaved, so a burst of load on the machine hits every case alike.
+            for label, argv, extra, _ in cases:
+                t = _run(argv, {**env, **extra}, work)
+                if round_ >= args.warmup:
+                    times[label].append(t)
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
+
+    versions = subprocess.run(
+        [args.python, "-c", "import sys, typer, peewee, rich.console; from importlib.metadata import version as v; "
+         "print(sys.version.split()[0], v('typer'), v('peewee'), v('rich'))"],
+        env=env, capture_output=True, text=True,
+    ).stdout.split()
+    print(f"python {versions[0] if versions else '?'}, typer {versions[1] if len(versions) > 1 else '?'}, "
+          f"{args.runs} rounds (+{args.warmup} warm-up), median wall time")
+    base = statistics.median(times["python -c pass"])
+    over = []
+    print(f"{'case':28} {'median':>9} {'ratio':>7} {'limit':>6}")
+    for label, _, _, limit in cases:
+        med = statistics.median(times[label])
+        ratio = med / base
+        verdict = ""
+        if limit is not None:
+            verdict = "ok" if ratio <= limit else "OVER"
+            if ratio > limit:
+                over.append(label)
+        limit_text = f"{limit:.0f}x" if limit else ""
+        print(f"{label:28} {med * 1000:7.1f}ms {ratio:6.2f}x {limit_text:>6} {verdict}")
+    return 1 if (args.check and over) else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
