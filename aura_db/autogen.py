@@ -86,6 +86,17 @@ def drop_named_index(migrator: Any, table: str, name: str) -> None:
     migrator.__ops__.append(migrator.__migrator__.drop_index(table, name))
 
 
+def fill_nulls(migrator: Any, table: str, field: str, value: Any) -> None:
+    """Set ``field`` to ``value`` where it is NULL, before it becomes NOT NULL.
+
+    Written as an UPDATE query (not Python), so ``aura-db script`` can script it.
+    """
+    model = migrator.orm[table]
+    column = model._meta.fields[field]
+    sql, params = model.update({column: value}).where(column.is_null()).sql()
+    migrator.sql(sql, *params)
+
+
 def _index_name(model: Any, index: Any) -> str | None:
     import peewee as pw
 
@@ -128,7 +139,8 @@ def generate(migrations_dir: Path, existing: list["MigrationFile"], *, models: l
     if not up:
         return None
     warnings += _rollback_warnings(models, state)
-    helpers = [h for h in ("add_named_index", "drop_named_index") if any(h + "(" in c for c in up + down)]
+    helpers = [h for h in ("add_named_index", "drop_named_index", "fill_nulls")
+               if any(h + "(" in c for c in up + down)]
     if helpers:
         imports.add(f"from aura_db.autogen import {', '.join(helpers)}")
     return Generated(
@@ -271,12 +283,25 @@ def _rollback_warnings(models: list, state: list) -> list[str]:
     for table, model in new.items():
         if table in old:
             for name in sorted(set(model._meta.fields) & set(old[table]._meta.fields)):
-                if old[table]._meta.fields[name].null and not model._meta.fields[name].null:
+                f = model._meta.fields[name]
+                if old[table]._meta.fields[name].null and not f.null and _fill_value(f) is None:
                     out.append(
                         f"{table}.{model._meta.fields[name].column_name} becomes NOT NULL: rows holding "
                         f"NULL there make the migration fail; fill them first (migrator.sql UPDATE)"
                     )
     return out
+
+
+def _fill_value(f: Any) -> str | None:
+    """The code for a NOT NULL field's default, to fill NULLs with; None without one."""
+    default = f.default
+    if default is None:
+        return None
+    if callable(default):
+        return "call"
+    if isinstance(default, (str, int, float, bool)):
+        return repr(default)
+    return None
 
 
 def _callable_ref(fn: Any, where: str) -> tuple[str, str | None]:
@@ -340,6 +365,23 @@ def _fixed_autogen(imports: set[str]) -> Iterator[None]:
     def drop_index(idx: Any) -> str:
         return f"drop_named_index(migrator, {idx._model._meta.table_name!r}, {idx._name!r})"
 
+    plain_change = auto.change_fields
+
+    def change_fields(model: Any, *changed: tuple) -> str:
+        # A column that becomes NOT NULL fails on rows holding NULL: give
+        # them the field's default first, where it has one.
+        fills = []
+        for f, diff in changed:
+            value = _fill_value(f)
+            if diff.get("null") is False and value is not None:
+                if callable(f.default):
+                    expr, imp = _callable_ref(f.default, f"{model._meta.table_name}.{f.column_name}")
+                    if imp:
+                        imports.add(imp)
+                    value = f"{expr}()"
+                fills.append(f"fill_nulls(migrator, {model._meta.table_name!r}, {f.name!r}, {value})")
+        return "\n".join([*fills, plain_change(model, *changed)])
+
     plain_create = auto.create_model
 
     def create_model(model: Any, **kwargs: Any) -> str:
@@ -365,4 +407,5 @@ def _fixed_autogen(imports: set[str]) -> Iterator[None]:
         stack.enter_context(mock.patch.object(auto, "add_index", add_index))
         stack.enter_context(mock.patch.object(auto, "drop_index", drop_index))
         stack.enter_context(mock.patch.object(auto, "create_model", create_model))
+        stack.enter_context(mock.patch.object(auto, "change_fields", change_fields))
         yield

@@ -334,3 +334,44 @@ def test_auto_on_postgresql_applies_and_rolls_back_with_data(cli, models, migrat
     assert db.execute_sql('SELECT "Title" FROM "ProjectStates"').fetchall() == [("Demo",)]
     assert "Tags" not in [c.name for c in db.get_columns("ProjectStates")]
     db.close()
+
+
+def test_auto_changed_columns_and_a_dropped_table_round_trip_with_data(cli, models, migrations_copy, workdir):
+    from aura_db.models import ActionLog
+
+    class Tighter(Template):
+        name = pw.CharField(column_name="Name", max_length=300)
+        description = pw.TextField(column_name="Description", default="")  # was NULL-able
+
+        class Meta:
+            table_name = "Templates"
+
+    db = workdir / "a.db"
+    assert cli("--db", db, "--migrations", migrations_copy, "migrate", "--no-backup").exit_code == 0
+    con = sqlite3.connect(db)
+    con.execute('INSERT INTO "Templates" ("Id", "Name", "Category", "IsSystemTemplate", "IsCommunityTemplate", '
+                '"UsageCount", "Rating", "RatingCount", "CreatedAt", "UpdatedAt") '
+                "VALUES ('t1', 'Intro', 'c', 0, 0, 0, 0, 0, '2026-01-01', '2026-01-01')")
+    con.commit()
+    con.close()
+    models([m for m in with_models(Tighter) if m is not ActionLog])
+    r = cli("--migrations", migrations_copy, "migrate", "add", "tighten_templates", "--auto")
+    assert r.exit_code == 0, r
+    assert "ActionLogs is dropped" in r.stderr
+    text = (migrations_copy / "002_tighten_templates.py").read_text()
+    assert "fill_nulls(migrator, 'Templates', 'description', '')" in text
+
+    r = cli("--db", db, "--migrations", migrations_copy, "migrate", "--no-backup")
+    assert r.exit_code == 0, r  # the NULL description was filled before NOT NULL
+    assert rows(db, 'SELECT "Id", "Name", "Description" FROM "Templates"') == [("t1", "Intro", "")]
+    assert "ActionLogs" not in {t for (t,) in rows(db, "SELECT name FROM sqlite_master WHERE type='table'")}
+    assert autogen.generate(migrations_copy, discover(migrations_copy)) is None
+
+    r = cli("--db", db, "--migrations", migrations_copy, "rollback", "--yes", "--no-backup")
+    assert r.exit_code == 0, r
+    assert rows(db, 'SELECT "Id", "Name" FROM "Templates"') == [("t1", "Intro")]
+    # the table comes back with every one of its named indexes
+    assert {i for i in indexes(db, "ActionLogs") if i.startswith("IX_")} == {
+        "IX_ActionLogs_UserId", "IX_ActionLogs_ActionType", "IX_ActionLogs_Timestamp",
+        "IX_ActionLogs_CorrelationId", "IX_ActionLogs_Status", "IX_ActionLogs_ExpiresAt",
+        "IX_ActionLogs_UserId_Timestamp"}
