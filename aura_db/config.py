@@ -4,11 +4,18 @@ The settings file is ``aura-db.toml`` in the working directory (or the file
 given by ``--config`` / ``AURA_DB_CONFIG``), or the ``[tool.aura-db]`` table of
 ``pyproject.toml`` when there is no ``aura-db.toml``.  Each resolved value
 remembers where it came from, for ``--verbose``.
+
+In ``aura-db.toml`` the settings are top-level keys (or an ``[aura-db]``
+table); in ``pyproject.toml`` they are the ``[tool.aura-db]`` table.  Keys
+may be spelled with ``_`` or ``-``.  Relative paths (the SQLite file,
+``migrations``, ``backup_dir``) are relative to the working directory, as
+they are on the command line.
 """
 
 from __future__ import annotations
 
 import os
+import re
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -28,6 +35,9 @@ KEYS: dict[str, tuple[tuple[str, ...], Any, type]] = {
     "lock_timeout": (("AURA_DB_LOCK_TIMEOUT",), 60.0, float),
     "backup_before_migrate": (("AURA_DB_BACKUP_BEFORE_MIGRATE",), True, bool),
 }
+# The global option that sets a key, for --verbose ("flag --db").
+FLAGS = {"url": "--db", "migrations": "--migrations", "backup_dir": "--backup-dir",
+         "lock_timeout": "--lock-timeout", "keep": "--keep", "compression": "--compress"}
 # Spellings accepted in the file for the same keys.
 ALIASES = {"backup-dir": "backup_dir", "lock-timeout": "lock_timeout",
            "backup-before-migrate": "backup_before_migrate", "db": "url"}
@@ -66,30 +76,57 @@ class Settings:
         for key in KEYS:
             value = self.values.get(key)
             if key == "url":
-                value = redact(str(value))
+                value = _mask_query_secrets(redact(str(value)))
             if key == "migrations" and value is None:
                 value = str(self.migrations_dir)
             lines.append(f"{key} = {value}  ({self.sources.get(key, 'default')})")
         return lines
 
 
+_SECRET_PARAM = re.compile(r"([?&](?:password|passwd|pwd)=)[^&#]*", re.IGNORECASE)
+
+
+def _mask_query_secrets(url: str) -> str:
+    """``?password=...`` also reaches the driver (playhouse.db_url passes query
+    parameters through), so it is masked like the password in the netloc."""
+    return _SECRET_PARAM.sub(r"\1***", url)
+
+
 def _coerce(key: str, raw: Any, typ: type, origin: str) -> Any:
+    """``raw`` as ``typ``; UsageError (exit 2) naming the key and where it came from.
+
+    Strings (flags, environment variables) are parsed; a value the TOML file
+    already typed must have the right type: ``keep = true`` is a mistake,
+    not 1.
+    """
     if typ is bool:
         if isinstance(raw, bool):
             return raw
-        text = str(raw).strip().lower()
+        text = str(raw).strip().lower() if isinstance(raw, str) else None
         if text in ("1", "true", "yes", "on"):
             return True
         if text in ("0", "false", "no", "off"):
             return False
         raise UsageError(f"{key} from {origin} must be true or false, got {raw!r}")
+    if isinstance(raw, bool) or not isinstance(raw, (str, int, float)) or (
+        typ is str and not isinstance(raw, str)
+    ) or (typ is int and isinstance(raw, float)):
+        raise UsageError(f"{key} from {origin} must be {_TYPE_WORDS[typ]}, got {raw!r}")
     try:
-        value = typ(raw)
+        value = typ(raw.strip() if isinstance(raw, str) else raw)
     except (TypeError, ValueError):
-        raise UsageError(f"{key} from {origin} must be {typ.__name__}, got {raw!r}") from None
-    if typ in (int, float) and value < 0:
-        raise UsageError(f"{key} from {origin} must not be negative, got {raw!r}")
+        raise UsageError(f"{key} from {origin} must be {_TYPE_WORDS[typ]}, got {raw!r}") from None
+    if typ is float and value != value:  # NaN
+        raise UsageError(f"{key} from {origin} must be {_TYPE_WORDS[typ]}, got {raw!r}")
+    if typ in (int, float) and value < _MINIMUM.get(key, 0):
+        raise UsageError(f"{key} from {origin} must be at least {_MINIMUM.get(key, 0)}, got {raw!r}")
     return value
+
+
+_TYPE_WORDS = {str: "a string", int: "a whole number", float: "a number of seconds", bool: "true or false"}
+# keep = 0 would prune every backup, the one just taken included.
+_MINIMUM = {"keep": 1}
+_TOML_POSITION = re.compile(r"\s*\(at line (\d+), column (\d+)\)\s*$")
 
 
 def read_file(path: Path, *, table: str | None = None) -> tuple[dict[str, Any], list[str]]:
@@ -103,9 +140,18 @@ def read_file(path: Path, *, table: str | None = None) -> tuple[dict[str, Any], 
     try:
         data = tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:
-        raise UsageError(f"settings file {path} is not valid TOML: {exc}") from None
+        # "path:LINE: ..." like a compiler, so editors and people find the spot.
+        message = str(exc)
+        pos = _TOML_POSITION.search(message)
+        if pos:
+            reason = message[: pos.start()]
+            raise UsageError(
+                f"{path}:{pos.group(1)}: not valid TOML: {reason} (line {pos.group(1)}, column {pos.group(2)})"
+            ) from None
+        raise UsageError(f"{path}: not valid TOML: {message}") from None
     if table:
-        data = data.get("tool", {}).get(table, {})
+        tool = data.get("tool", {})
+        data = tool.get(table, {}) if isinstance(tool, dict) else {}
         if not isinstance(data, dict):
             raise UsageError(f"[tool.{table}] in {path} must be a table")
     else:
@@ -115,10 +161,20 @@ def read_file(path: Path, *, table: str | None = None) -> tuple[dict[str, Any], 
     for key, raw in data.items():
         name = ALIASES.get(key, key)
         if name not in KEYS:
-            warnings.append(f"unknown setting {key!r} in {path} (ignored)")
+            warnings.append(f"unknown setting {key!r} in {path} (ignored){_suggestion(key)}")
             continue
         values[name] = raw
     return values, warnings
+
+
+def _suggestion(key: str) -> str:
+    from difflib import get_close_matches
+
+    spellings = [*KEYS, *ALIASES]
+    close = get_close_matches(key.replace("-", "_"), spellings, n=1, cutoff=0.6) or get_close_matches(
+        key, spellings, n=1, cutoff=0.6
+    )
+    return f"; did you mean {close[0]!r}?" if close else ""
 
 
 def load_settings(
@@ -152,7 +208,8 @@ def load_settings(
     sources: dict[str, str] = {}
     for key, (env_names, default, typ) in KEYS.items():
         if flags.get(key) is not None:
-            values[key], sources[key] = _coerce(key, flags[key], typ, "the command line"), "flag"
+            flag = FLAGS.get(key, key)
+            values[key], sources[key] = _coerce(key, flags[key], typ, flag), f"flag {flag}"
             continue
         env_name = next((n for n in env_names if env.get(n)), None)
         if env_name:
@@ -160,9 +217,11 @@ def load_settings(
             sources[key] = f"env {env_name}"
         elif key in file_values:
             values[key] = _coerce(key, file_values[key], typ, str(config_path))
-            sources[key] = f"file {config_path.name if config_path else ''}"
+            sources[key] = f"file {config_path}" + (" [tool.aura-db]" if config_path and config_path.name == "pyproject.toml" else "")
         else:
             values[key], sources[key] = default, "default"
     if values["compression"] not in ("none", "gzip", "zstd"):
-        raise UsageError(f"compression must be none, gzip or zstd, got {values['compression']!r}")
+        raise UsageError(
+            f"compression from {sources['compression']} must be none, gzip or zstd, got {values['compression']!r}"
+        )
     return Settings(values=values, sources=sources, config_file=config_path, warnings=warnings, cwd=cwd)
