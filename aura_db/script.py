@@ -660,8 +660,13 @@ def render(script: Script) -> str:
         # Outside any transaction, where SQLite honours it: a table rebuild
         # must not cascade into child tables.
         lines += ["PRAGMA foreign_keys = OFF;", ""]
-    lines.append(f"-- aura-db's history and audit tables (as `aura-db migrate` creates them)")
-    lines += script.history_ddl
+    lines.append("-- aura-db's history and audit tables (as `aura-db migrate` creates them)")
+    if d == "mysql" and (script.from_head or script.direction == "rollback"):
+        # They exist at any state past the empty database, and MySQL has no
+        # CREATE INDEX IF NOT EXISTS: sending it again would fail.
+        lines += [f"-- (exist already) {s}" for s in script.history_ddl]
+    else:
+        lines += script.history_ddl
     lines.append("")
     for m in script.migrations:
         lines.append(f"-- {verb} {m.name}")

@@ -421,3 +421,24 @@ def test_mysql_script_without_a_server_and_where_it_needs_one(cli, migrations_co
     assert r.exit_code == 2, r
     assert "003_widen_title" in r.stderr and "needs a server" in r.stderr and "mysql://" in r.stderr
     assert not (workdir / "out.sql").exists()
+
+
+def test_mysql_script_past_the_empty_database_does_not_recreate_history_tables(cli, mig, workdir):
+    # MySQL cannot say CREATE INDEX IF NOT EXISTS: a second CREATE would fail.
+    fresh = cli("--migrations", mig, "script", "--dialect", "mysql", "--to", "001")
+    assert "\nCREATE UNIQUE INDEX `history_name`" in fresh.stdout
+    later = cli("--migrations", mig, "script", "--dialect", "mysql", "--from", "002", "--to", "002")
+    assert later.exit_code == 0, later
+    assert "\nCREATE UNIQUE INDEX `history_name`" not in later.stdout
+    assert "-- (exist already) CREATE UNIQUE INDEX `history_name`" in later.stdout
+
+
+def test_core_modules_do_not_import_the_cli_framework():
+    import subprocess
+    import sys
+
+    code = ("import sys, aura_db.script, aura_db.autogen, aura_db.authoring; "
+            "bad = [m for m in ('typer', 'rich', 'click') if m in sys.modules]; "
+            "print(bad); sys.exit(1 if bad else 0)")
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
+    assert done.returncode == 0, done.stdout + done.stderr
