@@ -37,9 +37,9 @@ PREFIX = "aura_backup_"
 COMPRESSIONS = {"none": "", "zstd": ".zst", "gzip": ".gz"}
 DEFAULT_KEEP = 10
 CHUNK = 1 << 20  # 1 MiB: large enough for syscalls and hashing to run at disk speed
-# zstd level 1 with two worker threads compresses typical Aura data well
-# above 150 MB/s on two cores (benchmarks/backup_bench.py); higher levels
-# halve the speed for a few percent of size.
+# zstd level 1 on one thread compresses typical Aura data at several hundred
+# MB/s (benchmarks/backup_bench.py); its multi-threaded mode was slower fed
+# 1 MiB at a time, and level 3 a third as fast for a few percent of size.
 ZSTD_LEVEL = 1
 GZIP_LEVEL = 1
 
@@ -353,6 +353,67 @@ class HashingWriter:
             view = view[n:]
         self.size += len(data)
 
+    def copy_from(self, src_fd: int, total: int, on_progress: "Progress | None" = None,
+                  phase: str = "backup") -> bool:
+        """Copy ``total`` bytes of ``src_fd`` in the kernel, hashing what landed on our side.
+
+        Only without compression; False when the kernel cannot (other file
+        systems, old kernels) and the caller streams through ``write``.
+        The hash trails the copy on a second thread, reading back the bytes
+        just written (from the page cache), so it costs no extra wall time.
+        """
+        import queue
+        import threading
+
+        if self._comp is not None or not hasattr(os, "copy_file_range") or self.size:
+            return False
+        step = 16 * CHUNK
+        marks: "queue.Queue[int | None]" = queue.Queue()
+        failed: list[BaseException] = []
+
+        def hasher() -> None:
+            pos = 0
+            try:
+                while True:
+                    end = marks.get()
+                    if end is None:
+                        return
+                    while pos < end:
+                        block = os.pread(self.fd, min(CHUNK, end - pos), pos)
+                        if not block:
+                            raise OSError(f"short read at {pos}")
+                        self.sha.update(block)
+                        pos += len(block)
+            except BaseException as exc:  # noqa: BLE001 - handed to the copier
+                failed.append(exc)
+
+        # The descriptor was opened write-only; hashing reads it back.
+        t = threading.Thread(target=hasher, daemon=True)
+        off = 0
+        try:
+            n = os.copy_file_range(src_fd, self.fd, min(step, total), 0, 0) if total else 0
+        except OSError:
+            return False
+        t.start()
+        try:
+            off += n
+            marks.put(off)
+            while off < total and not failed:
+                n = os.copy_file_range(src_fd, self.fd, min(step, total - off), off, off)
+                if n == 0:
+                    break
+                off += n
+                marks.put(off)
+                if on_progress:
+                    on_progress(phase, off, total)
+        finally:
+            marks.put(None)
+            t.join()
+        if failed:
+            raise failed[0]
+        self.size = self.raw_size = off
+        return True
+
     def finish(self) -> None:
         if self._comp is not None:
             tail = self._comp.flush()
@@ -365,7 +426,7 @@ def _compressor(compression: str):
     if compression == "zstd":
         import zstandard
 
-        return zstandard.ZstdCompressor(level=ZSTD_LEVEL, threads=-1).compressobj()
+        return zstandard.ZstdCompressor(level=ZSTD_LEVEL).compressobj()
     if compression == "gzip":
         import zlib
 
@@ -515,7 +576,7 @@ def create_with(eb: Any, engine: "Engine", backup_dir: Path, *, label: str | Non
     tmp = tmp_name(folder, name)
     mtmp = tmp_name(folder, name + ".json")
     try:
-        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        fd = os.open(tmp, os.O_RDWR | os.O_CREAT | os.O_EXCL, 0o600)
         try:
             writer = HashingWriter(fd, compression)
             snap = eb.snapshot(writer, folder, on_progress)

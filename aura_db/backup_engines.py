@@ -312,11 +312,14 @@ class SqliteBackup(EngineBackup):
         t.start()
         done = 0
         try:
-            for block in _Pump(_pread_chunks(fd, total)):
-                writer.write(block)
-                done += len(block)
-                if on_progress:
-                    on_progress("backup", done, total)
+            if writer.copy_from(fd, total, on_progress):
+                done = writer.size
+            else:
+                for block in _Pump(_pread_chunks(fd, total)):
+                    writer.write(block)
+                    done += len(block)
+                    if on_progress:
+                        on_progress("backup", done, total)
         finally:
             t.join()
         if "error" in found:
@@ -421,20 +424,34 @@ class SqliteBackup(EngineBackup):
             raise DatabaseUnavailable(f"cannot restore to {live}: folder {live.parent} does not exist")
         clean_leftovers(live.parent)
         staged = tmp_name(live.parent, f"aura_stage_{live.name}")
+        from aura_db.backup import HashingWriter
+
         sha = hashlib.sha256()
         try:
-            fd = os.open(staged, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+            fd = os.open(staged, os.O_RDWR | os.O_CREAT | os.O_TRUNC, 0o600)
             try:
-                done = 0
-                chunks = read_decompressed(path, manifest.compression, on_chunk=sha.update)
-                for block in _Pump(chunks):
-                    view = memoryview(block)
-                    while view:
-                        n = os.write(fd, view)
-                        view = view[n:]
-                    done += len(block)
-                    if on_progress:
-                        on_progress("restore", done, manifest.raw_size)
+                copied = False
+                if manifest.compression == "none":
+                    # The kernel copies; the hash is of the bytes that landed.
+                    writer = HashingWriter(fd)
+                    src = os.open(path, os.O_RDONLY)
+                    try:
+                        copied = writer.copy_from(src, os.fstat(src).st_size, on_progress, "restore")
+                    finally:
+                        os.close(src)
+                    if copied:
+                        sha = writer.sha
+                if not copied:
+                    done = 0
+                    chunks = read_decompressed(path, manifest.compression, on_chunk=sha.update)
+                    for block in _Pump(chunks):
+                        view = memoryview(block)
+                        while view:
+                            n = os.write(fd, view)
+                            view = view[n:]
+                        done += len(block)
+                        if on_progress:
+                            on_progress("restore", done, manifest.raw_size)
                 os.fsync(fd)
             finally:
                 os.close(fd)
