@@ -13,7 +13,7 @@ import aura_db.models as aura_models
 from aura_db import autogen
 from aura_db.fields import GuidField, JsonField, new_guid, utcnow
 from aura_db.migrations import discover, load
-from aura_db.models import MODELS, ProjectState, SceneState, Template
+from aura_db.models import MODELS, ProjectState, Template
 
 
 # --------------------------------------------------------------------------

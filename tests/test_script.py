@@ -434,7 +434,6 @@ def test_mysql_script_past_the_empty_database_does_not_recreate_history_tables(c
 
 
 def test_core_modules_do_not_import_the_cli_framework():
-    import subprocess
     import sys
 
     code = ("import sys, aura_db.script, aura_db.autogen, aura_db.authoring; "
