@@ -1,0 +1,1 @@
+complete --command aura-db --no-files --arguments "(env _AURA_DB_COMPLETE=complete_fish _TYPER_COMPLETE_FISH_ACTION=get-args _TYPER_COMPLETE_ARGS=(commandline -cp) aura-db)" --condition "env _AURA_DB_COMPLETE=complete_fish _TYPER_COMPLETE_FISH_ACTION=is-args _TYPER_COMPLETE_ARGS=(commandline -cp) aura-db"

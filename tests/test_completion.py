@@ -1,0 +1,189 @@
+"""Shell completion, driven the way a shell drives it: a new process per TAB.
+
+Each test sets Typer's completion variables (what the scripts in
+completions/ send) and runs aura-db as a real process, so the entry point,
+lazy command loading and the value completers are all exercised.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from conftest import MIGRATIONS, REPO
+
+ENTRY = "import sys; sys.argv[0] = 'aura-db'; from aura_db.cli.app import main; main()"
+
+
+def _load_generator():
+    spec = importlib.util.spec_from_file_location("completions_generate", REPO / "completions" / "generate.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def complete(words: str, cwd: Path, *, shell: str = "bash") -> subprocess.CompletedProcess:
+    """What aura-db answers when TAB is pressed after ``words`` (ending in the word being typed)."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("AURA_DB_", "_AURA_DB_", "_TYPER_"))}
+    env.pop("DATABASE_URL", None)
+    env["_AURA_DB_COMPLETE"] = f"complete_{shell}"
+    if shell == "bash":
+        env["COMP_WORDS"] = words
+        env["COMP_CWORD"] = str(len(words.split(" ")) - 1)
+    else:
+        env["_TYPER_COMPLETE_ARGS"] = words
+        if shell == "fish":
+            env["_TYPER_COMPLETE_FISH_ACTION"] = "get-args"
+    return subprocess.run([sys.executable, "-c", ENTRY], cwd=cwd, env=env, capture_output=True,
+                          text=True, timeout=60)
+
+
+def values(proc: subprocess.CompletedProcess) -> list[str]:
+    assert proc.returncode == 0, proc
+    assert proc.stderr == "", proc.stderr  # nothing may reach the shell's screen
+    return proc.stdout.split()
+
+
+@pytest.fixture
+def two_migrations(tmp_path) -> Path:
+    folder = tmp_path / "mig"
+    folder.mkdir()
+    shutil.copy(MIGRATIONS / "001_initial.py", folder / "001_initial.py")
+    (folder / "002_add_tags.py").write_text(
+        '"""Tags (an empty step for completion tests)."""\n\n\n'
+        "def migrate(migrator, database, fake=False):\n    pass\n\n\n"
+        "def rollback(migrator, database, fake=False):\n    pass\n",
+        encoding="utf-8",
+    )
+    return folder
+
+
+# --------------------------------------------------------------------------
+# The checked-in scripts
+
+
+@pytest.mark.parametrize("shell", ["bash", "zsh", "fish", "powershell"])
+def test_checked_in_script_matches_what_the_code_generates(shell):
+    gen = _load_generator()
+    path = REPO / "completions" / gen.FILES[shell]
+    assert path.is_file(), f"{path} is missing: run python completions/generate.py"
+    assert path.read_text(encoding="utf-8") == gen.generate(shell), (
+        f"{path.name} is out of date: run python completions/generate.py"
+    )
+
+
+def test_scripts_register_for_the_installed_command_name():
+    gen = _load_generator()
+    for shell, name in gen.FILES.items():
+        text = (REPO / "completions" / name).read_text(encoding="utf-8")
+        assert "_AURA_DB_COMPLETE=complete_" in text or '"complete_powershell"' in text, shell
+        assert "aura-db" in text and "python -m" not in text, shell
+
+
+# --------------------------------------------------------------------------
+# Values
+
+
+def test_migrate_to_completes_migration_names(workdir, two_migrations):
+    got = values(complete(f"aura-db --migrations {two_migrations} migrate --to ", workdir))
+    assert got == ["001_initial", "002_add_tags"]
+
+
+def test_migrate_to_completes_numbers_from_a_prefix(workdir, two_migrations):
+    got = values(complete(f"aura-db --migrations {two_migrations} migrate --to 002", workdir))
+    assert got == ["002", "002_add_tags"]
+
+
+def test_migrate_to_uses_the_shipped_migrations_by_default(workdir):
+    assert "001_initial" in values(complete("aura-db migrate --to ", workdir))
+
+
+def test_migrations_folder_from_the_settings_file(workdir, two_migrations):
+    (workdir / "aura-db.toml").write_text(f'migrations = "{two_migrations}"\n', encoding="utf-8")
+    assert values(complete("aura-db migrate --to 002_", workdir)) == ["002_add_tags"]
+
+
+def test_rollback_target_completes_migration_names(workdir, two_migrations):
+    got = values(complete(f"aura-db --migrations {two_migrations} rollback ", workdir))
+    assert got == ["001_initial", "002_add_tags"]
+
+
+def test_zsh_and_fish_get_the_same_values(workdir, two_migrations):
+    words = f"aura-db --migrations {two_migrations} rollback 00"
+    zsh = complete(words, workdir, shell="zsh")
+    assert zsh.returncode == 0 and "002_add_tags" in zsh.stdout and "001_initial" in zsh.stdout
+    fish = complete(words, workdir, shell="fish")
+    assert fish.returncode == 0 and "002_add_tags" in fish.stdout
+
+
+def test_command_names_complete(workdir):
+    assert values(complete("aura-db sta", workdir)) == ["status"]
+    assert "list" in values(complete("aura-db migrate ", workdir))
+
+
+def test_completion_prints_nothing_on_a_broken_setup(workdir):
+    """A malformed settings file or missing folder completes to nothing, silently."""
+    (workdir / "aura-db.toml").write_text("this is not toml\n", encoding="utf-8")
+    assert values(complete("aura-db migrate --to ", workdir)) == []
+    (workdir / "aura-db.toml").unlink()
+    assert values(complete("aura-db --migrations nowhere rollback ", workdir)) == []
+
+
+# --------------------------------------------------------------------------
+# Commands the other groups add: covered when they are part of the build
+
+
+def _has(command: str) -> bool:
+    return importlib.util.find_spec(f"aura_db.cli.{command}") is not None
+
+
+@pytest.fixture
+def backed_up(cli, workdir) -> list[str]:
+    if not (_has("backup") and _has("restore")):
+        pytest.skip("backup/restore commands are not part of this build")
+    assert cli("-q", "migrate", "--no-backup").exit_code == 0
+    r = cli("-q", "backup", "--label", "first")
+    assert r.exit_code == 0, r
+    names = sorted(p.name for p in (workdir / "backups").iterdir()
+                   if p.name.startswith("aura_backup_") and not p.name.endswith(".json"))
+    assert names
+    return names
+
+
+def test_restore_completes_backup_files_and_latest(workdir, backed_up):
+    got = values(complete("aura-db restore ", workdir))
+    assert got[0] == "latest" and set(got[1:]) == set(backed_up)
+    assert values(complete("aura-db restore aura_backup_", workdir)) == backed_up
+
+
+def test_backup_verify_completes_backup_files(workdir, backed_up):
+    got = values(complete("aura-db backup verify ", workdir))
+    assert set(backed_up) <= set(got)
+    assert not any(name.endswith(".json") for name in got)  # manifests are not backups
+
+
+def test_backup_dir_flag_is_honoured(workdir, backed_up, tmp_path):
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    assert values(complete(f"aura-db --backup-dir {elsewhere} restore aura_", workdir)) == []
+
+
+def test_inspect_table_completes_table_names(cli, workdir):
+    if not _has("inspect"):
+        pytest.skip("inspect is not part of this build")
+    assert cli("-q", "migrate", "--no-backup").exit_code == 0
+    # Typer keeps only values starting with exactly what was typed, so the
+    # case matters: the tables are CamelCase.
+    got = values(complete("aura-db inspect table Pro", workdir))
+    from aura_db.models.schema import TABLES
+
+    expected = sorted(t for t in TABLES if t.startswith("Pro"))
+    assert expected and got == expected
+    everything = values(complete("aura-db inspect table ", workdir))
+    assert "aura_schema_history" in everything and len(everything) >= 13
