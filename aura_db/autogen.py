@@ -97,6 +97,38 @@ def fill_nulls(migrator: Any, table: str, field: str, value: Any) -> None:
     migrator.sql(sql, *params)
 
 
+def drop_column_indexes(migrator: Any, table: str, *fields: str) -> None:
+    """Drop the indexes on ``fields`` before ``migrator.remove_fields`` drops the columns.
+
+    SQLite refuses to drop a column an index still covers (PostgreSQL and
+    MySQL drop such indexes with the column).  peewee-migrate drops a unique
+    column's index by a name it guesses, which is not the name the index has
+    when ``create_table`` made it; so the state forgets the flags and the
+    indexes are found by what they cover.
+    """
+    from playhouse.migrate import Operation, SqliteMigrator
+
+    model = migrator.orm[table]
+    columns = set()
+    for name in fields:
+        f = model._meta.fields[name]
+        f.unique = f.index = False
+        columns.add(f.column_name)
+    schema = migrator.__migrator__
+    if isinstance(schema, SqliteMigrator):
+        migrator.__ops__.append(Operation(schema, _drop_sqlite_indexes, table, columns))
+
+
+def _drop_sqlite_indexes(schema: Any, table: str, columns: set) -> list:
+    import peewee as pw
+
+    return [
+        schema.make_context().literal("DROP INDEX ").sql(pw.Entity(index.name))
+        for index in schema.database.get_indexes(table)
+        if set(index.columns) & columns
+    ]
+
+
 def _index_name(model: Any, index: Any) -> str | None:
     import peewee as pw
 
@@ -139,7 +171,7 @@ def generate(migrations_dir: Path, existing: list["MigrationFile"], *, models: l
     if not up:
         return None
     warnings += _rollback_warnings(models, state)
-    helpers = [h for h in ("add_named_index", "drop_named_index", "fill_nulls")
+    helpers = [h for h in ("add_named_index", "drop_named_index", "drop_column_indexes", "fill_nulls")
                if any(h + "(" in c for c in up + down)]
     if helpers:
         imports.add(f"from aura_db.autogen import {', '.join(helpers)}")
@@ -193,6 +225,8 @@ def _tables(models: list) -> dict[str, Any]:
 
 def _refuse_unsafe(models: list, state: list) -> list[str]:
     """Refuse the changes that fail on a database that holds rows; warn of surprising ones."""
+    import peewee as pw
+
     out: list[str] = []
     old = _tables(state)
     for table, model in _tables(models).items():
@@ -207,6 +241,12 @@ def _refuse_unsafe(models: list, state: list) -> list[str]:
                     f"{table}.{f.column_name} is added NOT NULL without a default: the rows "
                     f"already in {table} would have no value for it",
                     hint="give the field a default= (or null=True), then run `aura-db migrate add --auto` again",
+                )
+            if (f.index or f.unique) and not isinstance(f, pw.ForeignKeyField):
+                out.append(
+                    f"{table}.{f.column_name}: a field-level index is named by peewee, not "
+                    f"IX_{table}_{f.column_name} as the schema's other indexes; declare it with "
+                    f"Model.add_index(..., name=...) to keep the naming"
                 )
             if f.default is not None and callable(f.default):
                 expr, _ = _callable_ref(f.default, f"{table}.{f.column_name}")  # raises when unwritable
@@ -382,6 +422,16 @@ def _fixed_autogen(imports: set[str]) -> Iterator[None]:
                 fills.append(f"fill_nulls(migrator, {model._meta.table_name!r}, {f.name!r}, {value})")
         return "\n".join([*fills, plain_change(model, *changed)])
 
+    plain_drop_fields = auto.drop_fields
+
+    def drop_fields(model: Any, *dropped: Any) -> str:
+        indexed = [f.name for f in dropped if isinstance(f, pw.Field) and (f.index or f.unique)]
+        code = plain_drop_fields(model, *dropped)
+        if not indexed:
+            return code
+        names = ", ".join(repr(n) for n in indexed)
+        return f"drop_column_indexes(migrator, {model._meta.table_name!r}, {names})\n{code}"
+
     plain_create = auto.create_model
 
     def create_model(model: Any, **kwargs: Any) -> str:
@@ -408,4 +458,5 @@ def _fixed_autogen(imports: set[str]) -> Iterator[None]:
         stack.enter_context(mock.patch.object(auto, "drop_index", drop_index))
         stack.enter_context(mock.patch.object(auto, "create_model", create_model))
         stack.enter_context(mock.patch.object(auto, "change_fields", change_fields))
+        stack.enter_context(mock.patch.object(auto, "drop_fields", drop_fields))
         yield

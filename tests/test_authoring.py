@@ -375,3 +375,35 @@ def test_auto_changed_columns_and_a_dropped_table_round_trip_with_data(cli, mode
         "IX_ActionLogs_UserId", "IX_ActionLogs_ActionType", "IX_ActionLogs_Timestamp",
         "IX_ActionLogs_CorrelationId", "IX_ActionLogs_Status", "IX_ActionLogs_ExpiresAt",
         "IX_ActionLogs_UserId_Timestamp"}
+
+
+def test_auto_columns_with_their_own_index_round_trip_on_sqlite(cli, models, migrations_copy, workdir):
+    # SQLite will not drop a column an index covers, and peewee-migrate
+    # guesses a unique column's index name wrongly: the way down must still work.
+    def changed():
+        class Template(aura_models.Template):  # same class name: same index names
+            code = pw.CharField(column_name="Code", max_length=20, null=True, index=True)
+            slug = pw.CharField(column_name="Slug", max_length=20, null=True, unique=True)
+
+            class Meta:
+                table_name = "Templates"
+
+        return Template
+
+    models(with_models(changed()))
+    r = cli("--migrations", migrations_copy, "migrate", "add", "codes", "--auto")
+    assert r.exit_code == 0, r
+    assert "field-level index" in r.stderr
+    db = workdir / "a.db"
+    assert cli("--db", db, "--migrations", migrations_copy, "migrate", "--no-backup").exit_code == 0
+    con = sqlite3.connect(db)
+    con.execute('INSERT INTO "Templates" ("Id", "Name", "Category", "IsSystemTemplate", "IsCommunityTemplate", '
+                '"UsageCount", "Rating", "RatingCount", "CreatedAt", "UpdatedAt", "Code", "Slug") '
+                "VALUES ('t1', 'Intro', 'c', 0, 0, 0, 0, 0, '2026-01-01', '2026-01-01', 'a', 'b')")
+    con.commit()
+    con.close()
+    assert autogen.generate(migrations_copy, discover(migrations_copy)) is None
+    r = cli("--db", db, "--migrations", migrations_copy, "rollback", "--yes", "--no-backup")
+    assert r.exit_code == 0, r
+    assert "Code" not in columns(db, "Templates") and "Slug" not in columns(db, "Templates")
+    assert rows(db, 'SELECT "Id", "Name" FROM "Templates"') == [("t1", "Intro")]
