@@ -377,7 +377,7 @@ class SqliteBackup(EngineBackup):
                     writer.write(block)
                     done += len(block)
                     if on_progress:
-                        on_progress("backup", done, total)
+                        on_progress("store", done, total)
         finally:
             for p in (tmp, Path(f"{tmp}-journal")):
                 with contextlib.suppress(OSError):

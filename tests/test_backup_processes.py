@@ -60,6 +60,7 @@ def marker(path: Path) -> str:
 WRITER = textwrap.dedent('''
     import sqlite3, sys, time
     con = sqlite3.connect(sys.argv[1], timeout=30, isolation_level=None)
+    con.execute("PRAGMA synchronous=OFF")  # commit every 2 ms, not at the pace of fsync
     n = 0
     deadline = time.time() + float(sys.argv[2])
     print("writing", flush=True)
@@ -158,3 +159,35 @@ def test_sigkill_during_restore_leaves_the_old_or_the_new_database(tmp_path):
     assert r.returncode == 0, r.stderr
     assert marker(db) == "new"
     assert [p.name for p in tmp_path.iterdir() if p.name.startswith(".aura_stage")] == []
+
+
+def test_stepwise_backup_of_a_busy_wal_database_falls_back_to_one_step_and_finishes(tmp_path, monkeypatch):
+    # A writer committing every 2 ms restarts a stepwise backup on every step;
+    # without the fallback this backup would never end.
+    from aura_db import backup as core
+    from aura_db import backup_engines
+    from aura_db.db import engine_for, parse_url
+
+    db = tmp_path / "aura.db"
+    make_db(db, 8, "live")
+    con = sqlite3.connect(db)
+    con.execute("PRAGMA journal_mode=WAL")
+    con.close()
+    monkeypatch.setattr(backup_engines, "BACKUP_STEP_PAGES", 1)
+    writer = subprocess.Popen([sys.executable, "-c", WRITER, str(db), "60"], stdout=subprocess.PIPE, text=True)
+    seen: list[int] = []
+    try:
+        assert writer.stdout.readline().strip() == "writing"
+        time.sleep(0.2)
+        result = core.create_backup(engine_for(parse_url(str(db))), tmp_path / "backups", keep=None,
+                                    on_progress=lambda phase, done, total: phase == "backup" and seen.append(done))
+        # It finished while the writer was still writing: the fallback ended it, not the writer.
+        assert writer.poll() is None
+    finally:
+        writer.kill()
+        writer.wait()
+    restarts = sum(1 for a, b in zip(seen, seen[1:]) if b < a)
+    # The writer really did restart the stepwise copy, and after the allowed
+    # number of restarts the single step took over.
+    assert 1 <= restarts <= backup_engines.MAX_RESTARTS
+    assert core.verify_backup(result.path).ok
