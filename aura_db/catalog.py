@@ -158,22 +158,30 @@ class Catalog:
     def integrity(self, full: bool) -> Integrity:
         raise NotImplementedError
 
-    def orphans(self, fks: list[ForeignKey]) -> dict[str, int]:
+    def orphans(self, fks: list[ForeignKey], full: bool = False) -> dict[str, int]:
         """Rows whose foreign key points at no parent, counted per child table.
 
         Works from the foreign keys the application expects, so orphans are
-        found even where the constraint itself is missing.
+        found even where the constraint itself is missing.  The distinct key
+        values come from the child's index on the key column (every Aura
+        foreign key has one), so the parent is probed once per parent, not
+        once per child row; rows are only counted for keys found missing.
         """
         out: dict[str, int] = {}
+        q = self.quote
         for fk in fks:
-            q = self.quote
+            c, k, p, pk = q(fk.table), q(fk.column), q(fk.target_table), q(fk.target_column)
             n = self.scalar(
-                f"SELECT COUNT(*) FROM {q(fk.table)} c WHERE c.{q(fk.column)} IS NOT NULL AND NOT EXISTS "
-                f"(SELECT 1 FROM {q(fk.target_table)} p WHERE p.{q(fk.target_column)} = c.{q(fk.column)})"
-            )
+                f"SELECT COUNT(*) FROM {c} WHERE {k} IN (SELECT d.k FROM "
+                f"(SELECT DISTINCT {k} AS k FROM {c} WHERE {k} IS NOT NULL) d "
+                f"WHERE NOT EXISTS (SELECT 1 FROM {p} x WHERE x.{pk} = d.k))")
             if n:
                 out[fk.table] = out.get(fk.table, 0) + int(n)
         return out
+
+    def iterate(self, sql: str, params: tuple | list = ()):
+        """Rows one at a time, for results too large to hold twice."""
+        return iter(self.db.execute_sql(sql, tuple(params)))
 
     def explain(self, sql: str, params: tuple, table: str) -> Plan:
         raise NotImplementedError
@@ -272,9 +280,11 @@ class SqliteCatalog(Catalog):
         return Integrity(f"PRAGMA {pragma}", problems[:MAX_PROBLEMS] + (
             [f"... and {len(problems) - MAX_PROBLEMS} more"] if len(problems) > MAX_PROBLEMS else []))
 
-    def orphans(self, fks: list[ForeignKey]) -> dict[str, int]:
-        # foreign_key_check walks each child once with index lookups into the
-        # parent: cheaper than one NOT EXISTS query per key.
+    def orphans(self, fks: list[ForeignKey], full: bool = False) -> dict[str, int]:
+        if not full:
+            return super().orphans(fks)
+        # --full: PRAGMA foreign_key_check reads every child row and checks
+        # every declared key in the file, the Aura ones and any others.
         out: dict[str, int] = {}
         for table, _rowid, _parent, _fkid in self.rows("PRAGMA foreign_key_check"):
             out[table] = out.get(table, 0) + 1

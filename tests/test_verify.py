@@ -158,6 +158,17 @@ def test_orphan_rows_fail_named_by_table(cli, db_path):
     expect_failure(cli, db_path, "foreign key integrity", "SceneStates")
 
 
+def test_full_finds_orphans_with_foreign_key_check(cli, db_path):
+    sql(db_path, "PRAGMA foreign_keys = OFF",
+        "INSERT INTO \"AssetStates\" VALUES ('11111111-1111-4111-8111-111111111111', "
+        "'22222222-2222-4222-8222-222222222222', 'Image', '/x.png', 1, 'image/png', 0, '2026-01-01 00:00:00')")
+    expect_failure(cli, db_path, "foreign key integrity", "AssetStates")
+    r = cli("--db", db_path, "verify", "--full", "--json")
+    assert r.exit_code == 3, r
+    got = by_name(json.loads(r.stdout))["foreign key integrity"]
+    assert got["status"] == "fail" and "AssetStates: 1 row(s)" in got["problems"][0]
+
+
 def test_damaged_page_fails_the_integrity_check(cli, db_path):
     con = sqlite3.connect(db_path)
     page_size = con.execute("PRAGMA page_size").fetchone()[0]
@@ -175,6 +186,7 @@ def test_full_runs_integrity_check(cli, db_path):
     r = cli("--db", db_path, "verify", "--full", "--json")
     assert r.exit_code == 0, r
     assert "integrity_check" in by_name(json.loads(r.stdout))["integrity"]["detail"]
+    assert "foreign_key_check" in by_name(json.loads(r.stdout))["foreign key integrity"]["detail"]
     assert json.loads(r.stdout)["full"] is True
 
 
