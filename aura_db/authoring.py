@@ -86,7 +86,7 @@ def add(migrations_dir: Path, name: str, *, auto: bool = False) -> Created:
         body = autogen.generate(migrations_dir, existing)
         if body is None:
             # Nothing to do is success (exit 0), and nothing is written.
-            return Created(stem, path, 0, [], written=False)
+            return Created(stem, path, 0, autogen.unlisted_models(), written=False)
         imports = "".join(f"{line}\n" for line in getattr(body, "imports", []))
         text = TEMPLATE.format(title=title, imports=imports, migrate=body.migrate, rollback=body.rollback)
         created = Created(stem, path, body.operations, body.warnings)

@@ -153,12 +153,13 @@ def generate(migrations_dir: Path, existing: list["MigrationFile"], *, models: l
     generated safely (a NOT NULL column without a default, a default that
     cannot be written into a module).
     """
+    warnings: list[str] = []
     if models is None:
         from aura_db.models import MODELS
 
         models = list(MODELS)
+        warnings += unlisted_models(models)
     state = _state(existing)
-    warnings: list[str] = []
     warnings += _refuse_unsafe(models, state)
     warnings += _rename_warnings(models, state)
     warnings += _drop_warnings(models, state)
@@ -182,6 +183,31 @@ def generate(migrations_dir: Path, existing: list["MigrationFile"], *, models: l
         warnings=warnings,
         imports=sorted(imports),
     )
+
+
+def unlisted_models(models: list | None = None) -> list[str]:
+    """Concrete models of the schema module that MODELS leaves out.
+
+    Only MODELS is compared (peewee-migrate would take every Model subclass,
+    the abstract bases included, for a table); a new model someone forgot to
+    list would otherwise be silently missing from the migration.
+    """
+    import inspect
+
+    import peewee as pw
+
+    from aura_db.models import MODELS, schema
+
+    listed = set(MODELS if models is None else models)
+    out = []
+    for name, obj in vars(schema).items():
+        if not (inspect.isclass(obj) and issubclass(obj, pw.Model)) or obj.__module__ != schema.__name__:
+            continue
+        if obj in listed or any(m is not obj and issubclass(m, obj) for m in listed):
+            continue  # listed, or a base class of listed models
+        out.append(f"model {name} (table {obj._meta.table_name}) is not in aura_db.models.MODELS, "
+                   f"so it is not compared: add it there")
+    return out
 
 
 def _drops_first(changes: list[str]) -> list[str]:

@@ -407,3 +407,20 @@ def test_auto_columns_with_their_own_index_round_trip_on_sqlite(cli, models, mig
     assert r.exit_code == 0, r
     assert "Code" not in columns(db, "Templates") and "Slug" not in columns(db, "Templates")
     assert rows(db, 'SELECT "Id", "Name" FROM "Templates"') == [("t1", "Intro")]
+
+
+def test_auto_names_a_model_missing_from_models(cli, monkeypatch, migrations_copy, workdir):
+    from aura_db.models import schema
+
+    class Draft(aura_models.BaseModel):
+        id = pw.AutoField(column_name="Id")
+
+        class Meta:
+            table_name = "Drafts"
+
+    Draft.__module__ = schema.__name__
+    monkeypatch.setattr(schema, "Draft", Draft, raising=False)
+    r = cli("--migrations", migrations_copy, "migrate", "add", "drafts", "--auto")
+    assert r.exit_code == 0, r
+    assert "Draft" in r.stderr and "not in aura_db.models.MODELS" in r.stderr
+    assert "BaseModel" not in r.stderr and "SoftDeleteModel" not in r.stderr
