@@ -263,6 +263,17 @@ class _Verifier:
         return CheckResult(name, PASS, ok_detail)
 
     # -- integrity ---------------------------------------------------------
+    def integrity(self) -> CheckResult:
+        try:
+            got = self.cat.integrity(self.full)
+        except AuraError:
+            raise
+        except Exception as exc:  # noqa: BLE001 - a file too damaged to check is a failed check
+            text = str(exc).strip().splitlines()
+            return CheckResult("integrity", FAIL, f"the check itself failed: {text[0] if text else exc!r}",
+                               [str(exc)])
+        return self.integrity_result(got)
+
     def integrity_result(self, got: Integrity) -> CheckResult:
         if got.problems:
             return CheckResult("integrity", FAIL, f"{got.ran}: {_named(got.problems)}", got.problems)
@@ -405,44 +416,42 @@ def verify(engine: "Engine", migrations_dir: Path, *, full: bool = False) -> Ver
         cat = catalog_for(engine, db)
         v = _Verifier(engine, db, cat, migrations_dir, full)
 
-        # The page-level check reads the whole file: start it first, on its
-        # own connection, and let the other checks run meanwhile.
-        integrity_box: dict[str, Any] = {}
+        # The page-level check reads the whole file, and the orphan check
+        # every child key index: run them on a second connection, in a worker
+        # thread, while this thread runs the rest (sqlite3 and the server
+        # drivers release the GIL while a statement runs).  That balances the
+        # two threads' work on a large file.
+        background = [v.integrity, v.orphans]
+        foreground = [v.migrations, v.schema_tables, v.schema_columns, v.schema_indexes,
+                      v.schema_foreign_keys, v.system_configuration, v.reference_counts,
+                      v.soft_delete, v.unique_user_setups, v.query_plans]
+        done: dict[str, Any] = {}
 
-        def run_integrity() -> None:
-            t0 = time.perf_counter()
+        def run_background(in_worker: bool) -> None:
             try:
-                integrity_box["result"] = cat.integrity(full)
+                done["results"] = [_timed(fn) for fn in background]
             except BaseException as exc:  # noqa: BLE001 - re-raised in the caller's thread
-                integrity_box["error"] = exc
+                done["error"] = exc
             finally:
-                integrity_box["ms"] = int((time.perf_counter() - t0) * 1000)
-                if threading.current_thread() is not threading.main_thread() and cat.concurrent_connections:
-                    db.close()  # this thread's own connection
+                if in_worker:
+                    db.close()  # the worker's own connection (peewee keeps one per thread)
 
         worker = None
         if cat.concurrent_connections:
-            worker = threading.Thread(target=run_integrity, name="aura-db-integrity", daemon=True)
+            worker = threading.Thread(target=run_background, args=(True,), name="aura-db-verify", daemon=True)
             worker.start()
-        checks = [connection]
-        checks += [_timed(fn) for fn in (v.migrations, v.schema_tables, v.schema_columns,
-                                          v.schema_indexes, v.schema_foreign_keys)]
-        rest = [_timed(fn) for fn in (v.orphans, v.system_configuration, v.reference_counts,
-                                      v.soft_delete, v.unique_user_setups, v.query_plans)]
+        front = {fn.__name__: _timed(fn) for fn in foreground}
         if worker is None:
-            run_integrity()
+            run_background(False)
         else:
             worker.join()
-        if "error" in integrity_box:
-            err = integrity_box["error"]
-            if isinstance(err, AuraError):
-                raise err
-            integrity = CheckResult("integrity", FAIL, f"the check itself failed: {str(err).strip().splitlines()[0]}",
-                                    [str(err)])
-        else:
-            integrity = v.integrity_result(integrity_box["result"])
-        integrity.duration_ms = integrity_box.get("ms", 0)
-        checks += [integrity] + rest
+        if "error" in done:
+            raise done["error"]
+        integrity, orphans = done["results"]
+        order = ["migrations", "schema_tables", "schema_columns", "schema_indexes", "schema_foreign_keys"]
+        checks = [connection] + [front[n] for n in order] + [integrity, orphans] + [
+            front[n] for n in ("system_configuration", "reference_counts", "soft_delete",
+                               "unique_user_setups", "query_plans")]
     finally:
         db.close()
     return VerifyReport(engine.name, engine.describe(), version, full, checks,
