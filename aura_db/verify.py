@@ -397,9 +397,26 @@ class _Verifier:
         return self._verdict(name, fails, [], f"{len(lookups)} common lookups use an index")
 
 
+CHECK_NAMES = {
+    "migrations": "migrations", "schema_tables": "schema: tables", "schema_columns": "schema: columns",
+    "schema_indexes": "schema: indexes", "schema_foreign_keys": "schema: foreign keys",
+    "integrity": "integrity", "orphans": "foreign key integrity",
+    "system_configuration": "single SystemConfiguration row", "reference_counts": "blob reference counts",
+    "soft_delete": "soft-deleted rows have DeletedAt", "unique_user_setups": "unique UserSetups.UserId",
+    "query_plans": "query plans",
+}
+
+
 def _timed(fn: Callable[[], CheckResult]) -> CheckResult:
     t0 = time.perf_counter()
-    result = fn()
+    try:
+        result = fn()
+    except AuraError:
+        raise
+    except Exception as exc:  # noqa: BLE001 - e.g. a damaged page under this check's table
+        text = str(exc).strip().splitlines()
+        result = CheckResult(CHECK_NAMES.get(fn.__name__, fn.__name__), FAIL,
+                             f"could not run: {type(exc).__name__}: {text[0] if text else ''}", [str(exc)])
     result.duration_ms = int((time.perf_counter() - t0) * 1000)
     return result
 

@@ -180,6 +180,23 @@ def test_damaged_page_fails_the_integrity_check(cli, db_path):
     expect_failure(cli, db_path, "integrity", "quick_check")
 
 
+def test_damaged_table_page_fails_checks_instead_of_crashing(cli, db_path):
+    con = sqlite3.connect(db_path)
+    page_size = con.execute("PRAGMA page_size").fetchone()[0]
+    root = con.execute("SELECT rootpage FROM sqlite_master WHERE name = 'ContentBlobs'").fetchone()[0]
+    con.close()
+    with open(db_path, "r+b") as f:
+        f.seek((root - 1) * page_size)
+        f.write(b"\xff")
+    code, doc, err = run_verify(cli, db_path)
+    assert code == 3, (doc, err)
+    checks = by_name(doc)
+    assert checks["integrity"]["status"] == "fail"
+    assert checks["blob reference counts"]["status"] == "fail"
+    assert "could not run" in checks["blob reference counts"]["detail"]
+    assert "Traceback" not in err
+
+
 def test_full_runs_integrity_check(cli, db_path):
     code, doc, _ = run_verify(cli, db_path, )
     assert "quick_check" in by_name(doc)["integrity"]["detail"]
