@@ -174,3 +174,13 @@ def test_inspect_unmigrated_database_says_so(cli, workdir):
     assert r.exit_code == 0, r
     doc = json.loads(r.stdout)
     assert doc["head"] is None and doc["tables"] == []
+
+
+@pytest.mark.parametrize("command", [
+    ["seed"], ["seed", "dev"], ["seed", "synthetic"], ["verify"], ["inspect"], ["inspect", "table"],
+    ["inspect", "config"],
+])
+def test_every_command_has_help_with_an_example(cli, command):
+    r = cli(*command, "--help")
+    assert r.exit_code == 0, r
+    assert "Example:" in r.stdout and "--json" in r.stdout

@@ -36,6 +36,12 @@ def test_inspect_on_a_server(cli, server_url, engine):
                                                            "ProjectVersions"}
     assert all(fk["on_delete"] == "CASCADE" for fk in d["foreign_keys_in"])
 
+    # JSON columns (jsonb on PostgreSQL) come back as their text in sample rows.
+    r = cli("--db", url, "inspect", "table", "ProjectStates", "--rows", "3", "--json")
+    assert r.exit_code == 0, r
+    briefs = [json.loads(row["BriefJson"]) for row in json.loads(r.stdout)["sample_rows"]]
+    assert len(briefs) == 3 and all(b["topic"] for b in briefs)
+
     r = cli("--db", url, "inspect", "table", "Nope")
     assert r.exit_code == 2 and "ProjectStates" in r.stderr
 

@@ -8,7 +8,6 @@ from aura_db.cli.common import AppState, state
 from aura_db.cli.completion import complete_table_name
 
 app = typer.Typer(
-    help="What is in the database: tables, sizes, engine facts (and: table, config).",
     invoke_without_command=True,
     no_args_is_help=False,
     rich_markup_mode=None,
@@ -39,7 +38,10 @@ def inspect(
     ctx: typer.Context,
     json_out: bool = typer.Option(False, "--json", help="One JSON document on stdout."),
 ) -> None:
-    """Engine, version, file size, page size, journal mode, schema head; every table's rows and size.
+    """What is in the database: engine facts and tables (and: `table`, `config`).
+
+    Without a subcommand: engine, version, file size, page size, journal mode,
+    schema head, health figures, and every table's rows, size and index count.
 
     Example: aura-db inspect --json
     """

@@ -10,7 +10,6 @@ import typer
 from aura_db.cli.common import AppState, state
 
 app = typer.Typer(
-    help="Seed data: the development data set (default), or a synthetic one.",
     invoke_without_command=True,
     no_args_is_help=False,
     rich_markup_mode=None,
@@ -41,7 +40,10 @@ def seed(
     yes: bool = typer.Option(False, "--yes", "-y", help="Do not ask for confirmation."),
     json_out: bool = typer.Option(False, "--json", help="One JSON document on stdout."),
 ) -> None:
-    """Insert the development data set; running it twice changes nothing.
+    """Seed data: the development data set (default; `dev`), or a `synthetic` one.
+
+    Without a subcommand, inserts the development data set; running it twice
+    changes nothing.
 
     Example: aura-db seed --reset --yes
     """
