@@ -221,13 +221,12 @@ def _drops_first(changes: list[str]) -> list[str]:
 def _state(existing: list["MigrationFile"]) -> list:
     """The models as the existing migrations leave them (no database needed)."""
     import peewee as pw
-    from peewee_migrate import Migrator
 
     from aura_db.db import FIELD_TYPES
-    from aura_db.migrations import _fake_replay, load
+    from aura_db.migrations import _fake_replay, load, migrator_class
 
     db = pw.SqliteDatabase(":memory:", field_types=FIELD_TYPES["sqlite"])
-    migrator = Migrator(db)
+    migrator = migrator_class()(db)
     for mf in existing:
         _fake_replay(load(mf), migrator, db)
     return list(migrator.orm)

@@ -512,9 +512,54 @@ def _actor() -> str:
 
 
 def _new_migrator(db: "pw.Database") -> Any:
-    from peewee_migrate import Migrator
+    return migrator_class()(db)
 
-    return Migrator(db)
+
+_MIGRATOR_CLASS: Any = None
+
+
+def migrator_class() -> Any:
+    """peewee-migrate's Migrator, with drop_index fixed for named indexes.
+
+    peewee-migrate 2.3 assumes ``Meta.indexes`` holds ``(columns, unique)``
+    tuples and crashes on the named ``ModelIndex`` objects the Aura schema
+    uses (``IX_<Table>_<Columns>``); it also drops by peewee's generated name,
+    which is not the index's real name.
+    """
+    global _MIGRATOR_CLASS
+    if _MIGRATOR_CLASS is not None:
+        return _MIGRATOR_CLASS
+    import peewee as pw
+    from peewee_migrate import Migrator
+    from playhouse.migrate import make_index_name
+
+    class AuraMigrator(Migrator):
+        def drop_index(self, model, *columns: str):
+            model = self.__get_model__(model)
+            meta = model._meta
+            fields = [meta.fields.get(c) for c in columns]
+            cols = [f.column_name if f is not None else c for f, c in zip(fields, columns)]
+            name = None
+            keep = []
+            for idx in meta.indexes:
+                if isinstance(idx, pw.ModelIndex):
+                    idx_cols = [getattr(e, "column_name", None) for e in idx._expressions]
+                    if name is None and idx_cols == cols:
+                        name = idx._name
+                        continue
+                elif isinstance(idx, (tuple, list)) and tuple(idx[0]) == tuple(columns):
+                    continue
+                keep.append(idx)
+            meta.indexes = keep
+            if len(fields) == 1 and fields[0] is not None:
+                fields[0].unique = fields[0].index = False
+            self.__ops__.append(
+                self.__migrator__.drop_index(meta.table_name, name or make_index_name(meta.table_name, cols))
+            )
+            return model
+
+    _MIGRATOR_CLASS = AuraMigrator
+    return AuraMigrator
 
 
 def _drift_warnings(files: list[MigrationFile], history: list[Any]) -> list[str]:

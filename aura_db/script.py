@@ -441,9 +441,9 @@ def _record(scratch: _Scratch, sm: ScriptedMigration, fn: Callable[..., Any], mi
 
 def _run_range(scratch: _Scratch, loaded: dict[str, LoadedMigration], before: list[str],
                todo: list[str], rollback: bool) -> tuple[list[ScriptedMigration], list[str]]:
-    from peewee_migrate import Migrator
+    from aura_db.migrations import migrator_class
 
-    migrator = Migrator(scratch.db)
+    migrator = migrator_class()(scratch.db)  # the same Migrator `migrate` uses
     for name in before:
         _replay(scratch, loaded[name], migrator)
     history_rec = scratch.recorder()

@@ -464,3 +464,32 @@ def test_duplicate_numbers_are_refused(cli, mig, workdir):
     write(mig, "002_widen_title", REBUILD_PROJECTS)
     r = cli("migrate")
     assert r.exit_code == 2 and "share number 002" in r.stderr
+
+
+DROP_STATUS_INDEX = '''
+"""Drop the single-column status index (the composite one stays)."""
+
+
+def migrate(migrator, database, *, fake=False):
+    migrator.drop_index("ProjectStates", "status")
+
+
+def rollback(migrator, database, *, fake=False):
+    migrator.add_index("ProjectStates", "status")
+'''
+
+
+def test_drop_index_by_columns_finds_the_named_index(cli, mig, workdir):
+    db = workdir / "aura.db"
+    write(mig, "002_drop_status_index", DROP_STATUS_INDEX)
+    r = cli("migrate", "--no-backup")
+    assert r.exit_code == 0, r
+    names = {row[0] for row in sql(db, "SELECT name FROM sqlite_master WHERE type='index'")}
+    assert "IX_ProjectStates_Status" not in names
+    assert "IX_ProjectStates_Status_UpdatedAt" in names
+    r = cli("rollback", "--yes", "--no-backup")
+    assert r.exit_code == 0, r
+    cols = sql(db, "PRAGMA index_list(ProjectStates)")
+    assert any(row[1] != "IX_ProjectStates_Status_UpdatedAt" and
+               sql(db, f"PRAGMA index_info('{row[1]}')") and
+               [c[2] for c in sql(db, f"PRAGMA index_info('{row[1]}')")] == ["Status"] for row in cols)
