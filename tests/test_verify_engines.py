@@ -115,3 +115,15 @@ def test_server_seed_on_unmigrated_database(cli, server_url, engine):
     assert "aura-db migrate" in r.stderr
     r = cli("--db", url, "verify", "--json")
     assert r.exit_code == 3, r
+
+
+@pytest.mark.parametrize("seeded", ["postgresql"], indirect=True)
+def test_password_in_the_url_is_never_printed(cli, seeded):
+    # The test server trusts local connections, so any password is accepted.
+    url = seeded.replace("://postgres@", "://postgres:s3cr3t-pw@", 1)
+    assert "s3cr3t-pw" in url
+    for args in (("verify", "--json"), ("verify",), ("inspect", "--json"), ("inspect",),
+                 ("seed", "--json"), ("inspect", "table", "Nope")):
+        r = cli("--db", url, *args)
+        assert r.exit_code in (0, 2), r
+        assert "s3cr3t-pw" not in r.stdout + r.stderr, args
