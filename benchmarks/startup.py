@@ -33,7 +33,9 @@ def _command_prefix(python: str) -> list[str]:
     script = Path(python).parent / "aura-db"
     if script.is_file():
         return [str(script)]
-    return [python, "-m", "aura_db"]
+    # What the console script does; `python -m aura_db` would be named
+    # "python -m aura_db", which the completion variable does not match.
+    return [python, "-c", "import sys; sys.argv[0] = 'aura-db'; from aura_db.cli.app import main; main()"]
 
 
 def _env() -> dict[str, str]:
@@ -47,7 +49,7 @@ def _env() -> dict[str, str]:
     return env
 
 
-def _cases(python: str, db: Path) -> list[tuple[str, list[str], dict[str, str], float | None]]:
+def _cases(python: str, db: Path, tag: str = "") -> list[tuple[str, list[str], dict[str, str], float | None]]:
     """(label, argv, extra environment, limit as a multiple of bare start-up)."""
     aura = _command_prefix(python)
     tab = {
@@ -57,12 +59,20 @@ def _cases(python: str, db: Path) -> list[tuple[str, list[str], dict[str, str], 
         "COMP_CWORD": "3",
     }
     return [
-        ("python -c pass", [python, "-c", "pass"], {}, None),
-        ("aura-db --help", [*aura, "--help"], {}, 6.0),
-        ("aura-db --version", [*aura, "--version"], {}, 6.0),
-        ("TAB: migrate --to", aura, tab, 6.0),
-        ("aura-db status (sqlite)", [*aura, "--db", str(db), "status"], {}, 8.0),
+        (f"aura-db --help{tag}", [*aura, "--help"], {}, 6.0),
+        (f"aura-db --version{tag}", [*aura, "--version"], {}, 6.0),
+        (f"TAB: migrate --to{tag}", aura, tab, 6.0),
+        (f"aura-db status (sqlite){tag}", [*aura, "--db", str(db), "status"], {}, 8.0),
     ]
+
+
+def _versions(python: str, env: dict[str, str]) -> str:
+    out = subprocess.run(
+        [python, "-c", "import sys; from importlib.metadata import version as v; "
+         "print(sys.version.split()[0], v('typer'))"],
+        env=env, capture_output=True, text=True,
+    ).stdout.split()
+    return f"python {out[0]}, typer {out[1]}" if len(out) == 2 else "?"
 
 
 def _run(argv: list[str], env: dict[str, str], cwd: Path) -> float:
@@ -78,17 +88,22 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--runs", type=int, default=30, help="rounds; each round runs every case once")
     parser.add_argument("--warmup", type=int, default=3, help="rounds run first and not counted")
-    parser.add_argument("--python", default=sys.executable, help="interpreter (venv) whose aura-db to measure")
+    parser.add_argument("--python", action="append", default=[],
+                        help="interpreter (venv) whose aura-db to measure; repeat to compare installs in one run")
     parser.add_argument("--check", action="store_true", help="exit 1 when a case is over its limit")
     args = parser.parse_args()
 
     env = _env()
+    pythons = args.python or [sys.executable]
     work = Path(tempfile.mkdtemp(prefix="aura-db-bench-"))
     try:
         db = work / "aura.db"
-        subprocess.run([*_command_prefix(args.python), "-q", "--db", str(db), "migrate", "--no-backup"],
+        subprocess.run([*_command_prefix(pythons[0]), "-q", "--db", str(db), "migrate", "--no-backup"],
                        env=env, cwd=work, check=True, stdout=subprocess.DEVNULL)
-        cases = _cases(args.python, db)
+        cases = [("python -c pass", [pythons[0], "-c", "pass"], {}, None)]
+        for python in pythons:
+            tag = f" [typer {_versions(python, env).rsplit(' ', 1)[-1]}]" if len(pythons) > 1 else ""
+            cases += _cases(python, db, tag)
         times: dict[str, list[float]] = {label: [] for label, *_ in cases}
         for round_ in range(args.warmup + args.runs):
             # Interleaved, so a burst of load on the machine hits every case alike.
@@ -99,16 +114,12 @@ def main() -> int:
     finally:
         shutil.rmtree(work, ignore_errors=True)
 
-    versions = subprocess.run(
-        [args.python, "-c", "import sys, typer, peewee, rich.console; from importlib.metadata import version as v; "
-         "print(sys.version.split()[0], v('typer'), v('peewee'), v('rich'))"],
-        env=env, capture_output=True, text=True,
-    ).stdout.split()
-    print(f"python {versions[0] if versions else '?'}, typer {versions[1] if len(versions) > 1 else '?'}, "
-          f"{args.runs} rounds (+{args.warmup} warm-up), median wall time")
+    for python in pythons:
+        print(f"{python}: {_versions(python, env)}")
+    print(f"{args.runs} rounds (+{args.warmup} warm-up), median wall time")
     base = statistics.median(times["python -c pass"])
     over = []
-    print(f"{'case':28} {'median':>9} {'ratio':>7} {'limit':>6}")
+    print(f"{'case':42} {'median':>9} {'ratio':>7} {'limit':>6}")
     for label, _, _, limit in cases:
         med = statistics.median(times[label])
         ratio = med / base
@@ -118,7 +129,7 @@ def main() -> int:
             if ratio > limit:
                 over.append(label)
         limit_text = f"{limit:.0f}x" if limit else ""
-        print(f"{label:28} {med * 1000:7.1f}ms {ratio:6.2f}x {limit_text:>6} {verdict}")
+        print(f"{label:42} {med * 1000:7.1f}ms {ratio:6.2f}x {limit_text:>6} {verdict}")
     return 1 if (args.check and over) else 0
 
 

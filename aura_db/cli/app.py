@@ -20,8 +20,10 @@ def main() -> None:
         sys.stdout.write(f"aura-db {__version__}\n")
         sys.stdout.flush()
         return
+    from aura_db.cli import common
     from aura_db.cli.root import app
 
+    common.ONE_COMMAND_PROCESS = True
     app()
 
 

@@ -58,6 +58,8 @@ class AppState:
         from aura_db.db import engine_for, parse_url
 
         s = self.settings
+        if _is_sqlite_url(s.url):
+            _skip_server_drivers()
         return engine_for(parse_url(s.url, cwd=s.cwd))
 
     # -- terminals and consoles -------------------------------------------
@@ -72,9 +74,15 @@ class AppState:
         return self.no_color or bool(os.environ.get("NO_COLOR"))
 
     def colour(self, stream: Any) -> bool:
-        """Colour on ``stream``: only a terminal, and only when nobody said no."""
+        """Colour on ``stream``: only a terminal, and only when nobody said no.
+
+        FORCE_COLOR (any non-empty value) asks for colour without a terminal,
+        as rich's consoles also honour it; NO_COLOR and --no-color win.
+        """
         if self.colour_off or os.environ.get("TERM") == "dumb":
             return False
+        if os.environ.get("FORCE_COLOR"):
+            return True
         try:
             return stream.isatty()
         except (AttributeError, ValueError):  # replaced or closed streams
@@ -97,7 +105,10 @@ class AppState:
         no_color = self.colour_off
         # soft_wrap: long lines (SQL, paths) are printed whole, never folded
         # into something a shell or psql would read differently.
-        return Console(stderr=stderr, no_color=no_color, highlight=False, soft_wrap=True)
+        # No colour means no escapes at all: rich's no_color still writes bold
+        # and italic, which garble logs and `less` as much as colour does.
+        extra: dict[str, Any] = {"color_system": None} if no_color else {}
+        return Console(stderr=stderr, no_color=no_color, highlight=False, soft_wrap=True, **extra)
 
     @property
     def out(self) -> "Console":
@@ -152,6 +163,36 @@ class AppState:
             self.note(f"{verb} {name}")
 
         return on_progress
+
+
+# Set by the entry point (aura_db.cli.app.main): this process is one aura-db
+# command, talking to the one database its settings name.
+ONE_COMMAND_PROCESS = False
+
+# Modules peewee (and playhouse) import at start-up if they are installed.
+_SERVER_DRIVERS = ("psycopg2", "psycopg2cffi", "psycopg", "pymysql", "MySQLdb", "mysql", "mariadb")
+
+
+def _is_sqlite_url(url: str) -> bool:
+    url = (url or "").strip()
+    return url.startswith("sqlite:") or "://" not in url  # a plain path means SQLite
+
+
+def _skip_server_drivers() -> None:
+    """Keep peewee from importing the PostgreSQL and MySQL drivers.
+
+    peewee imports every driver it finds when it is imported, SQLite or not:
+    psycopg2 and PyMySQL cost more start-up time than ``aura-db status``
+    itself.  A process that runs one command against a SQLite database never
+    connects to a server, so there they are marked absent (peewee and
+    playhouse treat an ImportError as "not installed").  Only in a real
+    aura-db process, never in one that may go on to open other databases
+    (tests, a program using the CLI), and only before peewee is loaded.
+    """
+    if not ONE_COMMAND_PROCESS or "peewee" in sys.modules:
+        return
+    for name in _SERVER_DRIVERS:
+        sys.modules.setdefault(name, None)  # type: ignore[assignment]
 
 
 def state(ctx: typer.Context) -> AppState:

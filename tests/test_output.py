@@ -1,0 +1,208 @@
+"""Output where aura-db runs: terminals, pipes, CI logs.
+
+Colour only on a terminal (NO_COLOR and --no-color honoured there), no ANSI
+escapes in a pipe, --quiet prints only errors and the output asked for.  The
+process tests also pin down which heavy modules start-up loads, because
+every TAB press and CI step pays for them (benchmarks/startup.py has the
+times; this has no timings).
+"""
+
+from __future__ import annotations
+
+import os
+import pty
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+ANSI = re.compile(r"\x1b\[")
+ENTRY = "import sys; sys.argv[0] = 'aura-db'; from aura_db.cli.app import main; main()"
+
+
+def _env(**extra: str) -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items()
+           if not k.startswith(("AURA_DB_", "_AURA_DB_")) and k not in ("NO_COLOR", "FORCE_COLOR", "DATABASE_URL")}
+    env.update(extra)
+    return env
+
+
+def run(*args: str, cwd: Path, env: dict[str, str] | None = None) -> subprocess.CompletedProcess:
+    """aura-db as installed (the console script's entry point), output to pipes."""
+    return subprocess.run([sys.executable, "-c", ENTRY, *args], cwd=cwd, env=env or _env(),
+                          capture_output=True, text=True, timeout=120, stdin=subprocess.DEVNULL)
+
+
+def run_on_terminal(*args: str, cwd: Path, env: dict[str, str]) -> str:
+    """aura-db with stdout and stderr on a pseudo-terminal; what it wrote there."""
+    leader, follower = pty.openpty()
+    try:
+        proc = subprocess.Popen([sys.executable, "-c", ENTRY, *args], cwd=cwd, env=env,
+                                stdout=follower, stderr=follower, stdin=subprocess.DEVNULL)
+        os.close(follower)
+        chunks = []
+        while True:
+            try:
+                data = os.read(leader, 65536)
+            except OSError:  # the terminal closed: the process is done writing
+                break
+            if not data:
+                break
+            chunks.append(data)
+        assert proc.wait(timeout=120) == 0
+    finally:
+        os.close(leader)
+    return b"".join(chunks).decode("utf-8", "replace")
+
+
+@pytest.fixture
+def migrated(workdir) -> Path:
+    r = run("-q", "migrate", "--no-backup", cwd=workdir)
+    assert r.returncode == 0, r.stderr
+    return workdir
+
+
+# --------------------------------------------------------------------------
+# Without a terminal
+
+
+@pytest.mark.parametrize(
+    "args",
+    [("status",), ("migrate", "list"), ("--help",), ("migrate", "--help"), ("status", "--json")],
+    ids=" ".join,
+)
+def test_no_ansi_escapes_through_a_pipe(migrated, args):
+    r = run(*args, cwd=migrated)
+    assert r.returncode == 0, r.stderr
+    assert r.stdout.strip()
+    assert not ANSI.search(r.stdout) and not ANSI.search(r.stderr)
+
+
+def test_errors_and_warnings_have_no_escapes_either(workdir):
+    (workdir / "aura-db.toml").write_text("kep = 1\n", encoding="utf-8")
+    r = run("status", cwd=workdir)  # no database: exit 4, after the unknown-key warning
+    assert r.returncode == 4
+    assert "warning: unknown setting 'kep'" in r.stderr and "error: " in r.stderr
+    assert not ANSI.search(r.stderr)
+
+
+def test_in_process_runs_are_plain_too(cli, workdir):
+    assert cli("-q", "migrate", "--no-backup").exit_code == 0
+    for args in (["status"], ["migrate", "list"], ["rollback", "--dry-run"]):
+        r = cli(*args)
+        assert r.exit_code == 0, r
+        assert not ANSI.search(r.stdout + r.stderr), args
+
+
+def test_no_prompt_without_a_terminal(migrated):
+    """A destructive command refuses (exit 6) instead of waiting for an answer."""
+    r = run("rollback", cwd=migrated)
+    assert r.returncode == 6
+    assert "--yes" in r.stderr
+    assert run("status", "--json", cwd=migrated).stdout.count('"head": "001_initial"') == 1  # nothing changed
+
+
+# --------------------------------------------------------------------------
+# On a terminal
+
+
+def test_colour_on_a_terminal_and_no_color_turns_it_off(migrated):
+    coloured = run_on_terminal("status", cwd=migrated, env=_env(TERM="xterm-256color"))
+    assert ANSI.search(coloured) and "up to date" in coloured
+    table = run_on_terminal("migrate", "list", cwd=migrated, env=_env(TERM="xterm-256color"))
+    assert ANSI.search(table) and "001_initial" in table
+
+    for env in (_env(TERM="xterm-256color", NO_COLOR="1"), _env(TERM="dumb")):
+        plain = run_on_terminal("status", cwd=migrated, env=env)
+        assert not ANSI.search(plain) and "up to date" in plain
+        plain = run_on_terminal("migrate", "list", cwd=migrated, env=env)
+        assert not ANSI.search(plain) and "001_initial" in plain
+    plain = run_on_terminal("--no-color", "status", cwd=migrated, env=_env(TERM="xterm-256color"))
+    assert not ANSI.search(plain) and "up to date" in plain
+
+
+# --------------------------------------------------------------------------
+# --quiet
+
+
+def test_quiet_silences_notes_but_not_the_result(cli, workdir):
+    loud = cli("migrate", "--no-backup")
+    assert loud.exit_code == 0 and "applying 001_initial" in loud.stderr
+    assert cli("rollback", "--yes", "--no-backup").exit_code == 0
+    quiet = cli("-q", "migrate", "--no-backup")
+    assert quiet.exit_code == 0, quiet
+    assert quiet.stderr == ""
+    assert "applied 1 migration(s)" in quiet.stdout
+
+
+def test_quiet_silences_warnings_and_dry_run_notes(cli, workdir):
+    assert cli("-q", "migrate", "--no-backup").exit_code == 0
+    (workdir / "aura-db.toml").write_text("kep = 1\n", encoding="utf-8")
+    assert "warning:" in cli("status").stderr
+    r = cli("-q", "status")
+    assert r.exit_code == 0 and r.stderr == "" and "up to date" in r.stdout
+    r = cli("-q", "rollback", "--dry-run")
+    assert r.exit_code == 0 and r.stderr == "" and "DROP TABLE" in r.stdout.upper()
+
+
+def test_quiet_still_prints_errors(cli, workdir):
+    r = cli("-q", "status")
+    assert r.exit_code == 4
+    assert r.stderr.startswith("error: ")
+
+
+# --------------------------------------------------------------------------
+# What start-up loads
+
+
+def _modules_after(*args: str, cwd: Path, env: dict[str, str] | None = None) -> set[str]:
+    """The modules a real aura-db process had loaded when it exited."""
+    probe = (
+        "import atexit, sys\n"
+        "atexit.register(lambda: sys.__stderr__.write('\\nMODULES ' + ' '.join("
+        "n for n, m in sys.modules.items() if m is not None) + '\\n'))\n" + ENTRY.replace("; ", "\n")
+    )
+    r = subprocess.run([sys.executable, "-c", probe, *args], cwd=cwd, env=env or _env(), capture_output=True,
+                       text=True, timeout=120, stdin=subprocess.DEVNULL)
+    line = next(ln for ln in r.stderr.splitlines() if ln.startswith("MODULES "))
+    return set(line.split()[1:])
+
+
+def test_version_does_not_load_typer(workdir):
+    loaded = _modules_after("--version", cwd=workdir)
+    assert "typer" not in loaded and "rich" not in loaded and "peewee" not in loaded
+
+
+def test_help_loads_no_database_or_rich_modules(workdir):
+    loaded = _modules_after("--help", cwd=workdir)
+    assert "typer" in loaded
+    assert not {"peewee", "rich", "rich.console", "peewee_migrate", "psycopg2", "pymysql"} & loaded
+
+
+def test_help_of_one_command_builds_only_that_command(workdir):
+    loaded = _modules_after("status", "--help", cwd=workdir)
+    assert "aura_db.cli.status" in loaded
+    assert not {"aura_db.cli.backup", "aura_db.cli.seed", "aura_db.cli.inspect", "aura_db.cli.migrate"} & loaded
+
+
+def test_tab_completion_loads_no_rich_or_peewee_migrate(workdir):
+    env = _env(_AURA_DB_COMPLETE="complete_bash", COMP_WORDS="aura-db migrate --to ", COMP_CWORD="3")
+    loaded = _modules_after(cwd=workdir, env=env)
+    assert "aura_db.migrations" in loaded  # it did complete from the migrations folder
+    assert not {"rich", "rich.console", "peewee_migrate", "peewee", "psycopg2", "pymysql"} & loaded
+
+
+def test_status_on_sqlite_loads_no_server_driver_and_no_rich(migrated):
+    loaded = _modules_after("status", cwd=migrated)
+    assert "peewee" in loaded
+    assert not {"psycopg2", "pymysql", "rich", "rich.console", "peewee_migrate"} & loaded
+
+
+def test_server_drivers_stay_available_for_server_urls(workdir):
+    """The SQLite shortcut must not hide a driver from a PostgreSQL run: it
+    reaches the connection attempt (exit 4: nothing listens on port 1)."""
+    r = run("status", cwd=workdir, env=_env(AURA_DB_URL="postgresql://aura:pw@127.0.0.1:1/aura"))
+    assert r.returncode == 4, r.stderr
+    assert "pw@" not in r.stderr and "driver" not in r.stderr.lower()
