@@ -20,6 +20,8 @@ from aura_db.errors import AuraError, UsageError
 if TYPE_CHECKING:
     from aura_db.db import Engine
 
+CONFIG_COLUMNS = ("Key", "Value", "Category", "ValueType", "IsSensitive", "IsActive", "Version", "UpdatedAt",
+                  "Description")
 MASK = "********"  # fixed width: the mask must not reveal the secret's length
 
 
@@ -177,7 +179,7 @@ def config(engine: "Engine", *, show_sensitive: bool = False) -> ConfigReport:
                             hint="run `aura-db migrate` first")
         q = cat.quote
         cursor = cat.db.execute_sql(
-            f"SELECT {', '.join(q(c) for c in ('Key', 'Value', 'Category', 'ValueType', 'IsSensitive', 'IsActive', 'Version', 'UpdatedAt', 'Description'))} "
+            f"SELECT {', '.join(q(c) for c in CONFIG_COLUMNS)} "
             f"FROM {q('Configurations')} ORDER BY {q('Category')}, {q('Key')}")
         names = [d[0] for d in cursor.description]
         rows = [[plain(v) for v in r] for r in cursor.fetchall()]

@@ -608,7 +608,8 @@ class _Synthesizer:
         if status != "Draft":
             for c in range(int(rnd() * 4)):
                 rows["RenderCheckpoints"].append((
-                    guid(), pid, STAGES[min(3 + c, len(STAGES) - 1)], at(created_s - int(600 + rnd() * 5 * 86400)), done_scenes, scenes,
+                    guid(), pid, STAGES[min(3 + c, len(STAGES) - 1)],
+                    at(created_s - int(600 + rnd() * 5 * 86400)), done_scenes, scenes,
                     '{"scene":%d,"stage":%d}' % (done_scenes, c), f"{base}/render/part-{c}.mp4", rnd() < 0.9))
         if completed:
             for _ in range(1 + int(rnd() * 2)):
@@ -662,7 +663,6 @@ def seed_synthetic(
     import peewee as pw
 
     from aura_db.catalog import catalog_for
-    from aura_db.fields import utcnow
     from aura_db.models import current_actor
 
     started = time.perf_counter()

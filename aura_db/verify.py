@@ -171,7 +171,8 @@ class _Verifier:
         pending = [n for n in files if n not in applied]
         head = history[-1].name
         if problems:
-            return CheckResult("migrations", FAIL, f"drift: {_named(problems)}", problems + [f"{n}: pending" for n in pending])
+            return CheckResult("migrations", FAIL, f"drift: {_named(problems)}",
+                               problems + [f"{n}: pending" for n in pending])
         if pending:
             return CheckResult("migrations", WARN, f"head {head}; {len(pending)} pending: {_named(pending)}",
                                [f"{n}: pending" for n in pending])
@@ -187,7 +188,8 @@ class _Verifier:
         if missing:
             return CheckResult("schema: tables", FAIL, f"missing: {_named(missing)}", problems)
         if extra:
-            return CheckResult("schema: tables", WARN, f"all {len(self.expected.tables)} present; extra: {_named(extra)}", problems)
+            return CheckResult("schema: tables", WARN,
+                               f"all {len(self.expected.tables)} present; extra: {_named(extra)}", problems)
         return CheckResult("schema: tables", PASS, f"all {len(self.expected.tables)} present")
 
     def schema_columns(self) -> CheckResult:

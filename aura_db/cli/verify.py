@@ -12,7 +12,8 @@ STYLE = {"pass": "green", "warn": "yellow", "fail": "red"}
 
 def verify(
     ctx: typer.Context,
-    full: bool = typer.Option(False, "--full", help="Full integrity check (SQLite integrity_check) instead of the quick one."),
+    full: bool = typer.Option(
+        False, "--full", help="Full checks: SQLite integrity_check and foreign_key_check instead of the quick ones."),
     json_out: bool = typer.Option(False, "--json", help="One JSON document on stdout."),
 ) -> None:
     """Check connection, migration history, schema, integrity, data invariants and query plans.
