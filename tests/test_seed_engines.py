@@ -1,0 +1,45 @@
+"""seed on the server engines: a clash leaves nothing half-written; --reset works."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from aura_db.db import engine_for, parse_url
+
+TABLES = ["ProjectStates", "SceneStates", "ProjectVersions", "ContentBlobs", "ActionLogs"]
+
+
+def counts(url: str) -> dict[str, int]:
+    engine = engine_for(parse_url(url))
+    db = engine.open()
+    q = (lambda t: f"`{t}`") if engine.name == "mysql" else (lambda t: f'"{t}"')
+    try:
+        return {t: db.execute_sql(f"SELECT COUNT(*) FROM {q(t)}").fetchone()[0] for t in TABLES}
+    finally:
+        db.close()
+
+
+@pytest.mark.parametrize("engine", ["postgresql", "mysql"])
+def test_server_seed_clash_and_reset(cli, server_url, engine):
+    url = server_url(engine)
+    r = cli("--db", url, "migrate", "--no-backup")
+    if r.exit_code != 0:
+        pytest.fail(f"migrate failed on {engine} (not part of seed): {r.stderr}")
+    assert cli("--db", url, "seed", "synthetic", "--projects", "8").exit_code == 0
+    before = counts(url)
+    assert before["ProjectStates"] == 8 and before["ContentBlobs"] > 0
+
+    r = cli("--db", url, "seed", "synthetic", "--projects", "8")  # same random seed: keys clash
+    assert r.exit_code == 1, r
+    assert "--random-seed" in r.stderr and "Traceback" not in r.stderr
+    assert counts(url) == before  # rolled back whole
+
+    r = cli("--db", url, "seed", "--reset")
+    assert r.exit_code == 6 and counts(url) == before  # no terminal, no --yes
+    r = cli("--db", url, "seed", "--reset", "--yes", "--json")
+    assert r.exit_code == 0, r
+    assert json.loads(r.stdout)["deleted"]["ProjectStates"] == 8
+    after = counts(url)
+    assert after["ProjectStates"] == 3 and after["SceneStates"] == 0 and after["ContentBlobs"] == 0
