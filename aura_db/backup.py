@@ -281,7 +281,7 @@ def _pid_alive(pid: int) -> bool:
     return True
 
 
-_TMP_RE = re.compile(r"^\.(?:aura_backup_|aura_verify_|aura_stage_).*\.tmp-(?P<pid>\d+)(?:\..*)?$")
+_TMP_RE = re.compile(r"^\.(?:aura_backup_|aura_verify_|aura_stage_).*\.tmp-(?P<pid>\d+)(?:[.-].*)?$")
 
 
 def tmp_name(folder: Path, base: str) -> Path:
@@ -406,6 +406,11 @@ class HashingWriter:
                 marks.put(off)
                 if on_progress:
                     on_progress(phase, off, total)
+            marks.put(None)
+            if not failed:
+                # Flush to disk while the hash is still reading back: the two
+                # overlap instead of adding up.
+                os.fsync(self.fd)
         finally:
             marks.put(None)
             t.join()
@@ -585,7 +590,9 @@ def create_with(eb: Any, engine: "Engine", backup_dir: Path, *, label: str | Non
             os.close(fd)
         manifest = Manifest(
             engine=engine.name,
-            source=engine.url.redacted,
+            # Where it came from: the file for SQLite, the URL without its
+            # password for a server.
+            source=engine.describe(),
             created_at=when.isoformat(timespec="microseconds").replace("+00:00", "Z"),
             schema_head=snap.schema_head,
             row_counts=snap.row_counts,

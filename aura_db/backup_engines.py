@@ -431,16 +431,27 @@ class SqliteBackup(EngineBackup):
             fd = os.open(staged, os.O_RDWR | os.O_CREAT | os.O_TRUNC, 0o600)
             try:
                 copied = False
+                checked: dict[str, Any] = {}
                 if manifest.compression == "none":
-                    # The kernel copies; the hash is of the bytes that landed.
+                    # The kernel copies; the hash is of the bytes that landed;
+                    # the backup file itself (the same bytes, if the hash
+                    # matches) is checked on another core meanwhile.
+                    def check() -> None:
+                        checked["result"] = _check_sqlite_file(path, full=False)
+
+                    checker = threading.Thread(target=check, daemon=True)
+                    checker.start()
                     writer = HashingWriter(fd)
                     src = os.open(path, os.O_RDONLY)
                     try:
                         copied = writer.copy_from(src, os.fstat(src).st_size, on_progress, "restore")
                     finally:
                         os.close(src)
+                        checker.join()
                     if copied:
                         sha = writer.sha
+                    else:
+                        checked.clear()
                 if not copied:
                     done = 0
                     chunks = read_decompressed(path, manifest.compression, on_chunk=sha.update)
@@ -459,7 +470,7 @@ class SqliteBackup(EngineBackup):
                 raise CheckFailed(f"refusing to restore {path.name}: sha256 differs from its manifest (damaged)")
             # The checksum proves these are the bytes checked when the backup
             # was taken; quick_check guards against a backup of a sick database.
-            problems, counts, _ = _check_sqlite_file(staged, full=False)
+            problems, counts, _ = checked.get("result") or _check_sqlite_file(staged, full=False)
             problems = problems or _compare_counts(manifest.row_counts, counts)
             if problems:
                 raise CheckFailed(f"refusing to restore {path.name}: " + "; ".join(problems[:3]))

@@ -84,6 +84,7 @@ def test_backup_writes_file_and_manifest_that_describe_the_snapshot(cli, live, w
     manifest = json.loads((path.parent / f"{path.name}.json").read_text())
     assert manifest["format"] == "aura-db-backup" and manifest["format_version"] == 1
     assert manifest["engine"] == "sqlite"
+    assert manifest["source"] == str(live)
     assert manifest["schema_head"] == "001_initial"
     assert manifest["row_counts"]["Notes"] == 50
     assert manifest["row_counts"]["aura_schema_history"] == 1
