@@ -43,6 +43,18 @@ ALIASES = {"backup-dir": "backup_dir", "lock-timeout": "lock_timeout",
            "backup-before-migrate": "backup_before_migrate", "db": "url"}
 
 
+def shipped_migrations_dir() -> Path:
+    """The migrations shipped with aura-db (``aura_db.migrations.default_migrations_dir``).
+
+    The same two places, found here without importing the migration runner:
+    shell completion reads the setting on every TAB press, and that import
+    is a third of its time.  tests/test_completion.py checks the two agree.
+    """
+    package = Path(__file__).resolve().parent
+    shipped = package / "_migrations"  # inside an installed wheel
+    return shipped if shipped.is_dir() else package.parent / "migrations"  # a source checkout
+
+
 @dataclass
 class Settings:
     values: dict[str, Any]
@@ -59,10 +71,8 @@ class Settings:
 
     @property
     def migrations_dir(self) -> Path:
-        from aura_db.migrations import default_migrations_dir
-
         value = self.values.get("migrations")
-        return (self.cwd / value).resolve() if value else default_migrations_dir()
+        return (self.cwd / value).resolve() if value else shipped_migrations_dir()
 
     @property
     def backup_path(self) -> Path:

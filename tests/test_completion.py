@@ -187,3 +187,26 @@ def test_inspect_table_completes_table_names(cli, workdir):
     assert expected and got == expected
     everything = values(complete("aura-db inspect table ", workdir))
     assert "aura_schema_history" in everything and len(everything) >= 13
+
+
+# --------------------------------------------------------------------------
+# Completion reads migrations without the runner; it must agree with it
+
+
+def test_completion_lists_what_discover_finds(two_migrations, tmp_path):
+    from aura_db.cli.completion import migration_names
+    from aura_db.migrations import discover
+
+    (two_migrations / "notes.txt").write_text("not a migration", encoding="utf-8")
+    (two_migrations / "10_short_number.py").write_text("", encoding="utf-8")
+    (two_migrations / "__init__.py").write_text("", encoding="utf-8")
+    (two_migrations / "010_later.py").write_text("", encoding="utf-8")
+    assert migration_names(two_migrations) == [f.name for f in discover(two_migrations)]
+    assert migration_names(MIGRATIONS) == [f.name for f in discover(MIGRATIONS)]
+
+
+def test_shipped_migrations_folder_agrees_with_the_runner():
+    from aura_db.config import shipped_migrations_dir
+    from aura_db.migrations import default_migrations_dir
+
+    assert shipped_migrations_dir() == default_migrations_dir()
