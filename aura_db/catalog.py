@@ -395,7 +395,7 @@ class PostgresCatalog(Catalog):
 
     def facts(self) -> dict[str, Any]:
         return {
-            "database": self.scalar("SELECT current_database()"),
+            "database_name": self.scalar("SELECT current_database()"),
             "database_size_bytes": int(self.scalar("SELECT pg_database_size(current_database())")),
             "page_size": int(self.scalar("SELECT current_setting('block_size')")),
             "journal_mode": "wal_level=" + str(self.scalar("SELECT current_setting('wal_level')")),
@@ -533,7 +533,7 @@ class MysqlCatalog(Catalog):
         size = self.scalar(
             "SELECT SUM(DATA_LENGTH + INDEX_LENGTH) FROM information_schema.TABLES WHERE TABLE_SCHEMA = DATABASE()")
         return {
-            "database": self.scalar("SELECT DATABASE()"),
+            "database_name": self.scalar("SELECT DATABASE()"),
             "database_size_bytes": int(size or 0),
             "page_size": int(self.scalar("SELECT @@innodb_page_size")),
             "journal_mode": "innodb redo log",
