@@ -188,3 +188,11 @@ def config(engine: "Engine", *, show_sensitive: bool = False) -> ConfigReport:
             for i in (names.index("IsSensitive"), names.index("IsActive")):
                 r[i] = _truthy(r[i])
         return ConfigReport([dict(zip(names, r)) for r in rows], masked, show_sensitive)
+
+
+def health(engine: "Engine") -> dict[str, Any]:
+    """Health figures of a live database: latency of a trivial query, and
+    connections where the engine counts them (None on SQLite).  Small enough
+    for `status` to show."""
+    with _Opened(engine) as cat:
+        return cat.health()

@@ -184,3 +184,10 @@ def test_every_command_has_help_with_an_example(cli, command):
     r = cli(*command, "--help")
     assert r.exit_code == 0, r
     assert "Example:" in r.stdout and "--json" in r.stdout
+
+
+def test_health_figures_for_sqlite(db_path):
+    from aura_db.inspection import health
+
+    got = health(engine_for(f"sqlite:///{db_path}"))
+    assert got["latency_ms"] >= 0 and got["connections"] is None

@@ -53,3 +53,13 @@ def test_inspect_on_a_server(cli, server_url, engine):
         assert SECRET not in r.stdout + r.stderr, args
         shown = cli("--db", url, *args, "--show-sensitive", env=WIDE)
         assert SECRET in shown.stdout, args
+
+
+@pytest.mark.parametrize("engine", ["postgresql", "mysql"])
+def test_health_figures_on_a_server(server_url, engine):
+    from aura_db.db import engine_for
+    from aura_db.inspection import health
+
+    got = health(engine_for(server_url(engine)))
+    assert 0 <= got["latency_ms"] < 1000
+    assert 1 <= got["connections"] <= got["max_connections"]
