@@ -61,7 +61,46 @@ def _load_command(name: str) -> dict[str, Any]:
     """Import one command module and build its click command(s)."""
     import typer.main
 
-    return dict(typer.main.get_group(_registered(name)).commands)
+    commands = dict(typer.main.get_group(_registered(name)).commands)
+    for command in commands.values():
+        example_last(command, recursive=True)
+    return commands
+
+
+def _closing_example(text: str | None) -> tuple[str, str | None]:
+    """``text`` without its closing "Example: ..." and that example (None if none)."""
+    text = (text or "").rstrip()
+    at = text.rfind("Example:")
+    if at < 0 or (at > 0 and not text[at - 1].isspace()):
+        return text, None
+    return text[:at].rstrip(), text[at:]
+
+
+def example_last(command: Any, *, recursive: bool = False) -> None:
+    """Show a command's example after its options, as the last thing --help prints.
+
+    Each command's help text closes with "Example: ..."; click would print it
+    before the options and rewrap it mid-command.  It becomes the epilog,
+    kept on its own lines (click's ``\b``).  A group whose help text is set
+    on its Typer app (so its callback's docstring is not shown) takes the
+    example from that docstring: running the group runs the callback.
+    """
+    head, example = _closing_example(command.help)
+    if example is None:
+        _, example = _closing_example(_doc(getattr(command, "callback", None)))
+    if example is not None and not command.epilog:
+        if head:
+            command.help = head
+        command.epilog = "\b\n" + "\n".join(" ".join(line.split()) for line in example.splitlines())
+    if recursive:
+        for sub in getattr(command, "commands", {}).values():
+            example_last(sub, recursive=True)
+
+
+def _doc(callback: Any) -> str | None:
+    import inspect
+
+    return inspect.getdoc(callback) if callback is not None else None
 
 
 def _summaries(name: str) -> dict[str, Any]:
@@ -142,6 +181,7 @@ class LazyCommands(MutableMapping):
 class AuraGroup(TyperGroup):
     def __init__(self, *args: Any, **kwargs: Any):
         super().__init__(*args, **kwargs)
+        example_last(self)  # the root's own; each command's when it is built
         self.commands = LazyCommands(self.commands)
 
     def format_commands(self, ctx: Any, formatter: Any) -> None:
