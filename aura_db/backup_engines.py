@@ -531,6 +531,11 @@ class SqliteBackup(EngineBackup):
         folder = os.path.dirname(live)
         if not os.path.exists(live):
             take_safety()
+            for suffix in ("-wal", "-shm", "-journal"):
+                # Beside a missing database these belong to nothing, but the
+                # new file would read them as its own.
+                with contextlib.suppress(FileNotFoundError):
+                    os.unlink(live + suffix)
             os.chmod(staged, 0o644 & ~_umask())
             os.rename(staged, live)
             _fsync_dir(folder)
@@ -566,6 +571,12 @@ class SqliteBackup(EngineBackup):
                     self._held = (con, fd)
                     try:
                         take_safety()
+                    except BaseException:
+                        if was_wal:  # leave the database as we found it
+                            with contextlib.suppress(sqlite3.Error):
+                                con.execute("ROLLBACK")
+                                con.execute("PRAGMA journal_mode=WAL")
+                        raise
                     finally:
                         self._held = None
                     for suffix in ("-wal", "-shm", "-journal"):
@@ -948,9 +959,13 @@ class PostgresBackup(_ServerBackup):
                 # would survive --clean and make the next migrate fail.
                 extra = sorted(set(db.get_tables()) - getattr(self, "_tables", set()))
                 prelude = "".join(f"DROP TABLE IF EXISTS {self._q(t)} CASCADE;\n" for t in extra)
+                import tempfile
+
+                # stderr to a file: a pipe nobody reads would fill and stall pg_restore.
+                restore_err = tempfile.TemporaryFile()
                 restore_sql = subprocess.Popen(
                     [_which("pg_restore"), "--clean", "--if-exists", "--no-owner", "-f", "-", str(plain)],
-                    stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=self.tool_env())
+                    stdout=subprocess.PIPE, stderr=restore_err, env=self.tool_env())
 
                 def chunks() -> Iterator[bytes]:
                     yield prelude.encode()
@@ -967,8 +982,11 @@ class PostgresBackup(_ServerBackup):
                     [_which("psql"), "-X", "-q", "--single-transaction", "-v", "ON_ERROR_STOP=1",
                      *self._conn_args(), "-f", "-"], input_chunks=chunks())
                 rrc = restore_sql.wait()
+                restore_err.seek(0)
+                restore_msg = restore_err.read()
+                restore_err.close()
                 if rrc != 0 or rc != 0:
-                    detail = err.strip() or self._tail(restore_sql.stderr.read() if restore_sql.stderr else b"")
+                    detail = err.strip() or self._tail(restore_msg)
                     raise AuraError(f"restore failed and was rolled back; the database is as it was: {detail[-400:]}")
         finally:
             db.close()

@@ -227,3 +227,15 @@ def test_restore_is_refused_while_another_process_has_the_database_open(cli, liv
         holder.wait()
     assert cli("restore", "latest", "--yes").exit_code == 0
     assert len(notes(live)) == 20
+
+
+def test_restore_where_only_a_stale_wal_is_left_removes_it_first(cli, live, workdir):
+    path = Path(backup_json(cli)["path"])
+    target = workdir / "gone.db"
+    # What a deleted database can leave behind: its -wal and -shm.
+    Path(f"{target}-wal").write_bytes(b"\x37\x7f\x06\x82" + b"\0" * 4092)
+    Path(f"{target}-shm").write_bytes(b"\0" * 32768)
+    r = cli("--db", str(target), "restore", str(path), "--yes")
+    assert r.exit_code == 0, r
+    assert not Path(f"{target}-wal").exists() and not Path(f"{target}-shm").exists()
+    assert len(notes(target)) == 20
