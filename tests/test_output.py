@@ -80,6 +80,27 @@ def test_no_ansi_escapes_through_a_pipe(migrated, args):
     assert not ANSI.search(r.stdout) and not ANSI.search(r.stderr)
 
 
+# Commands that draw progress bars or tables on a terminal, when they are part
+# of this build: through a pipe, plain text and no bar.
+OTHERS = [("backup",), ("backup", "list"), ("backup", "verify", "--all"), ("seed",),
+          ("seed", "synthetic", "--projects", "3", "--random-seed", "1"), ("verify",), ("inspect",),
+          ("inspect", "table", "ProjectStates"), ("script",)]
+
+
+@pytest.mark.parametrize("args", OTHERS, ids=" ".join)
+def test_no_ansi_or_progress_bar_through_a_pipe(migrated, args):
+    import importlib.util
+
+    if importlib.util.find_spec(f"aura_db.cli.{args[0]}") is None:
+        pytest.skip(f"{args[0]} is not part of this build")
+    if args[:2] == ("backup", "verify"):
+        assert run("-q", "backup", cwd=migrated).returncode == 0
+    r = run(*args, cwd=migrated)
+    assert r.returncode == 0, r.stderr
+    assert not ANSI.search(r.stdout) and not ANSI.search(r.stderr), args
+    assert "\r" not in r.stderr  # a progress bar redraws its line
+
+
 def test_errors_and_warnings_have_no_escapes_either(workdir):
     (workdir / "aura-db.toml").write_text("kep = 1\n", encoding="utf-8")
     r = run("status", cwd=workdir)  # no database: exit 4, after the unknown-key warning
