@@ -229,3 +229,13 @@ def test_server_drivers_stay_available_for_server_urls(workdir):
     r = run("status", cwd=workdir, env=_env(AURA_DB_URL="postgresql://aura:pw@127.0.0.1:1/aura"))
     assert r.returncode == 4, r.stderr
     assert "pw@" not in r.stderr and "driver" not in r.stderr.lower()
+
+
+def test_fast_version_says_what_the_full_option_says(workdir):
+    from aura_db import __version__
+
+    fast = run("--version", cwd=workdir)  # answered before Typer is imported
+    full = run("--no-color", "--version", cwd=workdir)  # through the root's --version option
+    assert fast.returncode == full.returncode == 0
+    assert fast.stdout == full.stdout == f"aura-db {__version__}\n"
+    assert fast.stderr == full.stderr == ""
