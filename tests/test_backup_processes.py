@@ -80,7 +80,7 @@ def test_backups_taken_while_another_process_writes_are_consistent(tmp_path, wal
         con = sqlite3.connect(db)
         con.execute("PRAGMA journal_mode=WAL")
         con.close()
-    writer = subprocess.Popen([sys.executable, "-c", WRITER, str(db), "2.5"], stdout=subprocess.PIPE, text=True)
+    writer = subprocess.Popen([sys.executable, "-c", WRITER, str(db), "1.5"], stdout=subprocess.PIPE, text=True)
     try:
         assert writer.stdout.readline().strip() == "writing"
         made = []
@@ -109,7 +109,7 @@ def test_sigkill_during_backup_leaves_nothing_listed_or_restorable(tmp_path):
     make_db(db, 40, "live")
     folder = tmp_path / "backups"
     killed = 0
-    for delay in (0.25, 0.35, 0.45, 0.55, 0.7, 0.9):
+    for delay in (0.25, 0.4, 0.55, 0.7, 0.9):
         p = spawn(tmp_path, "--db", str(db), "backup", "--compress", "gzip", "--keep", "50")
         time.sleep(delay)
         if p.poll() is None:
@@ -142,7 +142,7 @@ def test_sigkill_during_restore_leaves_the_old_or_the_new_database(tmp_path):
     template = tmp_path / "old.template"
     make_db(template, 30, "old")
     seen = set()
-    for delay in (0.2, 0.35, 0.5, 0.7, 1.0, 1.5):
+    for delay in (0.1, 0.25, 0.35, 0.5, 0.8):
         shutil.copyfile(template, db)
         p = spawn(tmp_path, "--db", str(db), "restore", backup, "--yes", "--no-safety-backup")
         time.sleep(delay)
