@@ -210,3 +210,19 @@ def test_shipped_migrations_folder_agrees_with_the_runner():
     from aura_db.migrations import default_migrations_dir
 
     assert shipped_migrations_dir() == default_migrations_dir()
+
+
+def test_table_names_from_the_models_when_the_server_does_not_answer(workdir):
+    """An unreachable server costs at most the lookup budget, then the models answer."""
+    import time
+
+    if not _has("inspect"):
+        pytest.skip("inspect is not part of this build")
+    from aura_db.cli.completion import TABLE_LOOKUP_SECONDS
+    from aura_db.models.schema import TABLES
+
+    started = time.monotonic()
+    # 10.255.255.1 is not routable: a connect either fails at once or hangs.
+    got = values(complete("aura-db --db mysql://aura@10.255.255.1:3306/aura inspect table ", workdir))
+    assert time.monotonic() - started < TABLE_LOOKUP_SECONDS + 8
+    assert got == sorted(TABLES)  # the models' tables, not aura-db's own

@@ -63,18 +63,43 @@ def complete_backup_file(ctx: Any, incomplete: str) -> list[str]:
     return [n for n in ["latest", *names] if n.startswith(incomplete)]
 
 
-def complete_table_name(ctx: Any, incomplete: str) -> list[str]:
-    try:
-        from aura_db.db import engine_for, parse_url
+# A TAB press waits this long for the database before it completes from the
+# models instead: an unreachable server must not hang the shell for the
+# driver's connect timeout.
+TABLE_LOOKUP_SECONDS = 2.0
 
-        s = _settings(ctx)
-        engine = engine_for(parse_url(s.url, cwd=s.cwd))
-        db = engine.open(create=False)
+
+def _live_tables(ctx: Any) -> list[str]:
+    from aura_db.db import engine_for, parse_url
+
+    s = _settings(ctx)
+    engine = engine_for(parse_url(s.url, cwd=s.cwd))
+    db = engine.open(create=False)
+    try:
+        return list(db.get_tables())
+    finally:
+        db.close()
+
+
+def complete_table_name(ctx: Any, incomplete: str) -> list[str]:
+    import threading
+
+    found: list[list[str]] = []
+
+    def look() -> None:
         try:
-            tables = db.get_tables()
-        finally:
-            db.close()
-    except Exception:  # noqa: BLE001
+            found.append(_live_tables(ctx))
+        except Exception:  # noqa: BLE001 - fall back to the models below
+            pass
+
+    # A daemon thread: if the server does not answer in time, the completion
+    # process answers from the models and exits without waiting for it.
+    worker = threading.Thread(target=look, daemon=True)
+    worker.start()
+    worker.join(TABLE_LOOKUP_SECONDS)
+    if found:
+        tables = found[0]
+    else:
         try:
             from aura_db.models.schema import TABLES
 
