@@ -461,16 +461,36 @@ def read_decompressed(path: Path, compression: str, *, on_chunk: Callable[[bytes
         elif compression == "zstd":
             import zstandard
 
-            dobj = zstandard.ZstdDecompressor().decompressobj()
+            # read_to_iter bounds every output chunk: a page of zeros
+            # compresses a thousandfold, and decompressobj would hand all of
+            # it back at once.
+            class _Reader:
+                def __init__(self) -> None:
+                    self.it = raw()
+                    self.total = 0
+
+                def read(self, n: int = -1) -> bytes:
+                    try:
+                        block = next(self.it)
+                    except StopIteration:
+                        return b""
+                    self.total += len(block)
+                    return block
+
+            reader = _Reader()
+            produced = 0
             try:
-                for block in raw():
-                    out = dobj.decompress(block)
-                    if out:
-                        yield out
+                for out in zstandard.ZstdDecompressor().read_to_iter(reader, read_size=chunk, write_size=chunk):
+                    produced += len(out)
+                    yield out
             except zstandard.ZstdError as exc:
                 raise CheckFailed(f"{path.name}: zstd data is damaged ({exc})") from None
-            if not dobj.eof:
-                raise CheckFailed(f"{path.name}: zstd stream is truncated")
+            # read_to_iter does not tell a frame cut short from a whole one;
+            # every caller compares the sha256 of the stored bytes with the
+            # manifest (verify before, restore while it streams and before
+            # anything is used), and that is what proves the stream complete.
+            if produced == 0 and reader.total > 0:
+                raise CheckFailed(f"{path.name}: zstd stream holds no data")
         elif compression == "gzip":
             import zlib
 
@@ -692,13 +712,15 @@ def list_backups(backup_dir: Path, *, checksums: bool = False) -> list[BackupEnt
     return entries
 
 
-def resolve_backup(backup_dir: Path, spec: str) -> Path:
-    """FILE as the user gave it: ``latest``, a name in the backup folder, or a path."""
+def resolve_backup(backup_dir: Path, spec: str, *, engine: str | None = None) -> Path:
+    """FILE as the user gave it: ``latest`` (of ``engine``, when given), a name in the backup folder, or a path."""
     folder = Path(backup_dir)
     if spec == "latest":
-        usable = [e for e in list_backups(folder) if e.manifest is not None]
+        usable = [e for e in list_backups(folder)
+                  if e.manifest is not None and (engine is None or e.manifest.engine == engine)]
         if not usable:
-            raise UsageError(f"no backups in {folder}", hint="take one with `aura-db backup`")
+            of = f" of a {engine} database" if engine else ""
+            raise UsageError(f"no backups{of} in {folder}", hint="take one with `aura-db backup`")
         return usable[0].path
     candidates = [Path(spec)]
     if not Path(spec).is_absolute():
@@ -838,7 +860,7 @@ def restore(
     from aura_db.backup_engines import for_engine
 
     started = time.monotonic()
-    path = resolve_backup(backup_dir, spec)
+    path = resolve_backup(backup_dir, spec, engine=engine.name)
     try:
         manifest = read_manifest(path)
     except CheckFailed as exc:

@@ -143,3 +143,25 @@ def test_an_older_pg_dump_than_the_server_is_refused_clearly(cli, server_url, wo
     assert r.exit_code == 1
     assert "pg_dump 9 is older than the PostgreSQL server" in r.stderr
     assert not [p for p in (workdir / "backups").iterdir() if not p.name.startswith(".")]
+
+
+@pytest.mark.parametrize("engine", ["postgresql", "mysql"])
+def test_migrate_and_rollback_take_safety_backups_on_servers(cli, server_url, workdir, migrations_copy,
+                                                            monkeypatch, engine):
+    from tests.test_backup import ADD_TAGS
+
+    import textwrap
+
+    url = server_url(engine)
+    monkeypatch.setenv("AURA_DB_MIGRATIONS", str(migrations_copy))
+    assert cli("--db", url, "migrate").exit_code == 0
+    (migrations_copy / "002_add_tags.py").write_text(textwrap.dedent(ADD_TAGS).lstrip())
+    assert cli("--db", url, "migrate").exit_code == 0, "migrate"
+    assert cli("--db", url, "rollback", "--yes").exit_code == 0, "rollback"
+    rows = execute(url, "SELECT command, backup_file FROM aura_migration_log ORDER BY id")
+    assert rows[0][1] is None  # the first run had nothing to protect
+    pre_migrate, pre_rollback = rows[1][1], rows[2][1]
+    assert rows[1][0] == "migrate" and "_pre-migrate." in pre_migrate and Path(pre_migrate).exists()
+    assert rows[2][0] == "rollback" and "_pre-rollback." in pre_rollback and Path(pre_rollback).exists()
+    r = cli("--db", url, "backup", "verify", "--all", "--full", "--json")
+    assert r.exit_code == 0, r

@@ -239,3 +239,40 @@ def test_restore_where_only_a_stale_wal_is_left_removes_it_first(cli, live, work
     assert r.exit_code == 0, r
     assert not Path(f"{target}-wal").exists() and not Path(f"{target}-shm").exists()
     assert len(notes(target)) == 20
+
+
+def test_on_a_terminal_without_file_the_operator_picks_one(cli, live, monkeypatch):
+    from aura_db.cli.common import AppState
+
+    older = backup_json(cli, "--label", "older")["file"]
+    backup_json(cli, "--label", "newer")
+    sql(live, "DELETE FROM Notes")
+    monkeypatch.setattr(AppState, "interactive", property(lambda self: True))
+    # Backups are listed newest first: 2 is the older one; then confirm.
+    r = cli("--no-color", "restore", "--no-safety-backup", input="2\ny\n")
+    assert r.exit_code == 0, r
+    assert f"restored {older}" in r.stdout
+    assert len(notes(live)) == 20
+
+
+def test_on_a_terminal_answering_no_changes_nothing(cli, live, monkeypatch):
+    from aura_db.cli.common import AppState
+
+    backup_json(cli)
+    sql(live, "DELETE FROM Notes")
+    before = fingerprint(live)
+    monkeypatch.setattr(AppState, "interactive", property(lambda self: True))
+    r = cli("restore", "latest", input="n\n")
+    assert r.exit_code == 6, r
+    assert fingerprint(live) == before
+
+
+def test_latest_means_the_newest_backup_of_this_engine(cli, live):
+    own = backup_json(cli, "--label", "own")["file"]
+    other = Path(backup_json(cli, "--label", "other")["path"])
+    m = json.loads(Path(f"{other}.json").read_text())
+    m["engine"] = "postgresql"
+    Path(f"{other}.json").write_text(json.dumps(m))
+    r = cli("restore", "latest", "--yes", "--no-safety-backup", "--json")
+    assert r.exit_code == 0, r
+    assert json.loads(r.stdout)["backup"].endswith(own)
