@@ -10,7 +10,7 @@ if TYPE_CHECKING:
     from aura_db.backup import BackupEntry, CreateResult, PruneResult, RestorePlan, RestoreResult, VerifyResult
     from aura_db.cli.common import AppState
 
-STATE_STYLE = {"ok": "green", "unchecked": "", "no manifest": "yellow", "bad manifest": "red",
+STATE_STYLE = {"ok": "green", "size ok": "", "no manifest": "yellow", "bad manifest": "red",
                "size differs": "red", "checksum differs": "red"}
 
 
@@ -100,11 +100,13 @@ def backup_table(app: "AppState", entries: list["BackupEntry"], folder: Any, *, 
     for i, e in enumerate(entries, 1):
         m = e.manifest
         d = e.to_dict()
-        style = STATE_STYLE.get(e.state, "")
+        # "unchecked" in JSON; on screen say what *was* checked (--check hashes them all).
+        shown = "size ok" if e.state == "unchecked" else e.state
+        style = STATE_STYLE.get(shown, "")
         table.add_row(
             str(i), e.name, (e.created_at or "")[:19].replace("T", " "), age(e.created_at),
             size(e.size), m.engine if m else "", (m.schema_head if m else "") or "", d["label"] or "",
-            f"[{style}]{e.state}[/]" if style else e.state,
+            f"[{style}]{shown}[/]" if style else shown,
         )
     if not entries:
         table.add_row("", "(no backups)", "", "", "", "", "", "", "")
