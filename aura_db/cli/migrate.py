@@ -1,6 +1,7 @@
 """aura-db migrate: apply pending migrations; add, remove and list modules."""
 
-from __future__ import annotations
+# No `from __future__ import annotations` here: Typer reads these signatures
+# at start-up, and string annotations cost a compile() each.
 
 from typing import Optional
 

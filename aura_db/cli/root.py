@@ -9,7 +9,8 @@ from the parser becomes one line and exit 2; anything unexpected becomes one
 line and exit 1, with the traceback only under ``--verbose``.
 """
 
-from __future__ import annotations
+# No `from __future__ import annotations` here: Typer reads these signatures
+# at start-up, and string annotations cost a compile() each.
 
 import sys
 import traceback

@@ -1,6 +1,7 @@
 """aura-db status: where the database stands."""
 
-from __future__ import annotations
+# No `from __future__ import annotations` here: Typer reads these signatures
+# at start-up, and string annotations cost a compile() each.
 
 import typer
 
