@@ -135,8 +135,9 @@ class LazyCommands(MutableMapping):
 
     Every process builds the click command it runs, not all of them: Typer
     otherwise inspects every command's signature at start-up, and a TAB press
-    or a CI step would pay for commands it never runs.  Listing (``--help``,
-    completing a command name) still builds them all, as it must.
+    or a CI step would pay for commands it never runs.  The root's ``--help``
+    lists stand-ins (``for_listing``); completing a command name builds them
+    all, since click asks each one for its help there.
     """
 
     def __init__(self, eager: Mapping[str, Any]):
