@@ -330,8 +330,9 @@ class HashingWriter:
     the bytes on disk, which is what the manifest promises.
     """
 
-    def __init__(self, fd: int, compression: str = "none"):
+    def __init__(self, fd: int, compression: str = "none", path: Path | None = None):
         self.fd = fd
+        self.path = path  # the file behind fd, for checks that open it by name
         self.sha = hashlib.sha256()
         self.size = 0
         self.raw_size = 0
@@ -354,7 +355,7 @@ class HashingWriter:
         self.size += len(data)
 
     def copy_from(self, src_fd: int, total: int, on_progress: "Progress | None" = None,
-                  phase: str = "backup") -> bool:
+                  phase: str = "backup", after_copy: Callable[[], None] | None = None) -> bool:
         """Copy ``total`` bytes of ``src_fd`` in the kernel, hashing what landed on our side.
 
         Only without compression; False when the kernel cannot (other file
@@ -407,6 +408,8 @@ class HashingWriter:
                 if on_progress:
                     on_progress(phase, off, total)
             marks.put(None)
+            if not failed and after_copy is not None:
+                after_copy()
             if not failed:
                 # Flush to disk while the hash is still reading back: the two
                 # overlap instead of adding up.
@@ -603,7 +606,7 @@ def create_with(eb: Any, engine: "Engine", backup_dir: Path, *, label: str | Non
     try:
         fd = os.open(tmp, os.O_RDWR | os.O_CREAT | os.O_EXCL, 0o600)
         try:
-            writer = HashingWriter(fd, compression)
+            writer = HashingWriter(fd, compression, path=tmp)
             snap = eb.snapshot(writer, folder, on_progress)
             writer.finish()
         finally:

@@ -284,51 +284,77 @@ class SqliteBackup(EngineBackup):
                     con.execute("COMMIT")
                     return self._backup_api(con, writer, folder, on_progress)
                 try:
-                    return self._raw_copy(con, fd, writer, on_progress)
+                    return self._raw_copy(con, fd, writer, on_progress,
+                                          release=lambda: con.execute("COMMIT"))
                 finally:
-                    con.execute("COMMIT")
+                    if con.in_transaction:
+                        con.execute("COMMIT")
             finally:
                 con.close()
         finally:
             os.close(fd)
 
     def _raw_copy(self, con: sqlite3.Connection, fd: int, writer: "HashingWriter",
-                  on_progress: "Progress | None") -> Snapshot:
+                  on_progress: "Progress | None", release: Callable[[], None] | None = None) -> Snapshot:
         total = os.fstat(fd).st_size
-        # Counting rows and the quick check read the same frozen file on a
-        # second core while this thread streams it.
         found: dict[str, Any] = {}
 
-        def inspect() -> None:
+        def inspect(c: sqlite3.Connection) -> None:
             try:
-                found["check"] = [r[0] for r in con.execute("PRAGMA quick_check").fetchall()]
-                found["counts"] = sqlite_row_counts(con)
-                found["head"] = sqlite_schema_head(con)
+                found["check"] = [r[0] for r in c.execute("PRAGMA quick_check").fetchall()]
+                found["counts"] = sqlite_row_counts(c)
+                found["head"] = sqlite_schema_head(c)
                 found["version"] = sqlite3.sqlite_version
             except BaseException as exc:  # noqa: BLE001
                 found["error"] = exc
 
-        t = threading.Thread(target=inspect, daemon=True)
-        t.start()
         done = 0
-        try:
-            if writer.copy_from(fd, total, on_progress):
-                done = writer.size
-            else:
+        copied = False
+        if release is not None and writer.path is not None:
+            checker: list[threading.Thread] = []
+
+            def inspect_copy() -> None:
+                c = sqlite3.connect(_sqlite_uri(str(writer.path), mode="ro", immutable="1"), uri=True)
+                try:
+                    inspect(c)
+                finally:
+                    c.close()
+
+            def after_copy() -> None:
+                # The copy is whole: writers may go on.  The checks then read
+                # the copy itself - exactly what the backup holds - while the
+                # hash and the fsync finish.
+                release()
+                t = threading.Thread(target=inspect_copy, daemon=True)
+                t.start()
+                checker.append(t)
+
+            try:
+                copied = writer.copy_from(fd, total, on_progress, after_copy=after_copy)
+            finally:
+                for t in checker:
+                    t.join()
+            done = writer.size if copied else 0
+        if not copied:
+            # Counting rows and the quick check read the same frozen file on
+            # a second core while this thread streams it.
+            t = threading.Thread(target=inspect, args=(con,), daemon=True)
+            t.start()
+            try:
                 for block in _Pump(_pread_chunks(fd, total)):
                     writer.write(block)
                     done += len(block)
                     if on_progress:
                         on_progress("backup", done, total)
-        finally:
-            t.join()
+            finally:
+                t.join()
         if "error" in found:
             raise AuraError(f"cannot read {self.path}: {found['error']}")
         if done != total:
             raise AuraError(f"{self.path} shrank while it was copied")
         warnings = []
         if found["check"] != ["ok"]:
-            warnings.append("the live database fails quick_check: " + "; ".join(found["check"][:3]))
+            warnings.append("the database fails quick_check: " + "; ".join(found["check"][:3]))
         return Snapshot(found["counts"], found["head"], found["version"], warnings=warnings)
 
     def _backup_api(self, con: sqlite3.Connection, writer: "HashingWriter", folder: Path,
