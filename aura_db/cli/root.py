@@ -287,7 +287,7 @@ def root(
     ),
     config: Optional[str] = typer.Option(
         None, "--config", metavar="FILE",
-        help="Settings file [env AURA_DB_CONFIG; default ./aura-db.toml if present].",
+        help="Settings file; default ./aura-db.toml if present [env AURA_DB_CONFIG].",
     ),
     verbose: bool = typer.Option(False, "--verbose", "-v", help="Say where each setting came from; tracebacks on errors."),
     quiet: bool = typer.Option(False, "--quiet", "-q", help="Print only errors (and requested output)."),
