@@ -634,10 +634,15 @@ def create_with(eb: Any, engine: "Engine", backup_dir: Path, *, label: str | Non
         os.rename(mtmp, folder / f"{name}.json")
         os.rename(tmp, final)
         _fsync_dir(folder)
-    except BaseException:
+    except BaseException as exc:
         for p in (tmp, mtmp):
             with contextlib.suppress(OSError):
                 p.unlink()
+        if isinstance(exc, OSError) and not isinstance(exc, AuraError):
+            # Disk full, folder not writable: the operator's problem to fix,
+            # said in one line; nothing half-written is left behind.
+            raise AuraError(f"cannot write the backup in {folder}: {exc.strerror or exc}",
+                            hint="check free space and permissions of the backup folder") from None
         raise
     result = CreateResult(final, manifest, time.monotonic() - started, warnings=list(snap.warnings))
     if keep is not None:
@@ -881,6 +886,9 @@ def restore(
     folder = Path(backup_dir)
     try:
         staged = eb.stage(path, manifest, on_progress)
+    except OSError as exc:
+        raise AuraError(f"cannot stage {path.name} beside the database: {exc.strerror or exc}; nothing changed",
+                        hint="check free space and permissions next to the database") from None
     except CheckFailed as exc:
         if exc.message.startswith("refusing"):
             raise

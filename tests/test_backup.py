@@ -379,3 +379,17 @@ def test_safety_backup_returns_none_when_there_is_no_database(workdir):
     engine = engine_for(parse_url(str(workdir / "absent.db")))
     assert core.safety_backup(engine, workdir / "backups", label="pre-migrate") is None
     assert not (workdir / "absent.db").exists()
+
+
+def test_a_full_disk_fails_in_one_line_and_leaves_nothing(cli, live, workdir, monkeypatch):
+    import errno
+
+    def no_space(self, *a, **k):
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+    monkeypatch.setattr(core.HashingWriter, "copy_from", no_space)
+    r = cli("backup")
+    assert r.exit_code == 1, r
+    assert r.stderr.startswith("error: cannot write the backup in") and "No space left" in r.stderr
+    assert "Traceback" not in r.stderr
+    assert list((workdir / "backups").iterdir()) == []

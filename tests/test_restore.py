@@ -276,3 +276,22 @@ def test_latest_means_the_newest_backup_of_this_engine(cli, live):
     r = cli("restore", "latest", "--yes", "--no-safety-backup", "--json")
     assert r.exit_code == 0, r
     assert json.loads(r.stdout)["backup"].endswith(own)
+
+
+def test_a_full_disk_while_staging_changes_nothing(cli, live, workdir, monkeypatch):
+    import errno
+
+    from aura_db import backup as core
+
+    backup_json(cli)
+    before = fingerprint(live)
+
+    def no_space(self, *a, **k):
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+    monkeypatch.setattr(core.HashingWriter, "copy_from", no_space)
+    r = cli("restore", "latest", "--yes")
+    assert r.exit_code == 1, r
+    assert "No space left" in r.stderr and "nothing changed" in r.stderr
+    assert fingerprint(live) == before
+    assert not [p for p in workdir.iterdir() if p.name.startswith(".aura_stage")]
