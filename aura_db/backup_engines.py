@@ -253,16 +253,32 @@ class SqliteBackup(EngineBackup):
     def source_exists(self) -> bool:
         return self.path is not None and os.path.isfile(self.path)
 
-    def _connect(self, timeout: float = 30.0) -> sqlite3.Connection:
+    def _timeout(self) -> float:
+        # How long to wait for a writer to finish: the URL's ?timeout=, else 30 s.
+        try:
+            return float(self.engine.url.params.get("timeout", 30))
+        except (TypeError, ValueError):
+            return 30.0
+
+    def _connect(self, timeout: float | None = None) -> sqlite3.Connection:
         # Read-write (never create): a read-only connection cannot roll back a
         # hot journal that a crashed writer left, and would then fail.
+        timeout = self._timeout() if timeout is None else timeout
         try:
             con = sqlite3.connect(_sqlite_uri(self.path, mode="rw"), uri=True, isolation_level=None,
                                   timeout=timeout, check_same_thread=False)
             con.execute("SELECT count(*) FROM sqlite_master").fetchone()
         except sqlite3.DatabaseError as exc:
+            if _is_locked(exc):
+                raise self._locked_error(timeout) from None
             raise DatabaseUnavailable(f"{self.path} is not a usable SQLite database: {exc}") from None
         return con
+
+    def _locked_error(self, timeout: float) -> AuraError:
+        return AuraError(
+            f"{self.path} stayed locked by another process for {timeout:g}s; nothing was done",
+            hint="a long write or an exclusive locking_mode holds it; retry, or raise ?timeout= in --db",
+        )
 
     def snapshot(self, writer: "HashingWriter", folder: Path, on_progress: "Progress | None") -> Snapshot:
         self.check_source()
@@ -279,7 +295,12 @@ class SqliteBackup(EngineBackup):
                 if mode == "wal":
                     return self._backup_api(con, writer, folder, on_progress)
                 con.execute("BEGIN")
-                con.execute("SELECT count(*) FROM sqlite_master").fetchone()  # takes the SHARED lock
+                try:
+                    con.execute("SELECT count(*) FROM sqlite_master").fetchone()  # takes the SHARED lock
+                except sqlite3.OperationalError as exc:
+                    if _is_locked(exc):
+                        raise self._locked_error(self._timeout()) from None
+                    raise
                 if os.pread(fd, 20, 0)[18:19] == b"\x02":  # switched to WAL before our lock
                     con.execute("COMMIT")
                     return self._backup_api(con, writer, folder, on_progress)
@@ -642,6 +663,11 @@ class SqliteBackup(EngineBackup):
         if staged is not None:
             with contextlib.suppress(OSError):
                 Path(staged).unlink()
+
+
+def _is_locked(exc: BaseException) -> bool:
+    text = str(exc).lower()
+    return "locked" in text or "busy" in text
 
 
 def _umask() -> int:

@@ -393,3 +393,16 @@ def test_a_full_disk_fails_in_one_line_and_leaves_nothing(cli, live, workdir, mo
     assert r.stderr.startswith("error: cannot write the backup in") and "No space left" in r.stderr
     assert "Traceback" not in r.stderr
     assert list((workdir / "backups").iterdir()) == []
+
+
+def test_a_database_locked_throughout_fails_clearly_after_the_timeout(cli, live, workdir):
+    holder = sqlite3.connect(live, isolation_level=None)
+    holder.execute("BEGIN EXCLUSIVE")  # as a long write or locking_mode=EXCLUSIVE would
+    try:
+        r = cli("--db", f"sqlite:///{live}?timeout=0.3", "backup")
+    finally:
+        holder.execute("ROLLBACK")
+        holder.close()
+    assert r.exit_code == 1, r
+    assert "stayed locked by another process" in r.stderr and "Traceback" not in r.stderr
+    assert backups(workdir) == []
