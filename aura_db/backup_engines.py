@@ -32,6 +32,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, Callable, Iterator
 from urllib.parse import quote
 
+from aura_db.backup import DatabaseInUse
 from aura_db.errors import AuraError, CheckFailed, DatabaseUnavailable, UsageError
 
 if TYPE_CHECKING:
@@ -685,11 +686,6 @@ def _fsync_dir(folder: str | Path) -> None:
             os.close(fd)
 
 
-from aura_db.backup import DatabaseInUse  # noqa: E402  (one exception class, shared)
-
-ENGINE_BACKUPS: dict[str, type[EngineBackup]] = {
-    "sqlite": SqliteBackup,
-}
 
 
 # --------------------------------------------------------------------------
@@ -1185,5 +1181,9 @@ class MysqlBackup(_ServerBackup):
         return ["MySQL cannot replace tables in one transaction: the restore was applied table by table"]
 
 
-ENGINE_BACKUPS["postgresql"] = PostgresBackup
-ENGINE_BACKUPS["mysql"] = MysqlBackup
+# The one place that maps an engine's name to its class.
+ENGINE_BACKUPS: dict[str, type[EngineBackup]] = {
+    "sqlite": SqliteBackup,
+    "postgresql": PostgresBackup,
+    "mysql": MysqlBackup,
+}
