@@ -406,3 +406,28 @@ def test_a_database_locked_throughout_fails_clearly_after_the_timeout(cli, live,
     assert r.exit_code == 1, r
     assert "stayed locked by another process" in r.stderr and "Traceback" not in r.stderr
     assert backups(workdir) == []
+
+
+def test_progress_bar_only_on_a_terminal_and_never_in_quiet():
+    import io
+
+    from rich.console import Console
+
+    from aura_db.cli.common import AppState
+    from aura_db.cli.render_backup import progress
+
+    def app(terminal: bool, quiet: bool = False) -> tuple[AppState, io.StringIO]:
+        buf = io.StringIO()
+        state = AppState(flags={}, quiet=quiet)
+        state._err = Console(file=buf, force_terminal=terminal, width=100)
+        return state, buf
+
+    state, buf = app(terminal=True)
+    with progress(state, "backup") as cb:
+        assert cb is not None
+        cb("backup", 50 << 20, 100 << 20)
+    assert "backup" in buf.getvalue()
+    for state, buf in (app(terminal=False), app(terminal=True, quiet=True)):
+        with progress(state, "backup") as cb:
+            assert cb is None
+        assert buf.getvalue() == ""
