@@ -1016,20 +1016,33 @@ class PostgresBackup(_ServerBackup):
                     stdout=subprocess.PIPE, stderr=restore_err, env=self.tool_env())
 
                 def chunks() -> Iterator[bytes]:
-                    yield prelude.encode()
+                    yield ("BEGIN;\n" + prelude).encode()
                     assert restore_sql.stdout is not None
                     while True:
                         block = restore_sql.stdout.read(CHUNK)
                         if not block:
-                            return
+                            break
                         yield block
+                    # COMMIT only once pg_restore has produced everything.
+                    # psql --single-transaction would commit at end of input
+                    # even when that end came from this process dying
+                    # part-way; without our COMMIT, psql ends the session and
+                    # the server rolls the whole restore back.
+                    if restore_sql.wait() == 0:
+                        yield b"\nCOMMIT;\n"
 
-                # One transaction around all of it: psql --single-transaction
-                # with ON_ERROR_STOP rolls back everything on the first error.
                 rc, _, err = self._run_tool(
-                    [_which("psql"), "-X", "-q", "--single-transaction", "-v", "ON_ERROR_STOP=1",
-                     *self._conn_args(), "-f", "-"], input_chunks=chunks())
-                rrc = restore_sql.wait()
+                    [_which("psql"), "-X", "-q", "-v", "ON_ERROR_STOP=1", *self._conn_args(), "-f", "-"],
+                    input_chunks=chunks())
+                # If psql stopped early, pg_restore may be blocked writing
+                # into a pipe nobody reads: close it so that it ends.
+                if restore_sql.stdout is not None:
+                    restore_sql.stdout.close()
+                try:
+                    rrc = restore_sql.wait(timeout=30)
+                except subprocess.TimeoutExpired:
+                    restore_sql.kill()
+                    rrc = restore_sql.wait()
                 restore_err.seek(0)
                 restore_msg = restore_err.read()
                 restore_err.close()
