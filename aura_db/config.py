@@ -86,20 +86,11 @@ class Settings:
         for key in KEYS:
             value = self.values.get(key)
             if key == "url":
-                value = _mask_query_secrets(redact(str(value)))
+                value = redact(str(value))
             if key == "migrations" and value is None:
                 value = str(self.migrations_dir)
             lines.append(f"{key} = {value}  ({self.sources.get(key, 'default')})")
         return lines
-
-
-_SECRET_PARAM = re.compile(r"([?&](?:password|passwd|pwd)=)[^&#]*", re.IGNORECASE)
-
-
-def _mask_query_secrets(url: str) -> str:
-    """``?password=...`` also reaches the driver (playhouse.db_url passes query
-    parameters through), so it is masked like the password in the netloc."""
-    return _SECRET_PARAM.sub(r"\1***", url)
 
 
 def _coerce(key: str, raw: Any, typ: type, origin: str) -> Any:

@@ -16,7 +16,7 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Iterator
-from urllib.parse import unquote, urlsplit, urlunsplit
+from urllib.parse import parse_qsl, unquote, urlsplit, urlunsplit
 
 from aura_db.errors import AuraError, DatabaseUnavailable, LockTimeout, UsageError
 
@@ -59,8 +59,16 @@ class DatabaseURL:
         return f"DatabaseURL({self.redacted!r})"
 
 
+_SECRET_PARAM = re.compile(r"([?&](?:password|passwd|pwd)=)[^&#]*", re.IGNORECASE)
+
+
 def redact(url: str) -> str:
-    """The URL with any password replaced by ``***``."""
+    """The URL with any password replaced by ``***``.
+
+    Both places a password can hide are masked: the netloc (``user:pw@``) and
+    the query string (``?password=``), which playhouse passes to the driver.
+    """
+    url = _SECRET_PARAM.sub(r"\1***", url)
     try:
         parts = urlsplit(url)
     except ValueError:
@@ -99,22 +107,52 @@ def parse_url(url: str, *, cwd: Path | None = None) -> DatabaseURL:
             f"unknown URL scheme {scheme!r} in {redact(url)}",
             hint="supported: sqlite, postgresql (postgres), mysql (mariadb)",
         )
+    if engine == "sqlite":
+        return _parse_sqlite_url(url, cwd)
     from playhouse.db_url import parse as _parse
 
     try:
         params = _parse(url, unquote_password=True, unquote_user=True)
     except ValueError as exc:
         raise UsageError(f"bad database URL {redact(url)}: {exc}") from None
-    if engine == "sqlite":
-        name = params.pop("database", "") or ":memory:"
-        if name == ":memory:":
-            return DatabaseURL(raw=url, engine=engine, path=None, params=params)
-        return DatabaseURL(raw=url, engine=engine, path=str((cwd / unquote(name)).resolve()), params=params)
     if not params.get("database"):
         raise UsageError(f"{redact(url)} names no database", hint=f"{scheme}://user@host:port/DBNAME")
     if engine == "mysql" and "passwd" in params:
         params["password"] = params.pop("passwd")
     return DatabaseURL(raw=url, engine=engine, params=params)
+
+
+def _parse_sqlite_url(url: str, cwd: Path) -> DatabaseURL:
+    # Parsed here rather than by playhouse.db_url, whose import (with its
+    # connection pools) costs more than `aura-db status` on SQLite otherwise
+    # spends on the query.  Same rules: three slashes, then the path.
+    parts = urlsplit(url)
+    if parts.netloc:
+        raise UsageError(
+            f"{redact(url)}: a SQLite URL takes three slashes before a relative path",
+            hint=f"sqlite:///{parts.netloc}{parts.path}",
+        )
+    params: dict[str, Any] = {}
+    for key, value in parse_qsl(parts.query, keep_blank_values=True):
+        params[key] = _query_value(value)
+    name = unquote(parts.path[1:]) if parts.path.startswith("/") else unquote(parts.path)
+    if not name or name == ":memory:":
+        return DatabaseURL(raw=url, engine="sqlite", path=None, params=params)
+    return DatabaseURL(raw=url, engine="sqlite", path=str((cwd / name).resolve()), params=params)
+
+
+def _query_value(value: str) -> Any:
+    """Query-string values typed as playhouse.db_url types them."""
+    low = value.lower()
+    if low in ("true", "false"):
+        return low == "true"
+    if value.isdigit():
+        return int(value)
+    if re.fullmatch(r"\d+\.\d+", value):
+        return float(value)
+    if low in ("null", "none"):
+        return None
+    return value
 
 
 class Engine:

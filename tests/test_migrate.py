@@ -493,3 +493,29 @@ def test_drop_index_by_columns_finds_the_named_index(cli, mig, workdir):
     assert any(row[1] != "IX_ProjectStates_Status_UpdatedAt" and
                sql(db, f"PRAGMA index_info('{row[1]}')") and
                [c[2] for c in sql(db, f"PRAGMA index_info('{row[1]}')")] == ["Status"] for row in cols)
+
+
+def test_sqlite_urls_parse_like_playhouse(workdir):
+    from aura_db.db import parse_url
+
+    assert parse_url("sqlite:///aura.db").path == str(workdir / "aura.db")
+    assert parse_url("sqlite:////tmp/x/aura.db").path == "/tmp/x/aura.db"
+    assert parse_url("sqlite:///:memory:").path is None
+    assert parse_url("sqlite:///a%20b.db?timeout=2.5&uri=true").params == {"timeout": 2.5, "uri": True}
+    assert parse_url("aura.db").path == str(workdir / "aura.db")
+
+
+def test_two_slash_sqlite_url_is_a_usage_error(cli, workdir):
+    r = cli("--db", "sqlite://aura.db", "status")
+    assert r.exit_code == 2
+    assert "three slashes" in r.stderr and "sqlite:///aura.db" in r.stderr
+
+
+def test_password_in_query_string_is_masked(cli, workdir):
+    from aura_db.db import redact
+
+    assert redact("postgresql://u@h/db?password=hunter2&sslmode=require") == \
+        "postgresql://u@h/db?password=***&sslmode=require"
+    r = cli("--db", "postgresql://aura@127.0.0.1:9/aura?password=hunter2", "status")
+    assert r.exit_code == 4
+    assert "hunter2" not in r.stdout + r.stderr
