@@ -512,19 +512,25 @@ def read_decompressed(path: Path, compression: str, *, on_chunk: Callable[[bytes
             raise CheckFailed(f"{path.name}: unknown compression {compression!r} in its manifest")
 
 
-def sha256_file(path: Path, on_progress: Progress | None = None) -> str:
-    sha = hashlib.sha256()
+def iter_file(path: Path, on_progress: Progress | None = None, phase: str = "checksum") -> Iterator[bytes]:
+    """The file in CHUNK-sized blocks, reporting progress as it goes (constant memory)."""
     total = path.stat().st_size
     done = 0
     with open(path, "rb", buffering=0) as f:
         while True:
             block = f.read(CHUNK)
             if not block:
-                break
-            sha.update(block)
+                return
             done += len(block)
+            yield block
             if on_progress:
-                on_progress("checksum", done, total)
+                on_progress(phase, done, total)
+
+
+def sha256_file(path: Path, on_progress: Progress | None = None) -> str:
+    sha = hashlib.sha256()
+    for block in iter_file(path, on_progress, "checksum"):
+        sha.update(block)
     return sha.hexdigest()
 
 

@@ -415,17 +415,10 @@ class SqliteBackup(EngineBackup):
                 head = sqlite_schema_head(dst)
             finally:
                 dst.close()
-            total = tmp.stat().st_size
-            done = 0
-            with open(tmp, "rb", buffering=0) as f:
-                while True:
-                    block = f.read(CHUNK)
-                    if not block:
-                        break
-                    writer.write(block)
-                    done += len(block)
-                    if on_progress:
-                        on_progress("store", done, total)
+            from aura_db.backup import iter_file
+
+            for block in iter_file(tmp, on_progress, "store"):
+                writer.write(block)
         finally:
             for p in (tmp, Path(f"{tmp}-journal")):
                 with contextlib.suppress(OSError):
