@@ -196,30 +196,45 @@ def test_version_does_not_load_typer(workdir):
     assert "typer" not in loaded and "rich" not in loaded and "peewee" not in loaded
 
 
-def test_help_loads_no_database_or_rich_modules(workdir):
+# The fast front (aura_db.cli.fast) answers --help, TAB and status without
+# Typer; the Typer path must stay lazy as well, for everything else and for
+# when the fast front steps aside (tests/test_fast_path.py).
+TYPER_PATH = {"_AURA_DB_NO_FAST_PATH": "1"}
+
+
+def test_help_loads_no_typer_database_or_rich_modules(workdir):
     loaded = _modules_after("--help", cwd=workdir)
+    assert not {"typer", "peewee", "rich", "rich.console", "peewee_migrate", "psycopg2", "pymysql"} & loaded
+
+
+def test_help_on_the_typer_path_loads_no_database_or_rich_modules(workdir):
+    loaded = _modules_after("--help", cwd=workdir, env=_env(**TYPER_PATH))
     assert "typer" in loaded
     assert not {"peewee", "rich", "rich.console", "peewee_migrate", "psycopg2", "pymysql"} & loaded
 
 
 def test_help_of_one_command_builds_only_that_command(workdir):
-    loaded = _modules_after("status", "--help", cwd=workdir)
+    loaded = _modules_after("status", "--help", cwd=workdir, env=_env(**TYPER_PATH))
     assert "aura_db.cli.status" in loaded
     assert not {"aura_db.cli.backup", "aura_db.cli.seed", "aura_db.cli.inspect", "aura_db.cli.migrate"} & loaded
 
 
-def test_tab_completion_loads_no_rich_or_peewee_migrate(workdir):
-    env = _env(_AURA_DB_COMPLETE="complete_bash", COMP_WORDS="aura-db migrate --to ", COMP_CWORD="3")
+@pytest.mark.parametrize("path", [{}, TYPER_PATH], ids=["fast", "typer"])
+def test_tab_completion_loads_no_rich_or_peewee_migrate(workdir, path):
+    env = _env(_AURA_DB_COMPLETE="complete_bash", COMP_WORDS="aura-db migrate --to ", COMP_CWORD="3", **path)
     loaded = _modules_after(cwd=workdir, env=env)
     assert "aura_db.cli.completion" in loaded  # it did complete
+    assert ("typer" in loaded) == bool(path)
     # Names only: not the migration runner, not a database module.
     assert not {"aura_db.migrations", "rich", "rich.console", "peewee_migrate", "peewee",
                 "psycopg2", "pymysql"} & loaded
 
 
-def test_status_on_sqlite_loads_no_server_driver_and_no_rich(migrated):
-    loaded = _modules_after("status", cwd=migrated)
-    assert "peewee" in loaded
+@pytest.mark.parametrize("path", [{}, TYPER_PATH], ids=["fast", "typer"])
+def test_status_on_sqlite_loads_no_server_driver_and_no_rich(migrated, path):
+    loaded = _modules_after("status", cwd=migrated, env=_env(**path))
+    assert "aura_db.migrations" in loaded
+    assert ("typer" in loaded) == bool(path)
     assert not {"psycopg2", "pymysql", "rich", "rich.console", "peewee_migrate"} & loaded
 
 

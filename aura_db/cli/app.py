@@ -1,10 +1,10 @@
-"""The entry point of ``aura-db``: everything lives in ``aura_db.cli.root``.
+"""The entry point of ``aura-db``: the fast front first, then Typer.
 
-This module stays small and imports nothing heavy, so that ``aura-db
---version`` alone (CI logs it, scripts check it) answers without loading the
-CLI framework: Typer's import is most of aura-db's start-up time.  Every
-other invocation, and every attribute (``app``, ``AuraGroup``, ...), comes
-from ``aura_db.cli.root``.
+This module stays small and imports nothing heavy.  ``aura_db.cli.fast``
+answers ``--version``, ``--help``, TAB completion and ``status`` without
+loading the CLI framework (Typer's import is most of aura-db's start-up
+time); everything else, and every attribute (``app``, ``AuraGroup``, ...),
+comes from ``aura_db.cli.root``.
 """
 
 from __future__ import annotations
@@ -13,13 +13,11 @@ import sys
 
 
 def main() -> None:
-    if sys.argv[1:] == ["--version"]:
-        from aura_db import __version__
+    from aura_db.cli import fast
 
-        # The same line as the --version option of aura_db.cli.root.
-        sys.stdout.write(f"aura-db {__version__}\n")
-        sys.stdout.flush()
-        return
+    code = fast.run(sys.argv[0], sys.argv[1:])
+    if code is not None:
+        sys.exit(code)
     from aura_db.cli import common
     from aura_db.cli.root import app
 

@@ -1,7 +1,8 @@
-"""What every command shares: settings, consoles, confirmation, JSON output.
+"""What every command shares: settings, consoles, confirmation, JSON output, failures.
 
-Only the cli package imports typer and rich; rich is imported when something
-is printed, not at start-up.
+Only the cli package imports typer and rich, and this module imports neither
+at import time: the fast front (``aura_db.cli.fast``) runs ``status`` with it
+and without Typer, and rich is imported when something is printed.
 """
 
 from __future__ import annotations
@@ -11,11 +12,10 @@ import sys
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Callable
 
-import typer
-
-from aura_db.errors import Refused
+from aura_db.errors import AuraError, Refused
 
 if TYPE_CHECKING:
+    import typer
     from rich.console import Console
 
     from aura_db.config import Settings
@@ -150,6 +150,8 @@ class AppState:
             return
         if not self.interactive:
             raise Refused(f"{what} needs confirmation: no terminal to ask on", hint="pass --yes to go ahead")
+        import typer
+
         if not typer.confirm(question, default=False, err=True):
             raise Refused(f"{what}: not confirmed, nothing changed")
 
@@ -195,7 +197,47 @@ def _skip_server_drivers() -> None:
         sys.modules.setdefault(name, None)  # type: ignore[assignment]
 
 
-def state(ctx: typer.Context) -> AppState:
+def app_state(params: dict[str, Any]) -> AppState:
+    """The AppState of the root's global options, as the parser left them."""
+    flags = {"url": params.get("db"), "migrations": params.get("migrations"), "backup_dir": params.get("backup_dir")}
+    return AppState(flags=flags, config=params.get("config"), verbose=bool(params.get("verbose")),
+                    quiet=bool(params.get("quiet")), no_color=bool(params.get("no_color")))
+
+
+def error_line(message: str, hint: str | None = None) -> None:
+    sys.stderr.write(f"error: {message}\n")
+    if hint:
+        sys.stderr.write(f"hint: {hint}\n")
+    sys.stderr.flush()
+
+
+def failure_code(exc: BaseException, *, verbose: bool) -> int:
+    """Report a command's failure in one line (two with a hint); its exit code.
+
+    An ``AuraError`` says what went wrong and carries its code; anything
+    unexpected is one line and exit 1, with the traceback only under
+    --verbose.  Ctrl-C and end of input are "aborted" (exit 6).
+    """
+    import traceback
+
+    if isinstance(exc, (KeyboardInterrupt, EOFError)):
+        sys.stderr.write("\n")
+        error_line("aborted, nothing changed")
+        return 6
+    if verbose:
+        traceback.print_exception(exc)
+    if isinstance(exc, AuraError):
+        error_line(exc.message, exc.hint)
+        return exc.exit_code
+    text = str(exc).strip().splitlines()
+    error_line(
+        f"{type(exc).__name__}: {text[0] if text else 'unexpected failure'}",
+        None if verbose else "run with --verbose for the traceback",
+    )
+    return 1
+
+
+def state(ctx: "typer.Context") -> AppState:
     obj = ctx.find_object(AppState)
     if obj is None:  # a command invoked without the root callback (tests)
         obj = AppState(flags={})

@@ -13,7 +13,6 @@ line and exit 1, with the traceback only under ``--verbose``.
 # at start-up, and string annotations cost a compile() each.
 
 import sys
-import traceback
 from collections.abc import Iterator, Mapping, MutableMapping
 from typing import Any, Optional
 
@@ -21,17 +20,9 @@ import typer
 from typer.core import TyperGroup
 
 from aura_db import __version__
-from aura_db.cli.common import AppState
-from aura_db.errors import AuraError
+from aura_db.cli.common import app_state, error_line, failure_code
 
 _verbose = False
-
-
-def _error_line(message: str, hint: str | None = None) -> None:
-    sys.stderr.write(f"error: {message}\n")
-    if hint:
-        sys.stderr.write(f"hint: {hint}\n")
-    sys.stderr.flush()
 
 
 # The commands in the order of the contract (a day's work).  A command NAME
@@ -207,11 +198,6 @@ class AuraGroup(TyperGroup):
     def invoke(self, ctx: Any) -> Any:
         try:
             return super().invoke(ctx)
-        except AuraError as exc:
-            if _verbose:
-                traceback.print_exc()
-            _error_line(exc.message, exc.hint)
-            raise typer.Exit(exc.exit_code) from None
         except (typer.Exit, typer.Abort, KeyboardInterrupt):
             raise
         except Exception as exc:  # noqa: BLE001 - the last line of defence
@@ -219,14 +205,7 @@ class AuraGroup(TyperGroup):
 
             if isinstance(exc, ClickException):  # the parser's own errors: main() shows them
                 raise
-            if _verbose:
-                traceback.print_exc()
-            text = str(exc).strip().splitlines()
-            _error_line(
-                f"{type(exc).__name__}: {text[0] if text else 'unexpected failure'}",
-                None if _verbose else "run with --verbose for the traceback",
-            )
-            raise typer.Exit(1) from None
+            raise typer.Exit(failure_code(exc, verbose=_verbose)) from None
 
     def main(self, *args: Any, standalone_mode: bool = True, **kwargs: Any) -> Any:
         from typer._click.exceptions import ClickException, NoArgsIsHelpError
@@ -242,10 +221,10 @@ class AuraGroup(TyperGroup):
             ctx = getattr(exc, "ctx", None)
             if ctx is not None:
                 hint = f"see '{ctx.command_path} --help'"
-            _error_line(exc.format_message(), hint)
+            error_line(exc.format_message(), hint)
             code = exc.exit_code
         except typer.Abort:
-            _error_line("aborted, nothing changed")
+            error_line("aborted, nothing changed")
             code = 6
         if standalone_mode:
             sys.exit(code)
@@ -264,8 +243,9 @@ app = typer.Typer(
 )
 
 
-def _version(value: bool) -> None:
-    if value:
+def _version(ctx: typer.Context, value: bool) -> None:
+    # Not while completing: a TAB after --version must complete, not print.
+    if value and not ctx.resilient_parsing:
         sys.stdout.write(f"aura-db {__version__}\n")
         raise typer.Exit(0)
 
@@ -302,6 +282,5 @@ def root(
     """
     global _verbose
     _verbose = verbose
-    flags = {"url": db, "migrations": migrations, "backup_dir": backup_dir}
-    ctx.obj = AppState(flags=flags, config=config, verbose=verbose, quiet=quiet, no_color=no_color)
+    ctx.obj = app_state(ctx.params)
 

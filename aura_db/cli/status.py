@@ -1,27 +1,27 @@
-"""aura-db status: where the database stands."""
+"""aura-db status: where the database stands.
 
-# No `from __future__ import annotations` here: Typer reads these signatures
-# at start-up, and string annotations cost a compile() each.
+``run`` is the command; ``register`` gives it its Typer signature.  No Typer
+import at module level: the fast front (``aura_db.cli.fast``) runs ``status``
+without Typer, since CI gates and shell prompts run it again and again.
+"""
 
-import typer
+# No `from __future__ import annotations` here: Typer reads the command's
+# signature at start-up, and string annotations cost a compile() each.
 
-from aura_db.cli.common import state
+from typing import TYPE_CHECKING
+
 from aura_db.errors import CheckFailed
 
+if TYPE_CHECKING:
+    import typer
 
-def status(
-    ctx: typer.Context,
-    check: bool = typer.Option(False, "--check", help="Exit 3 when migrations are pending or files drifted."),
-    json_out: bool = typer.Option(False, "--json", help="One JSON document on stdout."),
-) -> None:
-    """Show engine, database, current migration, pending ones and drift.
+    from aura_db.cli.common import AppState
 
-    Example: aura-db status --check --json
-    """
+
+def run(app: "AppState", *, check: bool = False, json_out: bool = False) -> None:
     from aura_db import migrations
     from aura_db.cli import render
 
-    app = state(ctx)
     result = migrations.status(app.engine(), app.settings.migrations_dir)
     if json_out:
         app.emit_json(result.to_dict())
@@ -38,5 +38,20 @@ def status(
         raise CheckFailed("; ".join(parts), hint="run `aura-db migrate`" if result.pending and not result.drift else None)
 
 
-def register(root: typer.Typer) -> None:
+def register(root: "typer.Typer") -> None:
+    import typer
+
+    from aura_db.cli.common import state
+
+    def status(
+        ctx: typer.Context,
+        check: bool = typer.Option(False, "--check", help="Exit 3 when migrations are pending or files drifted."),
+        json_out: bool = typer.Option(False, "--json", help="One JSON document on stdout."),
+    ) -> None:
+        """Show engine, database, current migration, pending ones and drift.
+
+        Example: aura-db status --check --json
+        """
+        run(state(ctx), check=check, json_out=json_out)
+
     root.command("status")(status)
