@@ -175,6 +175,13 @@ class Engine:
     def server_version(self, db: "pw.Database") -> str:
         raise NotImplementedError
 
+    def reader(self) -> "Reader":
+        """A read-only connection for questions that need no ORM (``status``).
+
+        Raises DatabaseUnavailable, as ``open`` does, when it cannot connect.
+        """
+        return _PeeweeReader(self, self.open(create=False))
+
     def describe(self) -> str:
         """Where the database is, for humans: a path or a redacted URL."""
         return self.url.redacted
@@ -204,9 +211,7 @@ class SqliteEngine(Engine):
     def exists(self) -> bool:
         return self.url.path is None or os.path.isfile(self.url.path)
 
-    def open(self, *, create: bool = False) -> "pw.Database":
-        import peewee as pw
-
+    def _check_path(self, *, create: bool) -> None:
         path = self.url.path
         if path is not None:
             if not os.path.exists(path):
@@ -220,6 +225,38 @@ class SqliteEngine(Engine):
                     raise DatabaseUnavailable(f"cannot create {path}: folder {parent} does not exist")
             elif os.path.isdir(path):
                 raise DatabaseUnavailable(f"{path} is a folder, not a SQLite database")
+
+    def _unreadable(self, exc: Exception) -> DatabaseUnavailable:
+        """What failing to read the schema means: not a database, or not openable."""
+        path, msg = self.url.path, str(exc)
+        if "not a database" in msg or "malformed" in msg or "encrypted" in msg:
+            return DatabaseUnavailable(f"{path} is not a SQLite database ({msg})")
+        return DatabaseUnavailable(f"cannot open {path}: {msg}")
+
+    def reader(self) -> "Reader":
+        # The sqlite3 module, not peewee: importing peewee is most of what a
+        # `status` on SQLite would otherwise cost.  Only for the URL options
+        # both understand (timeout); anything else goes through peewee.
+        params = dict(self.url.params)
+        timeout = float(params.pop("timeout", 10))
+        if params or self.url.path is None:
+            return super().reader()
+        import sqlite3
+
+        self._check_path(create=False)
+        conn = sqlite3.connect(self.url.path, timeout=timeout)
+        try:
+            conn.execute("SELECT count(*) FROM sqlite_master").fetchone()
+        except sqlite3.DatabaseError as exc:
+            conn.close()
+            raise self._unreadable(exc) from None
+        return _SqliteReader(conn)
+
+    def open(self, *, create: bool = False) -> "pw.Database":
+        import peewee as pw
+
+        path = self.url.path
+        self._check_path(create=create)
         params = dict(self.url.params)
         timeout = float(params.pop("timeout", 10))
         db = pw.SqliteDatabase(
@@ -235,10 +272,7 @@ class SqliteEngine(Engine):
             db.execute_sql("SELECT count(*) FROM sqlite_master").fetchone()
         except pw.DatabaseError as exc:
             db.close()
-            msg = str(exc)
-            if "not a database" in msg or "malformed" in msg or "encrypted" in msg:
-                raise DatabaseUnavailable(f"{path} is not a SQLite database ({msg})") from None
-            raise DatabaseUnavailable(f"cannot open {path}: {msg}") from None
+            raise self._unreadable(exc) from None
         return db
 
     def server_version(self, db: "pw.Database") -> str:
@@ -437,6 +471,57 @@ def _lock_key(name: str) -> int:
 def _first_line(exc: BaseException) -> str:
     text = str(exc).strip()
     return text.splitlines()[0] if text else type(exc).__name__
+
+
+class Reader:
+    """Read-only questions to a database, answered through its DB-API driver."""
+
+    def server_version(self) -> str:
+        raise NotImplementedError
+
+    def tables(self) -> list[str]:
+        raise NotImplementedError
+
+    def rows(self, sql: str) -> list[tuple[Any, ...]]:
+        raise NotImplementedError
+
+    def close(self) -> None:
+        raise NotImplementedError
+
+
+class _SqliteReader(Reader):
+    def __init__(self, conn: Any):
+        self.conn = conn
+
+    def server_version(self) -> str:
+        return self.conn.execute("SELECT sqlite_version()").fetchone()[0]
+
+    def tables(self) -> list[str]:
+        # What peewee's SqliteDatabase.get_tables() lists.
+        return [r[0] for r in self.conn.execute("SELECT name FROM sqlite_master WHERE type='table' ORDER BY name")]
+
+    def rows(self, sql: str) -> list[tuple[Any, ...]]:
+        return self.conn.execute(sql).fetchall()
+
+    def close(self) -> None:
+        self.conn.close()
+
+
+class _PeeweeReader(Reader):
+    def __init__(self, engine: Engine, db: "pw.Database"):
+        self.engine, self.db = engine, db
+
+    def server_version(self) -> str:
+        return self.engine.server_version(self.db)
+
+    def tables(self) -> list[str]:
+        return list(self.db.get_tables())
+
+    def rows(self, sql: str) -> list[tuple[Any, ...]]:
+        return list(self.db.execute_sql(sql).fetchall())
+
+    def close(self) -> None:
+        self.db.close()
 
 
 ENGINES: dict[str, type[Engine]] = {

@@ -36,7 +36,7 @@ from aura_db.errors import AuraError, DatabaseUnavailable, MigrationFailed, Usag
 if TYPE_CHECKING:
     import peewee as pw
 
-    from aura_db.db import Engine
+    from aura_db.db import Engine, Reader
 
 HISTORY_TABLE = "aura_schema_history"
 LOG_TABLE = "aura_migration_log"
@@ -296,6 +296,33 @@ def read_history(db: "pw.Database") -> list[Any]:
     return list(History.select().order_by(History.id))
 
 
+@dataclass
+class _HistoryRow:
+    name: str
+    checksum: str
+    applied_at: Any
+    applied_by: str
+
+
+def _read_history_rows(reader: "Reader") -> list[_HistoryRow]:
+    """The history as ``read_history`` gives it, read without the ORM (for ``status``)."""
+    import datetime
+
+    if HISTORY_TABLE not in reader.tables():
+        return []
+    out = []
+    for name, checksum, applied_at, applied_by in reader.rows(
+        f"SELECT name, checksum, applied_at, applied_by FROM {HISTORY_TABLE} ORDER BY id"
+    ):
+        if isinstance(applied_at, str):  # SQLite keeps text; peewee's DateTimeField parses it
+            try:
+                applied_at = datetime.datetime.fromisoformat(applied_at)
+            except ValueError:
+                pass
+        out.append(_HistoryRow(name, checksum, applied_at, applied_by))
+    return out
+
+
 def ensure_tables(db: "pw.Database") -> None:
     History, RunLog = _history_models(db)
     db.create_tables([History, RunLog], safe=True)
@@ -357,12 +384,12 @@ def _iso(value: Any) -> str | None:
 def status(engine: "Engine", migrations_dir: Path) -> Status:
     """Where the database stands.  Read-only: never creates the database."""
     files = discover(migrations_dir)
-    db = engine.open(create=False)
+    reader = engine.reader()
     try:
-        version = engine.server_version(db)
-        history = read_history(db)
+        version = reader.server_version()
+        history = _read_history_rows(reader)
     finally:
-        db.close()
+        reader.close()
     states = _states(files, history)
     head = history[-1].name if history else None
     return Status(

@@ -10,7 +10,9 @@ same run, interleaved, does not.
     python benchmarks/startup.py --python /other/venv/bin/python   # compare installs
 
 Limits: ``--help``, ``--version`` and one TAB completion at most 6x bare
-Python; ``status`` on a migrated SQLite database at most 8x.
+Python; ``status`` on a migrated SQLite database at most 8x.  The same
+commands through Typer (the fast front switched off) are printed too, for
+reference.
 """
 
 from __future__ import annotations
@@ -44,9 +46,13 @@ def _env() -> dict[str, str]:
     # every run would compile aura-db's own modules from source, which
     # measures nothing a user ever waits for.
     env.pop("PYTHONDONTWRITEBYTECODE", None)
-    for name in ("AURA_DB_URL", "DATABASE_URL", "AURA_DB_CONFIG", "AURA_DB_MIGRATIONS", "AURA_DB_BACKUP_DIR"):
+    for name in ("AURA_DB_URL", "DATABASE_URL", "AURA_DB_CONFIG", "AURA_DB_MIGRATIONS", "AURA_DB_BACKUP_DIR",
+                 "_AURA_DB_NO_FAST_PATH", "_AURA_DB_COMPLETE"):
         env.pop(name, None)
     return env
+
+
+TYPER_PATH = {"_AURA_DB_NO_FAST_PATH": "1"}
 
 
 def _cases(python: str, db: Path, tag: str = "") -> list[tuple[str, list[str], dict[str, str], float | None]]:
@@ -63,6 +69,11 @@ def _cases(python: str, db: Path, tag: str = "") -> list[tuple[str, list[str], d
         (f"aura-db --version{tag}", [*aura, "--version"], {}, 6.0),
         (f"TAB: migrate --to{tag}", aura, tab, 6.0),
         (f"aura-db status (sqlite){tag}", [*aura, "--db", str(db), "status"], {}, 8.0),
+        # For reference, no limit: the same through Typer, with the fast
+        # front (aura_db/cli/fast.py) switched off.
+        (f"  --help via Typer{tag}", [*aura, "--help"], TYPER_PATH, None),
+        (f"  TAB via Typer{tag}", aura, {**tab, **TYPER_PATH}, None),
+        (f"  status via Typer{tag}", [*aura, "--db", str(db), "status"], TYPER_PATH, None),
     ]
 
 

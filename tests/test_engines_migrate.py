@@ -200,3 +200,48 @@ def test_unreachable_server_with_password_is_exit_4_and_redacted(cli, workdir):
     r = cli("--db", "mysql://aura:hunter2@127.0.0.1:9/aura", "status", "--json")
     assert r.exit_code == 4
     assert "hunter2" not in r.stdout + r.stderr
+
+
+def test_status_reads_the_history_as_the_orm_does(cli, any_engine_url, workdir):
+    """`status` reads the history through the engine's driver (no peewee on
+    SQLite); it must see exactly what migrate's ORM reading sees."""
+    from aura_db.migrations import _read_history_rows, read_history
+
+    assert cli("--db", any_engine_url, "migrate", "--no-backup").exit_code == 0
+    engine = engine_for(parse_url(any_engine_url))
+    reader = engine.reader()
+    try:
+        rows = _read_history_rows(reader)
+        version = reader.server_version()
+        tables = set(reader.tables())
+    finally:
+        reader.close()
+    db = engine.open()
+    try:
+        orm = read_history(db)
+        assert version == engine.server_version(db)
+        assert tables == set(db.get_tables())
+    finally:
+        db.close()
+    assert [(r.name, r.checksum, r.applied_at, r.applied_by) for r in rows] == \
+        [(h.name, h.checksum, h.applied_at, h.applied_by) for h in orm]
+    assert rows and isinstance(rows[0].applied_at, dt.datetime)
+
+
+@pytest.mark.parametrize("content", [b"", b"this is not a database, only text\n" * 200, None])
+def test_sqlite_reader_fails_as_open_does(tmp_path, content):
+    from aura_db.errors import DatabaseUnavailable
+
+    path = tmp_path / "x.db"
+    if content is not None:
+        path.write_bytes(content)
+    engine = engine_for(parse_url(str(path)))
+    messages = []
+    for attempt in (engine.reader, engine.open):
+        try:
+            attempt().close()
+            messages.append(None)
+        except DatabaseUnavailable as exc:
+            messages.append((exc.message, exc.hint))
+    assert messages[0] == messages[1]
+    assert (messages[0] is None) == (content == b"")  # an empty file is an empty database
