@@ -331,6 +331,11 @@ def _value_items(param: dict[str, Any], parsed: _Parsed, incomplete: str) -> lis
     return [(value, None) for value in fn(_Root(parsed.values[""]), incomplete) if value.startswith(incomplete)]
 
 
+def zsh_escape(s: str) -> str:
+    """A value or help text quoted as typer._completion_classes.ZshComplete quotes it."""
+    return s.replace('"', '""').replace("'", "''").replace("$", "\\$").replace("`", "\\`").replace(":", r"\\:")
+
+
 def _complete(snap: dict[str, Any], environ: Any) -> int | None:
     """Typer's completion protocol: ``_AURA_DB_COMPLETE=complete_<shell>``."""
     instruction, _, shell = environ.get(COMPLETE_VAR, "").partition("_")
@@ -350,10 +355,7 @@ def _complete(snap: dict[str, Any], environ: Any) -> int | None:
     if shell == "bash":
         text = "\n".join(value for value, _ in items)
     elif shell == "zsh":
-        def escape(s: str) -> str:  # as typer._completion_classes.ZshComplete
-            return s.replace('"', '""').replace("'", "''").replace("$", "\\$").replace("`", "\\`").replace(":", r"\\:")
-
-        lines = [f'"{escape(v)}":"{shown(h)}"' if h else f'"{escape(v)}"' for v, h in items]
+        lines = [f'"{zsh_escape(v)}":"{shown(h)}"' if h else f'"{zsh_escape(v)}"' for v, h in items]
         text = "_arguments '*: :((" + "\n".join(lines) + "))'" if lines else "_files"
     elif shell == "fish":
         lines = [f"{v}\t{shown(h)}" if h else v for v, h in items]

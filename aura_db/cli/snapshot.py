@@ -56,11 +56,8 @@ def _sanitized(text: str | None) -> dict[str, str] | None:
 
     from typer._completion_classes import _sanitize_help_text
 
-    def zsh_escape(s: str) -> str:  # typer._completion_classes.ZshComplete.format_completion
-        return s.replace('"', '""').replace("'", "''").replace("$", "\\$").replace("`", "\\`").replace(":", r"\\:")
-
     return {
-        "zsh": _sanitize_help_text(zsh_escape(text)),
+        "zsh": _sanitize_help_text(fast.zsh_escape(text)),
         "fish": _sanitize_help_text(re.sub(r"\s", " ", text)),
         "powershell": _sanitize_help_text(text),
     }
