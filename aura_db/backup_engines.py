@@ -457,7 +457,7 @@ class SqliteBackup(EngineBackup):
     # -- restore -------------------------------------------------------
     def stage(self, path: Path, manifest: "Manifest", on_progress: "Progress | None") -> Path:
         """Copy (and decompress) the backup beside the live database, checking it on the way."""
-        from aura_db.backup import clean_leftovers, read_decompressed, tmp_name
+        from aura_db.backup import clean_leftovers, copy_verified, open_new_for_copy, read_decompressed, tmp_name
 
         self.check_path_only()
         live = Path(self.path)
@@ -465,35 +465,39 @@ class SqliteBackup(EngineBackup):
             raise DatabaseUnavailable(f"cannot restore to {live}: folder {live.parent} does not exist")
         clean_leftovers(live.parent)
         staged = tmp_name(live.parent, f"aura_stage_{live.name}")
-        from aura_db.backup import HashingWriter
-
-        sha = hashlib.sha256()
+        checked: dict[str, Any] = {}
         try:
-            fd = os.open(staged, os.O_RDWR | os.O_CREAT | os.O_TRUNC, 0o600)
-            try:
-                copied = False
-                checked: dict[str, Any] = {}
-                if manifest.compression == "none":
-                    # The kernel copies; the hash is of the bytes that landed;
-                    # the backup file itself (the same bytes, if the hash
-                    # matches) is checked on another core meanwhile.
-                    def check() -> None:
-                        checked["result"] = _check_sqlite_file(path, full=False)
+            if manifest.compression == "none":
+                # One read of the backup: each block is hashed and written
+                # (O_DIRECT where possible) from the same private buffer, while
+                # the backup file is checked on the other core.  A backup that
+                # changes meanwhile is refused: what was checked must be what
+                # was copied.
+                def check() -> None:
+                    checked["result"] = _check_sqlite_file(path, full=False)
 
+                before = _file_identity(path)
+                src = os.open(path, os.O_RDONLY)
+                try:
                     checker = threading.Thread(target=check, daemon=True)
                     checker.start()
-                    writer = HashingWriter(fd)
-                    src = os.open(path, os.O_RDONLY)
                     try:
-                        copied = writer.copy_from(src, os.fstat(src).st_size, on_progress, "restore")
+                        fd = open_new_for_copy(staged)
+                        try:
+                            digest = copy_verified(src, fd, os.fstat(src).st_size, on_progress, "restore")
+                            os.fsync(fd)
+                        finally:
+                            os.close(fd)
                     finally:
-                        os.close(src)
                         checker.join()
-                    if copied:
-                        sha = writer.sha
-                    else:
-                        checked.clear()
-                if not copied:
+                finally:
+                    os.close(src)
+                if _file_identity(path) != before:
+                    raise CheckFailed(f"refusing to restore {path.name}: it changed while it was read")
+            else:
+                sha = hashlib.sha256()
+                fd = os.open(staged, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+                try:
                     done = 0
                     chunks = read_decompressed(path, manifest.compression, on_chunk=sha.update)
                     for block in _Pump(chunks):
@@ -504,10 +508,11 @@ class SqliteBackup(EngineBackup):
                         done += len(block)
                         if on_progress:
                             on_progress("restore", done, manifest.raw_size)
-                os.fsync(fd)
-            finally:
-                os.close(fd)
-            if sha.hexdigest() != manifest.sha256:
+                    os.fsync(fd)
+                finally:
+                    os.close(fd)
+                digest = sha.hexdigest()
+            if digest != manifest.sha256:
                 raise CheckFailed(f"refusing to restore {path.name}: sha256 differs from its manifest (damaged)")
             # The checksum proves these are the bytes checked when the backup
             # was taken; quick_check guards against a backup of a sick database.
@@ -657,6 +662,12 @@ class SqliteBackup(EngineBackup):
         if staged is not None:
             with contextlib.suppress(OSError):
                 Path(staged).unlink()
+
+
+def _file_identity(path: Path) -> tuple[int, ...]:
+    """What changes when a file is replaced or written to."""
+    st = os.stat(path)
+    return (st.st_dev, st.st_ino, st.st_size, st.st_mtime_ns, st.st_ctime_ns)
 
 
 def _is_locked(exc: BaseException) -> bool:

@@ -281,17 +281,210 @@ def test_latest_means_the_newest_backup_of_this_engine(cli, live):
 def test_a_full_disk_while_staging_changes_nothing(cli, live, workdir, monkeypatch):
     import errno
 
-    from aura_db import backup as core
-
     backup_json(cli)
     before = fingerprint(live)
 
-    def no_space(self, *a, **k):
+    def no_space(*a, **k):
         raise OSError(errno.ENOSPC, "No space left on device")
 
-    monkeypatch.setattr(core.HashingWriter, "copy_from", no_space)
+    # Every write of the staged copy fails, as on a full disk.
+    monkeypatch.setattr(os, "pwrite", no_space)
     r = cli("restore", "latest", "--yes")
     assert r.exit_code == 1, r
     assert "No space left" in r.stderr and "nothing changed" in r.stderr
     assert fingerprint(live) == before
     assert not [p for p in workdir.iterdir() if p.name.startswith(".aura_stage")]
+
+
+def test_restore_puts_back_the_backup_byte_for_byte(cli, live):
+    path = Path(backup_json(cli)["path"])
+    add_notes(live, 5, "later")
+    r = cli("restore", path.name, "--yes", "--no-safety-backup")
+    assert r.exit_code == 0, r
+    assert live.read_bytes() == path.read_bytes()
+
+
+def test_restore_refuses_a_backup_whose_manifest_lies_about_row_counts(cli, live):
+    # The checksum is the manifest's own word; the rows are counted in the
+    # backup itself, by restore as by verify.
+    path = Path(backup_json(cli)["path"])
+    mpath = Path(f"{path}.json")
+    m = json.loads(mpath.read_text())
+    m["row_counts"]["Notes"] += 1
+    mpath.write_text(json.dumps(m))
+    before = fingerprint(live)
+    r = cli("restore", path.name, "--yes")
+    assert r.exit_code == 3, r
+    assert "Notes holds 20 rows; the manifest says 21" in r.stderr
+    assert fingerprint(live) == before
+    r = cli("backup", "verify", path.name)
+    assert r.exit_code == 3, r
+    assert "Notes holds 20 rows; the manifest says 21" in r.stderr + r.stdout
+
+
+def test_a_backup_written_to_while_it_is_restored_is_refused(cli, live, workdir, monkeypatch):
+    # The copy holds the bytes read before the write (their checksum matches),
+    # but the integrity check may have read the file after it: refused.
+    path = Path(backup_json(cli)["path"])
+    before = fingerprint(live)
+    real = os.preadv
+
+    def preadv(fd, buffers, offset):
+        n = real(fd, buffers, offset)
+        if offset == 0:
+            with open(path, "r+b") as f:
+                f.seek(200)
+                b = f.read(1)
+                f.seek(200)
+                f.write(bytes([b[0] ^ 0xFF]))
+        return n
+
+    monkeypatch.setattr(os, "preadv", preadv)
+    r = cli("restore", path.name, "--yes")
+    assert r.exit_code == 3, r
+    assert "changed while it was read" in r.stderr
+    assert fingerprint(live) == before
+    assert not [p for p in workdir.iterdir() if p.name.startswith(".aura_stage")]
+
+
+# --------------------------------------------------------------------------
+# the staging copy: copy_verified
+
+
+def _copy(tmp_path: Path, data: bytes, total: int | None = None) -> tuple[str, bytes]:
+    from aura_db import backup as core
+
+    src, dst = tmp_path / "src", tmp_path / "dst"
+    src.write_bytes(data)
+    s = os.open(src, os.O_RDONLY)
+    d = core.open_new_for_copy(dst)
+    try:
+        digest = core.copy_verified(s, d, len(data) if total is None else total)
+        os.fsync(d)
+    finally:
+        os.close(s)
+        os.close(d)
+    return digest, dst.read_bytes()
+
+
+@pytest.mark.parametrize("size", [0, 1, 4095, 4096, 4097, 2 << 20, (3 << 20) + 513, (33 << 20) + 4096])
+def test_copy_verified_writes_every_byte_and_hashes_exactly_them(tmp_path, size):
+    import hashlib
+
+    data = os.urandom(size)
+    digest, copied = _copy(tmp_path, data)
+    assert copied == data
+    assert digest == hashlib.sha256(data).hexdigest()
+    assert (tmp_path / "dst").stat().st_mode & 0o777 == 0o600
+
+
+def _o_direct() -> int:
+    flag = getattr(os, "O_DIRECT", 0)
+    if not flag:
+        pytest.skip("no O_DIRECT on this platform")
+    return flag
+
+
+def test_copy_verified_goes_through_the_page_cache_where_o_direct_writes_are_refused(tmp_path, monkeypatch):
+    import errno
+    import fcntl
+    import hashlib
+
+    flag = _o_direct()
+    probe = os.open(tmp_path / "probe", os.O_WRONLY | os.O_CREAT, 0o600)
+    os.close(probe)
+    try:
+        os.close(os.open(tmp_path / "probe", os.O_WRONLY | flag))
+    except OSError:
+        pytest.skip("this file system has no O_DIRECT")
+    refused: list[int] = []
+    real = os.pwrite
+
+    def pwrite(fd, data, offset):
+        if fcntl.fcntl(fd, fcntl.F_GETFL) & flag:
+            refused.append(offset)
+            raise OSError(errno.EINVAL, "Invalid argument")
+        return real(fd, data, offset)
+
+    monkeypatch.setattr(os, "pwrite", pwrite)
+    data = os.urandom((5 << 20) + 100)
+    digest, copied = _copy(tmp_path, data)
+    assert refused  # the direct path was tried, refused, and the copy still whole
+    assert copied == data
+    assert digest == hashlib.sha256(data).hexdigest()
+
+
+def test_open_new_for_copy_without_o_direct_in_the_file_system(tmp_path, monkeypatch):
+    import errno
+    import fcntl
+
+    from aura_db import backup as core
+
+    flag = _o_direct()
+    real = os.open
+
+    def no_direct(path, flags, mode=0o777):
+        if flags & flag:
+            raise OSError(errno.EINVAL, "Invalid argument")
+        return real(path, flags, mode)
+
+    monkeypatch.setattr(os, "open", no_direct)
+    fd = core.open_new_for_copy(tmp_path / "x")
+    try:
+        assert not fcntl.fcntl(fd, fcntl.F_GETFL) & flag
+    finally:
+        os.close(fd)
+
+    def denied(path, flags, mode=0o777):
+        raise OSError(errno.EACCES, "Permission denied")
+
+    monkeypatch.setattr(os, "open", denied)
+    with pytest.raises(PermissionError):
+        core.open_new_for_copy(tmp_path / "y")
+
+
+def test_copy_verified_refuses_a_source_shorter_than_announced(tmp_path):
+    from aura_db.errors import AuraError
+
+    with pytest.raises(AuraError, match="shrank"):
+        _copy(tmp_path, b"x" * 10_000, total=(4 << 20))
+
+
+def test_a_write_error_part_way_stops_the_copy_and_is_raised(tmp_path, monkeypatch):
+    import errno
+
+    real = os.pwrite
+    calls = [0]
+
+    def pwrite(fd, data, offset):
+        calls[0] += 1
+        if calls[0] == 3:
+            raise OSError(errno.ENOSPC, "No space left on device")
+        return real(fd, data, offset)
+
+    monkeypatch.setattr(os, "pwrite", pwrite)
+    with pytest.raises(OSError) as exc:
+        _copy(tmp_path, os.urandom(40 << 20))
+    assert exc.value.errno == errno.ENOSPC
+
+
+def test_the_checksum_is_of_what_was_written_even_if_the_source_changes_meanwhile(tmp_path, monkeypatch):
+    import hashlib
+
+    data = os.urandom(6 << 20)
+    src = tmp_path / "src"
+    real = os.preadv
+
+    def preadv(fd, buffers, offset):
+        n = real(fd, buffers, offset)
+        if offset == 0:  # after the first block is read, the first and the last change on disk
+            with open(src, "r+b") as f:
+                f.write(b"\0" * 4096)
+                f.seek(-4096, 2)
+                f.write(b"\0" * 4096)
+        return n
+
+    monkeypatch.setattr(os, "preadv", preadv)
+    digest, copied = _copy(tmp_path, data)
+    assert copied[:4096] == data[:4096] and copied[-4096:] == b"\0" * 4096
+    assert digest == hashlib.sha256(copied).hexdigest()
