@@ -1003,6 +1003,31 @@ def verify_all(backup_dir: Path, *, server: "Engine | None" = None, full: bool =
 # restore
 
 
+class _Background:
+    """``fn()`` on a thread of its own; ``result()`` waits for it and returns or raises what it did."""
+
+    def __init__(self, fn: Callable[[], Any]):
+        import threading
+
+        self._out: list[Any] = []
+        self._err: list[BaseException] = []
+
+        def run() -> None:
+            try:
+                self._out.append(fn())
+            except BaseException as exc:  # noqa: BLE001 - raised again by result()
+                self._err.append(exc)
+
+        self._t = threading.Thread(target=run, daemon=True)
+        self._t.start()
+
+    def result(self) -> Any:
+        self._t.join()
+        if self._err:
+            raise self._err[0]
+        return self._out[0]
+
+
 def restore(
     engine: "Engine",
     backup_dir: Path,
@@ -1041,6 +1066,7 @@ def restore(
         )
     eb = for_engine(engine)
     folder = Path(backup_dir)
+    summary = _Background(eb.live_summary) if eb.summary_while_staging else None
     try:
         staged = eb.stage(path, manifest, on_progress)
     except OSError as exc:
@@ -1051,7 +1077,7 @@ def restore(
             raise
         raise CheckFailed(f"refusing to restore {path.name}: {exc.message}", hint=exc.hint) from None
     try:
-        live_exists, live_head, live_counts = eb.live_summary()
+        live_exists, live_head, live_counts = summary.result() if summary else eb.live_summary()
         plan = RestorePlan(path, manifest, engine.describe(), live_exists, live_head, live_counts,
                            safety_backup=safety and live_exists)
         if confirm is not None:

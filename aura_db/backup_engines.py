@@ -73,6 +73,10 @@ def checker_for(engine_name: str, server: "Engine | None") -> "EngineBackup":
 
 class EngineBackup:
     suffix = ".bak"
+    # live_summary() may run while stage() copies and checks (it only reads
+    # the live database): on a cold page cache its reads then overlap the
+    # staging instead of following it.
+    summary_while_staging = False
 
     def __init__(self, engine: "Engine | None"):
         self.engine = engine
@@ -235,6 +239,7 @@ class SqliteBackup(EngineBackup):
     """
 
     suffix = ".db"
+    summary_while_staging = True
 
     def __init__(self, engine: "Engine | None"):
         super().__init__(engine)

@@ -347,6 +347,25 @@ def test_a_backup_written_to_while_it_is_restored_is_refused(cli, live, workdir,
     assert not [p for p in workdir.iterdir() if p.name.startswith(".aura_stage")]
 
 
+def test_a_failing_look_at_the_live_database_stops_the_restore_before_anything_changes(cli, live, workdir,
+                                                                                        monkeypatch):
+    from aura_db.backup_engines import SqliteBackup
+    from aura_db.errors import AuraError
+
+    def broken(self):
+        raise AuraError("cannot read the live database")
+
+    monkeypatch.setattr(SqliteBackup, "live_summary", broken)
+    backup_json(cli)
+    before = fingerprint(live)
+    r = cli("restore", "latest", "--yes")
+    assert r.exit_code == 1, r
+    assert "cannot read the live database" in r.stderr
+    assert fingerprint(live) == before
+    assert len(backups(workdir)) == 1  # no safety backup
+    assert not [p for p in workdir.iterdir() if p.name.startswith(".aura_stage")]
+
+
 # --------------------------------------------------------------------------
 # the staging copy: copy_verified
 
