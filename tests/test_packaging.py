@@ -51,3 +51,19 @@ def test_installed_package_migrates_from_another_directory(wheel, tmp_path):
     r = subprocess.run([sys.executable, "-m", "aura_db", "status", "--check"], cwd=elsewhere, env=env,
                        capture_output=True, text=True, timeout=120, stdin=subprocess.DEVNULL)
     assert r.returncode == 0, r.stdout + r.stderr
+
+
+def test_installed_package_answers_status_and_help_without_typer(wheel, tmp_path):
+    """The wheel ships the command snapshot, and it matches the shipped sources."""
+    site = tmp_path / "site"
+    zipfile.ZipFile(wheel).extractall(site)
+    assert (site / "aura_db" / "cli" / "_snapshot.py").is_file()
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("AURA_DB_", "_AURA_DB_"))}
+    env["PYTHONPATH"] = str(site)
+    entry = ("import atexit, sys; atexit.register(lambda: sys.stderr.write('TYPER=%s' % ('typer' in sys.modules)));"
+             "sys.argv[0] = 'aura-db'; from aura_db.cli.app import main; main()")
+    for args in (["migrate"], ["status", "--check"], ["--help"]):
+        r = subprocess.run([sys.executable, "-c", entry, *args], cwd=tmp_path, env=env, capture_output=True,
+                           text=True, timeout=120, stdin=subprocess.DEVNULL)
+        assert r.returncode == 0, r.stderr
+        assert r.stderr.endswith("TYPER=%s" % (args == ["migrate"])), (args, r.stderr)
