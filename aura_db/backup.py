@@ -77,6 +77,9 @@ class Manifest:
     raw_size: int | None = None
     server_version: str | None = None
     row_counts_exact: bool = True
+    # "quick_check": these very bytes (sha256 above) passed PRAGMA quick_check
+    # when the backup was taken; None where nothing vouches for the content.
+    content_check: str | None = None
     format: str = FORMAT
     format_version: int = FORMAT_VERSION
     aura_db_version: str = __version__
@@ -784,6 +787,7 @@ def create_with(eb: Any, engine: "Engine", backup_dir: Path, *, label: str | Non
             raw_size=writer.raw_size,
             server_version=snap.server_version,
             row_counts_exact=snap.row_counts_exact,
+            content_check=snap.content_check,
         )
         _write_json_file(mtmp, manifest.to_dict())
         # Manifest first, backup last: the backup only becomes visible once

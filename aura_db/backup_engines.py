@@ -55,6 +55,9 @@ class Snapshot:
     server_version: str | None = None
     row_counts_exact: bool = True
     warnings: list[str] = field(default_factory=list)
+    # The check the backup's own bytes passed as it was taken ("quick_check"),
+    # or None: not checked, or failed (then ``warnings`` says so).
+    content_check: str | None = None
 
 
 def for_engine(engine: "Engine") -> "EngineBackup":
@@ -155,8 +158,13 @@ def sqlite_schema_head(con: sqlite3.Connection) -> str | None:
     return row[0] if row else None
 
 
-def _check_sqlite_file(path: Path, *, full: bool) -> tuple[list[str], dict[str, int], str | None]:
-    """(problems, row counts, schema head) of a SQLite file nobody else uses."""
+def _check_sqlite_file(path: Path, *, full: bool, pragma: bool = True
+                       ) -> tuple[list[str], dict[str, int], str | None]:
+    """(problems, row counts, schema head) of a SQLite file nobody else uses.
+
+    ``pragma=False`` leaves out the integrity check (the file's bytes are known
+    to have passed one) and only opens it, reads its schema and counts rows.
+    """
     # immutable=1: no locks, no journal or WAL lookup - the file is read as it is.
     try:
         con = sqlite3.connect(_sqlite_uri(str(path), mode="ro", immutable="1"), uri=True)
@@ -164,10 +172,11 @@ def _check_sqlite_file(path: Path, *, full: bool) -> tuple[list[str], dict[str, 
         return [f"cannot open the backup as SQLite: {exc}"], {}, None
     try:
         try:
-            pragma = "integrity_check" if full else "quick_check"
-            rows = [r[0] for r in con.execute(f"PRAGMA {pragma}").fetchall()]
-            if rows != ["ok"]:
-                return [f"{pragma}: " + "; ".join(rows[:5])], {}, None
+            if pragma:
+                check = "integrity_check" if full else "quick_check"
+                rows = [r[0] for r in con.execute(f"PRAGMA {check}").fetchall()]
+                if rows != ["ok"]:
+                    return [f"{check}: " + "; ".join(rows[:5])], {}, None
             return [], sqlite_row_counts(con), sqlite_schema_head(con)
         except sqlite3.DatabaseError as exc:
             return [f"not a valid SQLite database: {exc}"], {}, None
@@ -382,7 +391,10 @@ class SqliteBackup(EngineBackup):
         warnings = []
         if found["check"] != ["ok"]:
             warnings.append("the database fails quick_check: " + "; ".join(found["check"][:3]))
-        return Snapshot(found["counts"], found["head"], found["version"], warnings=warnings)
+        # Both ways the check read exactly what was copied: the copy itself,
+        # or the source under the read lock that froze it for the copy.
+        return Snapshot(found["counts"], found["head"], found["version"], warnings=warnings,
+                        content_check="quick_check" if found["check"] == ["ok"] else None)
 
     def _backup_api(self, con: sqlite3.Connection, writer: "HashingWriter", folder: Path,
                     on_progress: "Progress | None") -> Snapshot:
@@ -429,7 +441,9 @@ class SqliteBackup(EngineBackup):
                 with contextlib.suppress(OSError):
                     p.unlink()
         warnings = [] if check == ["ok"] else ["the live database fails quick_check: " + "; ".join(check[:3])]
-        return Snapshot(counts, head, sqlite3.sqlite_version, warnings=warnings)
+        # The check read the snapshot file, whose bytes are what was stored.
+        return Snapshot(counts, head, sqlite3.sqlite_version, warnings=warnings,
+                        content_check="quick_check" if check == ["ok"] else None)
 
     # -- checking ------------------------------------------------------
     def check_content(self, path: Path, manifest: "Manifest", *, full: bool, scratch_dir: Path,
@@ -471,21 +485,28 @@ class SqliteBackup(EngineBackup):
         clean_leftovers(live.parent)
         staged = tmp_name(live.parent, f"aura_stage_{live.name}")
         checked: dict[str, Any] = {}
+        # A backup whose manifest says its bytes passed quick_check as it was
+        # taken needs no second one: the sha256 of what is staged proves the
+        # bytes are the same (as a restore trusts its checksums in pgBackRest).
+        # Its rows are still counted and its schema read, which catches a
+        # manifest that belongs to another file.  Anything else is checked
+        # here, on the other core while the copy runs.
+        vouched = manifest.content_check == "quick_check"
         try:
             if manifest.compression == "none":
                 # One read of the backup: each block is hashed and written
-                # (O_DIRECT where possible) from the same private buffer, while
-                # the backup file is checked on the other core.  A backup that
-                # changes meanwhile is refused: what was checked must be what
-                # was copied.
+                # (O_DIRECT where possible) from the same private buffer.  A
+                # backup that changes meanwhile is refused: what was checked
+                # and counted must be what was copied.
                 def check() -> None:
                     checked["result"] = _check_sqlite_file(path, full=False)
 
                 before = _file_identity(path)
                 src = os.open(path, os.O_RDONLY)
                 try:
-                    checker = threading.Thread(target=check, daemon=True)
-                    checker.start()
+                    checker = None if vouched else threading.Thread(target=check, daemon=True)
+                    if checker is not None:
+                        checker.start()
                     try:
                         fd = open_new_for_copy(staged)
                         try:
@@ -494,7 +515,12 @@ class SqliteBackup(EngineBackup):
                         finally:
                             os.close(fd)
                     finally:
-                        checker.join()
+                        if checker is not None:
+                            checker.join()
+                    if vouched and digest == manifest.sha256:
+                        # The backup file, just read, is in the page cache;
+                        # the staged copy went past it.
+                        checked["result"] = _check_sqlite_file(path, full=False, pragma=False)
                 finally:
                     os.close(src)
                 if _file_identity(path) != before:
@@ -521,7 +547,8 @@ class SqliteBackup(EngineBackup):
                 raise CheckFailed(f"refusing to restore {path.name}: sha256 differs from its manifest (damaged)")
             # The checksum proves these are the bytes checked when the backup
             # was taken; quick_check guards against a backup of a sick database.
-            problems, counts, _ = checked.get("result") or _check_sqlite_file(staged, full=False)
+            problems, counts, _ = checked.get("result") or _check_sqlite_file(staged, full=False,
+                                                                              pragma=not vouched)
             problems = problems or _compare_counts(manifest.row_counts, counts)
             if problems:
                 raise CheckFailed(f"refusing to restore {path.name}: " + "; ".join(problems[:3]))

@@ -98,6 +98,30 @@ def test_backup_writes_file_and_manifest_that_describe_the_snapshot(cli, live, w
     assert manifest["sha256"] == hashlib.sha256(path.read_bytes()).hexdigest()
 
 
+def damage_page_of(db: Path, name: str) -> None:
+    """An invalid b-tree page type on the root page of table or index ``name``: quick_check fails."""
+    con = sqlite3.connect(db)
+    page_size = con.execute("PRAGMA page_size").fetchone()[0]
+    root = con.execute("SELECT rootpage FROM sqlite_master WHERE name = ?", (name,)).fetchone()[0]
+    con.close()
+    with open(db, "r+b") as f:
+        f.seek((root - 1) * page_size)
+        f.write(b"\xff")
+
+
+@pytest.mark.parametrize("compression", ["none", "zstd"])
+def test_manifest_vouches_for_the_content_only_when_quick_check_passed(cli, live, workdir, compression):
+    # What restore relies on to skip a second quick_check of the same bytes.
+    doc = backup_json(cli, "--compress", compression)
+    assert doc["manifest"]["content_check"] == "quick_check"
+    damage_page_of(live, "IX_ActionLogs_UserId")
+    r = cli("backup", "--compress", compression, "--json")
+    assert r.exit_code == 0, r  # a backup of a sick database is still worth having
+    doc = json.loads(r.stdout)
+    assert "fails quick_check" in doc["warnings"][0]
+    assert doc["manifest"]["content_check"] is None
+
+
 def test_plain_backup_and_backup_create_are_the_same_command(cli, live, workdir):
     assert cli("backup").exit_code == 0
     assert cli("backup", "create", "--label", "two").exit_code == 0

@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.test_backup import ADD_TAGS, add_notes, backup_json, backups, flip_byte, notes, sql
+from tests.test_backup import ADD_TAGS, add_notes, backup_json, backups, damage_page_of, flip_byte, notes, sql
 
 
 @pytest.fixture
@@ -320,6 +320,62 @@ def test_restore_refuses_a_backup_whose_manifest_lies_about_row_counts(cli, live
     r = cli("backup", "verify", path.name)
     assert r.exit_code == 3, r
     assert "Notes holds 20 rows; the manifest says 21" in r.stderr + r.stdout
+
+
+def _rewrite_manifest(path: Path, **changes) -> None:
+    import hashlib
+
+    mpath = Path(f"{path}.json")
+    m = json.loads(mpath.read_text())
+    m.update(sha256=hashlib.sha256(path.read_bytes()).hexdigest(), size=path.stat().st_size, **changes)
+    mpath.write_text(json.dumps(m))
+
+
+@pytest.mark.parametrize("compression", ["none", "zstd"])
+def test_a_vouched_backup_is_not_quick_checked_again_but_still_opened_and_counted(cli, live, monkeypatch,
+                                                                                   compression):
+    from aura_db import backup_engines
+
+    path = Path(backup_json(cli, "--compress", compression)["path"])
+    calls = []
+    real = backup_engines._check_sqlite_file
+
+    def spy(p, *, full, pragma=True):
+        calls.append(pragma)
+        return real(p, full=full, pragma=pragma)
+
+    monkeypatch.setattr(backup_engines, "_check_sqlite_file", spy)
+    r = cli("restore", path.name, "--yes", "--no-safety-backup")
+    assert r.exit_code == 0, r
+    assert calls == [False]
+    _rewrite_manifest(path, content_check=None)  # as written by an aura-db that did not record it
+    calls.clear()
+    r = cli("restore", path.name, "--yes", "--no-safety-backup")
+    assert r.exit_code == 0, r
+    assert calls == [True]
+
+
+def test_a_backup_nothing_vouches_for_is_quick_checked_and_refused_when_damaged(cli, live, workdir):
+    path = Path(backup_json(cli)["path"])
+    damage_page_of(path, "IX_ActionLogs_UserId")
+    _rewrite_manifest(path, content_check=None)
+    before = fingerprint(live)
+    r = cli("restore", path.name, "--yes")
+    assert r.exit_code == 3, r
+    assert r.stderr.startswith("error: refusing to restore") and "quick_check" in r.stderr
+    assert fingerprint(live) == before
+    assert len(backups(workdir)) == 1
+    assert not [p for p in workdir.iterdir() if p.name.startswith(".aura_stage")]
+
+
+def test_a_backup_of_a_database_that_failed_quick_check_is_refused(cli, live, workdir):
+    damage_page_of(live, "IX_ActionLogs_UserId")
+    path = Path(backup_json(cli)["path"])
+    before = fingerprint(live)
+    r = cli("restore", path.name, "--yes")
+    assert r.exit_code == 3, r
+    assert "quick_check" in r.stderr
+    assert fingerprint(live) == before
 
 
 def test_a_backup_written_to_while_it_is_restored_is_refused(cli, live, workdir, monkeypatch):
