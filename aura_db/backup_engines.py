@@ -142,10 +142,13 @@ def _quote_ident(name: str) -> str:
     return '"' + name.replace('"', '""') + '"'
 
 
-def sqlite_row_counts(con: sqlite3.Connection) -> dict[str, int]:
-    names = [r[0] for r in con.execute(
+def sqlite_tables(con: sqlite3.Connection) -> list[str]:
+    return [r[0] for r in con.execute(
         "SELECT name FROM sqlite_master WHERE type='table' AND name NOT LIKE 'sqlite_%' ORDER BY name")]
-    return {n: con.execute(f"SELECT count(*) FROM {_quote_ident(n)}").fetchone()[0] for n in names}
+
+
+def sqlite_row_counts(con: sqlite3.Connection) -> dict[str, int]:
+    return {n: con.execute(f"SELECT count(*) FROM {_quote_ident(n)}").fetchone()[0] for n in sqlite_tables(con)}
 
 
 def sqlite_schema_head(con: sqlite3.Connection) -> str | None:
@@ -570,6 +573,11 @@ class SqliteBackup(EngineBackup):
         try:
             con = sqlite3.connect(_sqlite_uri(self.path, mode="ro"), uri=True, timeout=10)
             try:
+                # Counting a database that is not in the page cache reads one
+                # page per disk round trip; read them ahead all at once.
+                from aura_db.sqlite_prefetch import count_roots, prefetch_btrees
+
+                prefetch_btrees(self.path, count_roots(con, sqlite_tables(con)))
                 return True, sqlite_schema_head(con), sqlite_row_counts(con)
             finally:
                 con.close()
