@@ -168,6 +168,17 @@ def test_quiet_silences_warnings_and_dry_run_notes(cli, workdir):
     assert r.exit_code == 0 and r.stderr == "" and "DROP TABLE" in r.stdout.upper()
 
 
+def test_quiet_restore_with_yes_prints_only_its_result(cli, workdir):
+    assert cli("-q", "migrate", "--no-backup").exit_code == 0
+    assert cli("-q", "backup").exit_code == 0
+    loud = cli("restore", "latest", "--yes")
+    assert loud.exit_code == 0 and "live rows" in loud.stderr and "safety backup" in loud.stderr
+    r = cli("-q", "restore", "latest", "--yes")
+    assert r.exit_code == 0, r
+    assert r.stderr == ""
+    assert "restored" in r.stdout
+
+
 def test_quiet_still_prints_errors(cli, workdir):
     r = cli("-q", "status")
     assert r.exit_code == 4

@@ -44,7 +44,9 @@ def restore(
                              hint="the backups are listed above; e.g. aura-db restore latest")
 
     def confirm(plan) -> None:
-        if not json_out or not yes:
+        # The plan precedes a question; with --yes it is only a note, which
+        # --json and --quiet leave out.
+        if not yes or not (json_out or app_state.quiet):
             render.restore_plan(app_state, plan)
         app_state.confirm(f"Replace {plan.target} with {plan.backup.name}?", yes=yes,
                           what=f"restoring {plan.backup.name}")
