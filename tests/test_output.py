@@ -12,8 +12,10 @@ from __future__ import annotations
 import os
 import pty
 import re
+import select
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -142,6 +144,32 @@ def test_colour_on_a_terminal_and_no_color_turns_it_off(migrated):
         assert not ANSI.search(plain) and "001_initial" in plain
     plain = run_on_terminal("--no-color", "status", cwd=migrated, env=_env(TERM="xterm-256color"))
     assert not ANSI.search(plain) and "up to date" in plain
+
+
+def test_on_a_terminal_the_restore_question_is_not_drawn_over_by_the_progress_bar(migrated):
+    assert run("-q", "backup", cwd=migrated).returncode == 0
+    leader, follower = pty.openpty()
+    try:
+        proc = subprocess.Popen([sys.executable, "-c", ENTRY, "restore", "latest", "--no-safety-backup"],
+                                cwd=migrated, env=_env(TERM="xterm-256color", COLUMNS="100"),
+                                stdin=follower, stdout=follower, stderr=follower)
+        os.close(follower)
+        seen = b""
+        deadline = time.monotonic() + 60
+        while b"[y/N]: " not in seen and time.monotonic() < deadline:
+            if select.select([leader], [], [], 1)[0]:
+                seen += os.read(leader, 65536)
+        assert b"Replace " in seen and b"[y/N]: " in seen, seen
+        # The question is the last thing written until it is answered: a live
+        # bar would redraw itself (over it) ten times a second.
+        after = b""
+        while select.select([leader], [], [], 0.8)[0]:
+            after += os.read(leader, 65536)
+        assert seen.endswith(b"[y/N]: ") and after == b"", (seen[-200:], after)
+        os.write(leader, b"n\n")
+        assert proc.wait(timeout=60) == 6
+    finally:
+        os.close(leader)
 
 
 # --------------------------------------------------------------------------

@@ -59,8 +59,27 @@ def progress(app: "AppState", description: str) -> Iterator[Any]:
             tasks[phase] = bar.add_task(f"{description}: {phase}", total=total)
         bar.update(tasks[phase], completed=done, total=total)
 
+    @contextlib.contextmanager
+    def paused() -> Iterator[None]:
+        # A question is written straight to the terminal: a live bar redrawn
+        # over it would hide it.  The phases so far are done; they stay gone.
+        for task in tasks.values():
+            bar.update(task, visible=False)
+        bar.stop()
+        try:
+            yield
+        finally:
+            bar.start()
+
+    on_progress.paused = paused  # type: ignore[attr-defined]
     with bar:
         yield on_progress
+
+
+def paused(on_progress: Any) -> Any:
+    """A context in which the progress bar (if any) is off the terminal, for a question."""
+    pause = getattr(on_progress, "paused", None)
+    return pause() if pause is not None else contextlib.nullcontext()
 
 
 def _print_wide(console: Any, table: Any) -> None:

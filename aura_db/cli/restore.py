@@ -43,15 +43,19 @@ def restore(
             raise UsageError("name the backup to restore (FILE or 'latest')",
                              hint="the backups are listed above; e.g. aura-db restore latest")
 
+    bar = []
+
     def confirm(plan) -> None:
-        # The plan precedes a question; with --yes it is only a note, which
-        # --json and --quiet leave out.
-        if not yes or not (json_out or app_state.quiet):
-            render.restore_plan(app_state, plan)
-        app_state.confirm(f"Replace {plan.target} with {plan.backup.name}?", yes=yes,
-                          what=f"restoring {plan.backup.name}")
+        with render.paused(bar[0]):
+            # The plan precedes a question; with --yes it is only a note,
+            # which --json and --quiet leave out.
+            if not yes or not (json_out or app_state.quiet):
+                render.restore_plan(app_state, plan)
+            app_state.confirm(f"Replace {plan.target} with {plan.backup.name}?", yes=yes,
+                              what=f"restoring {plan.backup.name}")
 
     with render.progress(app_state, "restore") as on_progress:
+        bar.append(on_progress)
         result = core.restore(
             engine, s.backup_path, file,
             safety=not no_safety_backup,
