@@ -688,6 +688,25 @@ def sha256_file(path: Path, on_progress: Progress | None = None) -> str:
     return sha.hexdigest()
 
 
+def _publish(tmp: Path, final: Path) -> bool:
+    """Give the finished file ``tmp`` the name ``final``, unless that name is taken (then False)."""
+    try:
+        os.link(tmp, final)  # unlike rename, never replaces
+    except FileExistsError:
+        return False
+    except OSError as exc:
+        if exc.errno not in (errno.EPERM, errno.ENOTSUP, errno.EOPNOTSUPP, errno.EMLINK):
+            raise
+        # A file system without hard links: check, then rename (a race of
+        # two runs in the same second can still lose one here).
+        if final.exists():
+            return False
+        os.rename(tmp, final)
+        return True
+    os.unlink(tmp)
+    return True
+
+
 def _write_json_file(path: Path, doc: dict[str, Any]) -> None:
     fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
     try:
@@ -771,29 +790,36 @@ def create_with(eb: Any, engine: "Engine", backup_dir: Path, *, label: str | Non
             writer.finish()
         finally:
             os.close(fd)
-        manifest = Manifest(
-            engine=engine.name,
-            # Where it came from: the file for SQLite, the URL without its
-            # password for a server.
-            source=engine.describe(),
-            created_at=when.isoformat(timespec="microseconds").replace("+00:00", "Z"),
-            schema_head=snap.schema_head,
-            row_counts=snap.row_counts,
-            size=writer.size,
-            sha256=writer.sha.hexdigest(),
-            compression=compression,
-            label=label,
-            file=name,
-            raw_size=writer.raw_size,
-            server_version=snap.server_version,
-            row_counts_exact=snap.row_counts_exact,
-            content_check=snap.content_check,
-        )
-        _write_json_file(mtmp, manifest.to_dict())
-        # Manifest first, backup last: the backup only becomes visible once
-        # everything that vouches for it is durable.
-        os.rename(mtmp, folder / f"{name}.json")
-        os.rename(tmp, final)
+        while True:
+            manifest = Manifest(
+                engine=engine.name,
+                # Where it came from: the file for SQLite, the URL without its
+                # password for a server.
+                source=engine.describe(),
+                created_at=when.isoformat(timespec="microseconds").replace("+00:00", "Z"),
+                schema_head=snap.schema_head,
+                row_counts=snap.row_counts,
+                size=writer.size,
+                sha256=writer.sha.hexdigest(),
+                compression=compression,
+                label=label,
+                file=name,
+                raw_size=writer.raw_size,
+                server_version=snap.server_version,
+                row_counts_exact=snap.row_counts_exact,
+                content_check=snap.content_check,
+            )
+            _write_json_file(mtmp, manifest.to_dict())
+            # Manifest first, backup last: the backup only becomes visible
+            # once everything that vouches for it is durable.  Neither ever
+            # replaces a file: another run that picked the same name in the
+            # same second keeps its backup, and this one takes the next name.
+            if _publish(mtmp, folder / f"{name}.json"):
+                if _publish(tmp, final):
+                    break
+                (folder / f"{name}.json").unlink()  # a backup file nobody vouched for holds the name
+            name = _new_name(folder, when, label, eb.suffix, compression)
+            final = folder / name
         _fsync_dir(folder)
     except BaseException as exc:
         for p in (tmp, mtmp):

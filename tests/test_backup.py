@@ -188,6 +188,24 @@ def test_two_backups_in_the_same_second_do_not_overwrite_each_other(live, workdi
     assert a.path != b.path and a.path.exists() and b.path.exists()
 
 
+def test_a_run_that_picked_a_name_another_run_published_meanwhile_takes_the_next(live, workdir, monkeypatch):
+    # Two runs in the same second both find the name free; the one that
+    # publishes second must neither replace the other's backup nor its manifest.
+    engine = engine_for(parse_url(str(live)))
+    first = core.create_backup(engine, workdir / "backups", keep=None)
+    before = first.path.read_bytes(), Path(f"{first.path}.json").read_bytes()
+    real = core._new_name
+    names = iter([first.path.name])
+    monkeypatch.setattr(core, "_new_name", lambda *a: next(names, None) or real(*a))
+    add_notes(live, 5, "second")
+    second = core.create_backup(engine, workdir / "backups", keep=None)
+    assert second.path != first.path and second.manifest.file == second.path.name
+    assert (first.path.read_bytes(), Path(f"{first.path}.json").read_bytes()) == before
+    assert core.read_manifest(second.path).row_counts["Notes"] == 55
+    assert core.verify_backup(second.path).ok and core.verify_backup(first.path).ok
+    assert not [p for p in (workdir / "backups").iterdir() if p.name.startswith(".")]
+
+
 # --------------------------------------------------------------------------
 # list
 

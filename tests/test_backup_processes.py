@@ -191,3 +191,20 @@ def test_stepwise_backup_of_a_busy_wal_database_falls_back_to_one_step_and_finis
     # number of restarts the single step took over.
     assert 1 <= restarts <= backup_engines.MAX_RESTARTS
     assert core.verify_backup(result.path).ok
+
+
+def test_backups_started_together_each_keep_their_own_file(tmp_path):
+    make_db(tmp_path / "aura.db", 1, "together")
+    made: list[str] = []
+    for _ in range(3):
+        procs = [subprocess.Popen([sys.executable, "-m", "aura_db", "backup", "--keep", "100", "--json"],
+                                  cwd=tmp_path, env=_env(), stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                                  stdin=subprocess.DEVNULL, text=True) for _ in range(4)]
+        for p in procs:
+            out, err = p.communicate(timeout=60)
+            assert p.returncode == 0, err
+            made.append(json.loads(out)["file"])
+    files = sorted(p.name for p in (tmp_path / "backups").iterdir() if not p.name.endswith(".json"))
+    assert len(set(made)) == len(made) == 12
+    assert files == sorted(made)
+    assert aura(tmp_path, "backup", "verify", "--all").returncode == 0
