@@ -186,13 +186,18 @@ class RestorePlan:
     live_head: str | None
     live_counts: dict[str, int] | None
     safety_backup: bool
+    # Said before the question: what the operator should know first (a backup
+    # of another database, a restore the engine cannot make atomic).
+    caveats: list[str] = field(default_factory=list)
 
     def to_dict(self) -> dict[str, Any]:
         return {
             "backup": str(self.backup),
+            "backup_source": self.manifest.source,
             "created_at": self.manifest.created_at,
             "schema_head": self.manifest.schema_head,
             "target": self.target,
+            "caveats": list(self.caveats),
             "live_exists": self.live_exists,
             "live_head": self.live_head,
             "row_counts": {
@@ -210,6 +215,10 @@ class RestoreResult:
     pending: list[str] = field(default_factory=list)
     duration_s: float = 0.0
     warnings: list[str] = field(default_factory=list)
+    # Applied in the restored database but not among the migrations on disk:
+    # the database is ahead of (or apart from) this checkout's code.
+    unknown: list[str] = field(default_factory=list)
+    changed: list[str] = field(default_factory=list)
 
     def to_dict(self) -> dict[str, Any]:
         d = self.plan.to_dict()
@@ -217,6 +226,8 @@ class RestoreResult:
             "restored": True,
             "safety_backup": str(self.safety_backup) if self.safety_backup else None,
             "pending": self.pending,
+            "not_on_disk": self.unknown,
+            "changed": self.changed,
             "duration_s": round(self.duration_s, 3),
             "warnings": self.warnings,
         })
@@ -833,7 +844,8 @@ def create_with(eb: Any, engine: "Engine", backup_dir: Path, *, label: str | Non
         raise
     result = CreateResult(final, manifest, time.monotonic() - started, warnings=list(snap.warnings))
     if keep is not None:
-        result.pruned = prune(folder, keep, protect=[final]).deleted
+        # Only this database's: others sharing the folder keep what their own runs keep.
+        result.pruned = prune(folder, keep, protect=[final], database=(engine.name, engine.describe())).deleted
     return result
 
 
@@ -907,16 +919,28 @@ def list_backups(backup_dir: Path, *, checksums: bool = False) -> list[BackupEnt
     return entries
 
 
-def resolve_backup(backup_dir: Path, spec: str, *, engine: str | None = None) -> Path:
-    """FILE as the user gave it: ``latest`` (of ``engine``, when given), a name in the backup folder, or a path."""
+def resolve_backup(backup_dir: Path, spec: str, *, engine: str | None = None, source: str | None = None) -> Path:
+    """FILE as the user gave it: ``latest``, a name in the backup folder, or a path.
+
+    ``latest`` is the newest backup of ``engine`` and, when given, of the
+    database ``source`` (as manifests name it): one folder may hold the
+    backups of several databases, and another database's newest is never
+    "latest" here.
+    """
     folder = Path(backup_dir)
     if spec == "latest":
         usable = [e for e in list_backups(folder)
                   if e.manifest is not None and (engine is None or e.manifest.engine == engine)]
-        if not usable:
-            of = f" of a {engine} database" if engine else ""
+        mine = [e for e in usable if source is None or e.manifest.source == source]
+        if not mine:
+            of = f" of {source}" if source else (f" of a {engine} database" if engine else "")
+            if usable:
+                raise UsageError(
+                    f"no backups{of} in {folder}; {len(usable)} of other databases "
+                    f"(newest: {usable[0].name}, of {usable[0].manifest.source})",
+                    hint="name the one to restore here: aura-db restore FILE")
             raise UsageError(f"no backups{of} in {folder}", hint="take one with `aura-db backup`")
-        return usable[0].path
+        return mine[0].path
     candidates = [Path(spec)]
     if not Path(spec).is_absolute():
         candidates.append(folder / spec)
@@ -929,19 +953,47 @@ def resolve_backup(backup_dir: Path, spec: str, *, engine: str | None = None) ->
     raise UsageError(f"backup {spec} not found", hint=f"see `aura-db backup list` (folder {folder})")
 
 
-def prune(backup_dir: Path, keep: int, *, protect: list[Path] | tuple = ()) -> PruneResult:
-    """Delete the oldest backups (and their manifests) beyond the newest ``keep``.
+def _database_of(m: Manifest) -> tuple[str, str]:
+    return m.engine, m.source
 
-    Files without a manifest are not aura-db's to judge, so they are left alone.
+
+def _beyond_keep(backup_dir: Path, keep: int, database: tuple[str, str] | None
+                 ) -> tuple[list[BackupEntry], list[BackupEntry]]:
+    """(kept, beyond) among the backups with a manifest: the newest ``keep`` of each database count as kept.
+
+    With ``database`` (engine, source) only that database's backups are looked at.
     """
     if keep < 1:
         raise UsageError(f"--keep must be at least 1, got {keep}")
+    seen: dict[tuple[str, str], int] = {}
+    kept: list[BackupEntry] = []
+    beyond: list[BackupEntry] = []
+    for e in list_backups(backup_dir):  # newest first
+        if e.manifest is None:
+            continue
+        key = _database_of(e.manifest)
+        if database is not None and key != database:
+            continue
+        seen[key] = seen.get(key, 0) + 1
+        (kept if seen[key] <= keep else beyond).append(e)
+    return kept, beyond
+
+
+def prune(backup_dir: Path, keep: int, *, protect: list[Path] | tuple = (),
+          database: tuple[str, str] | None = None) -> PruneResult:
+    """Delete the oldest backups (and their manifests) beyond the newest ``keep`` of each database.
+
+    A folder may hold the backups of several databases (engine and source in
+    the manifest); each keeps its own newest ``keep``.  With ``database`` only
+    that one's are pruned.  Files without a manifest are not aura-db's to
+    judge, so they are left alone.
+    """
     protected = {Path(p).resolve() for p in protect}
-    entries = [e for e in list_backups(backup_dir) if e.manifest is not None]
-    kept: list[Path] = []
+    keeping, beyond = _beyond_keep(backup_dir, keep, database)
+    kept = [e.path for e in keeping]
     deleted: list[Path] = []
-    for i, e in enumerate(entries):
-        if i < keep or e.path.resolve() in protected:
+    for e in beyond:
+        if e.path.resolve() in protected:
             kept.append(e.path)
             continue
         try:
@@ -958,11 +1010,9 @@ def prune(backup_dir: Path, keep: int, *, protect: list[Path] | tuple = ()) -> P
     return PruneResult(kept, deleted)
 
 
-def plan_prune(backup_dir: Path, keep: int) -> list[Path]:
-    if keep < 1:
-        raise UsageError(f"--keep must be at least 1, got {keep}")
-    entries = [e for e in list_backups(backup_dir) if e.manifest is not None]
-    return [e.path for e in entries[keep:]]
+def plan_prune(backup_dir: Path, keep: int, *, database: tuple[str, str] | None = None) -> list[Path]:
+    """What ``prune`` would delete."""
+    return [e.path for e in _beyond_keep(backup_dir, keep, database)[1]]
 
 
 # --------------------------------------------------------------------------
@@ -1080,7 +1130,7 @@ def restore(
     from aura_db.backup_engines import for_engine
 
     started = time.monotonic()
-    path = resolve_backup(backup_dir, spec, engine=engine.name)
+    path = resolve_backup(backup_dir, spec, engine=engine.name, source=engine.describe())
     try:
         manifest = read_manifest(path)
     except CheckFailed as exc:
@@ -1095,6 +1145,7 @@ def restore(
             f"refusing to restore {path.name}: it is {size} bytes, its manifest says {manifest.size} (damaged)"
         )
     eb = for_engine(engine)
+    eb.check_target()  # a server database that is missing or out of reach: say so before any work
     folder = Path(backup_dir)
     summary = _Background(eb.live_summary) if eb.summary_while_staging else None
     try:
@@ -1108,8 +1159,11 @@ def restore(
         raise CheckFailed(f"refusing to restore {path.name}: {exc.message}", hint=exc.hint) from None
     try:
         live_exists, live_head, live_counts = summary.result() if summary else eb.live_summary()
+        caveats = list(eb.restore_caveats())
+        if manifest.source != engine.describe():
+            caveats.insert(0, f"this is a backup of {manifest.source}, not of {engine.describe()}")
         plan = RestorePlan(path, manifest, engine.describe(), live_exists, live_head, live_counts,
-                           safety_backup=safety and live_exists)
+                           safety_backup=safety and live_exists, caveats=caveats)
         if confirm is not None:
             confirm(plan)
         made: list[Path] = []
@@ -1127,5 +1181,6 @@ def restore(
         with contextlib.suppress(AuraError):
             from aura_db.migrations import status
 
-            result.pending = status(engine, migrations_dir).pending
+            st = status(engine, migrations_dir)
+            result.pending, result.unknown, result.changed = st.pending, st.missing, st.changed
     return result

@@ -103,6 +103,13 @@ class EngineBackup:
     def live_summary(self) -> tuple[bool, str | None, dict[str, int] | None]:
         raise NotImplementedError
 
+    def check_target(self) -> None:
+        """Raise when the database cannot be restored into at all (before any work is done)."""
+
+    def restore_caveats(self) -> list[str]:
+        """What the operator should know before saying yes to a restore on this engine."""
+        return []
+
     def replace(self, staged: Any, take_safety: Callable[[], None], *, lock_timeout: float,
                 on_progress: "Progress | None") -> list[str]:
         raise NotImplementedError
@@ -561,6 +568,9 @@ class SqliteBackup(EngineBackup):
             raise
         return staged
 
+    def check_target(self) -> None:
+        self.check_path_only()
+
     def check_path_only(self) -> None:
         if self.path is None:
             raise UsageError("an in-memory SQLite database cannot be restored", hint="pass --db with a file path")
@@ -777,6 +787,14 @@ class _ServerBackup(EngineBackup):
 
     def check_source(self) -> None:
         self.engine.open().close()
+
+    def check_target(self) -> None:
+        # aura-db never creates a server database: restoring needs one to exist.
+        try:
+            self.engine.open().close()
+        except DatabaseUnavailable as exc:
+            raise DatabaseUnavailable(f"cannot restore: {exc.message}; nothing changed",
+                                      hint=exc.hint or "create the database first, then restore into it") from None
 
     def source_exists(self) -> bool:
         return self.engine.exists()
@@ -1209,6 +1227,10 @@ class MysqlBackup(_ServerBackup):
         self._manifest = manifest
         return path, False
 
+    def restore_caveats(self) -> list[str]:
+        return ["MySQL cannot replace tables in one transaction: a restore that fails or is interrupted "
+                "part-way leaves some tables restored and others not; the safety backup is the way back"]
+
     def replace(self, staged: tuple[Path, bool], take_safety: Callable[[], None], *, lock_timeout: float,
                 on_progress: "Progress | None") -> list[str]:
         path, _ = staged
@@ -1235,7 +1257,7 @@ class MysqlBackup(_ServerBackup):
                     )
         finally:
             db.close()
-        return ["MySQL cannot replace tables in one transaction: the restore was applied table by table"]
+        return []  # the plan said it before the question
 
 
 # The one place that maps an engine's name to its class.

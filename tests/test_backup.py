@@ -335,6 +335,23 @@ def test_prune_asks_refuses_without_terminal_and_deletes_with_yes(cli, live, wor
     assert {p.name.split("_")[-1] for p in backups(workdir)} == {"p2.db", "p3.db"}
 
 
+def test_each_database_sharing_a_folder_keeps_its_own_backups(cli, live, workdir):
+    other = workdir / "other.db"
+    add_notes(other, 3)
+    mine = [backup_json(cli, "--label", f"m{i}", "--keep", "100")["file"] for i in range(3)]
+    theirs = [json.loads(cli("--db", str(other), "backup", "--label", f"o{i}", "--keep", "100", "--json").stdout)["file"]
+              for i in range(3)]
+    # A backup of one database with --keep 1 prunes only that database's older backups.
+    doc = backup_json(cli, "--label", "m3", "--keep", "1")
+    assert sorted(Path(p).name for p in doc["pruned"]) == sorted(mine)
+    assert sorted(p.name for p in backups(workdir)) == sorted(theirs + [doc["file"]])
+    # backup prune keeps the newest N of each database.
+    r = cli("backup", "prune", "--keep", "2", "--yes", "--json")
+    assert r.exit_code == 0, r
+    assert [Path(p).name for p in json.loads(r.stdout)["deleted"]] == [theirs[0]]
+    assert sorted(p.name for p in backups(workdir)) == sorted(theirs[1:] + [doc["file"]])
+
+
 def test_prune_leaves_files_it_did_not_write(cli, live, workdir):
     assert cli("backup").exit_code == 0
     foreign = workdir / "backups" / "aura_backup_20200101_000000.db"

@@ -86,6 +86,31 @@ def test_flipped_byte_verify_3_and_restore_refused(cli, migrated):
 
 
 @pytest.mark.parametrize("engine", ["postgresql", "mysql"])
+def test_restore_into_a_server_database_that_does_not_exist_fails_before_the_plan(cli, server_url, workdir,
+                                                                                 engine):
+    url = server_url(engine)
+    assert cli("--db", url, "migrate").exit_code == 0
+    name = json.loads(cli("--db", url, "backup", "--json").stdout)["file"]
+    gone = url.rsplit("/", 1)[0] + "/aura_test_missing_db"
+    r = cli("--db", gone, "restore", name, "--no-safety-backup", input="y\n")
+    assert r.exit_code == 4, r
+    assert r.stderr.startswith("error: cannot restore: ") and "nothing changed" in r.stderr
+    assert "does not exist yet" not in r.stderr and "Replace" not in r.stderr  # no plan, no question
+
+
+def test_a_mysql_restore_says_it_is_not_atomic_before_asking(cli, server_url, workdir):
+    url = server_url("mysql")
+    assert cli("--db", url, "migrate").exit_code == 0
+    assert cli("--db", url, "backup").exit_code == 0
+    r = cli("--db", url, "restore", "latest", input="n\n")
+    assert r.exit_code == 6, r
+    assert "warning: MySQL cannot replace tables in one transaction" in r.stderr  # with the plan, before the question
+    r = cli("--db", url, "restore", "latest", "--yes", "--json")
+    assert r.exit_code == 0, r
+    assert any("one transaction" in c for c in json.loads(r.stdout)["caveats"])
+
+
+@pytest.mark.parametrize("engine", ["postgresql", "mysql"])
 def test_restore_refuses_while_another_connection_uses_the_database(cli, server_url, workdir, engine):
     url = server_url(engine)
     assert cli("--db", url, "migrate").exit_code == 0

@@ -166,6 +166,44 @@ def test_restore_into_a_database_that_does_not_exist_yet(cli, live, workdir):
     assert len(notes(target)) == 20
 
 
+def test_latest_is_the_newest_backup_of_this_database_not_of_another_in_the_same_folder(cli, live, workdir):
+    other = workdir / "other.db"
+    add_notes(other, 3, "other")
+    backup_json(cli, "--label", "mine")
+    theirs = Path(json.loads(cli("--db", str(other), "backup", "--label", "theirs", "--json").stdout)["path"])
+    r = cli("restore", "latest", "--yes", "--no-safety-backup", "--json")
+    assert r.exit_code == 0, r
+    assert json.loads(r.stdout)["backup"].endswith("_mine.db")
+    assert notes(live) == [f"original {i}" for i in range(20)]
+    # With only another database's backups, latest is refused, naming them.
+    fresh = workdir / "fresh.db"
+    r = cli("--db", str(fresh), "restore", "latest", "--yes")
+    assert r.exit_code == 2, r
+    assert f"no backups of {fresh}" in r.stderr and "of other databases" in r.stderr
+    assert not fresh.exists()
+    # Named explicitly it is restored, and the plan says whose backup it is.
+    r = cli("restore", theirs.name, "--yes", "--no-safety-backup")
+    assert r.exit_code == 0, r
+    assert f"warning: this is a backup of {other}, not of {live}" in r.stderr
+    assert notes(live) == [f"other {i}" for i in range(3)]
+
+
+def test_restore_says_when_the_database_is_ahead_of_the_migrations_on_disk(cli, migrations_copy, workdir,
+                                                                          monkeypatch):
+    monkeypatch.setenv("AURA_DB_MIGRATIONS", str(migrations_copy))
+    (migrations_copy / "002_add_tags.py").write_text(textwrap.dedent(ADD_TAGS).lstrip())
+    assert cli("migrate").exit_code == 0
+    backup_json(cli)
+    (migrations_copy / "002_add_tags.py").unlink()  # an older checkout of the code
+    r = cli("restore", "latest", "--yes", "--no-safety-backup")
+    assert r.exit_code == 0, r
+    assert "applied but not among the migrations on disk: 002_add_tags" in r.stdout
+    assert "up to date" not in r.stdout
+    r = cli("restore", "latest", "--yes", "--no-safety-backup", "--json")
+    doc = json.loads(r.stdout)
+    assert doc["not_on_disk"] == ["002_add_tags"] and doc["pending"] == []
+
+
 def test_restore_reports_pending_migrations(cli, migrations_copy, workdir, monkeypatch):
     monkeypatch.setenv("AURA_DB_MIGRATIONS", str(migrations_copy))
     assert cli("migrate").exit_code == 0

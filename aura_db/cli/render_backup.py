@@ -165,6 +165,8 @@ def restore_plan(app: "AppState", plan: "RestorePlan") -> None:
 
     m = plan.manifest
     app.err.print(f"restore {plan.backup.name} over {plan.target}", markup=False)
+    for caveat in plan.caveats:  # shown with the plan even in --quiet: it precedes a question
+        app.err.print(f"warning: {caveat}", style="yellow", markup=False)
     app.err.print(f"  backup taken {m.created_at[:19].replace('T', ' ')} UTC ({age(m.created_at)}), schema {m.schema_head or 'none'}",
                   markup=False)
     if plan.live_exists:
@@ -199,7 +201,12 @@ def restored(app: "AppState", r: "RestoreResult") -> None:
     if r.safety_backup:
         app.note(f"safety backup: {r.safety_backup}")
     app.out.print(f"restored {r.plan.backup.name} into {r.plan.target} ({r.duration_s:.1f}s)", markup=False)
+    if r.unknown:
+        app.out.print(f"[yellow]applied but not among the migrations on disk: {', '.join(r.unknown)}[/] "
+                      "(the database is ahead of this code; see aura-db status)")
+    if r.changed:
+        app.out.print(f"[yellow]changed on disk since they were applied: {', '.join(r.changed)}[/]")
     if r.pending:
         app.out.print(f"[yellow]{len(r.pending)} pending: run aura-db migrate[/] ({', '.join(r.pending)})")
-    else:
+    elif not (r.unknown or r.changed):
         app.out.print("schema is up to date with the migrations on disk", markup=False)
