@@ -264,6 +264,8 @@ class SqliteBackup(EngineBackup):
         super().__init__(engine)
         self.path = engine.url.path if engine is not None else None
         self._held: tuple[sqlite3.Connection, int] | None = None  # while a restore holds the database
+        self._held_damaged: int | None = None  # the same, for a live file SQLite cannot open
+        self._damage: str | None = None  # why the live database could not be read, for the plan
 
     # -- source --------------------------------------------------------
     def check_source(self) -> None:
@@ -310,6 +312,8 @@ class SqliteBackup(EngineBackup):
         if self._held is not None:  # restore's safety backup: we already hold the exclusive lock
             con, fd = self._held
             return self._raw_copy(con, fd, writer, on_progress)
+        if self._held_damaged is not None:  # the same over a damaged database: its bytes as they are
+            return self._damaged_copy(self._held_damaged, writer, on_progress)
         # The descriptor outlives the connection: closing any descriptor of a
         # file drops every POSIX lock this process holds on it, SQLite's too.
         fd = os.open(self.path, os.O_RDONLY)
@@ -394,10 +398,17 @@ class SqliteBackup(EngineBackup):
                         on_progress("backup", done, total)
             finally:
                 t.join()
-        if "error" in found:
-            raise AuraError(f"cannot read {self.path}: {found['error']}")
         if done != total:
             raise AuraError(f"{self.path} shrank while it was copied")
+        error = found.get("error")
+        if isinstance(error, sqlite3.DatabaseError) and not _is_locked(error):
+            # Copied whole under the lock, but too damaged to count: a copy of
+            # a sick database is still worth having (a restore's safety backup
+            # above all), said as such and vouched for by nothing.
+            return Snapshot({}, None, sqlite3.sqlite_version,
+                            warnings=[f"the database is damaged ({error}): copied as it is, rows not counted"])
+        if error is not None:
+            raise AuraError(f"cannot read {self.path}: {error}")
         warnings = []
         if found["check"] != ["ok"]:
             warnings.append("the database fails quick_check: " + "; ".join(found["check"][:3]))
@@ -405,6 +416,17 @@ class SqliteBackup(EngineBackup):
         # or the source under the read lock that froze it for the copy.
         return Snapshot(found["counts"], found["head"], found["version"], warnings=warnings,
                         content_check="quick_check" if found["check"] == ["ok"] else None)
+
+    def _damaged_copy(self, fd: int, writer: "HashingWriter", on_progress: "Progress | None") -> Snapshot:
+        """Byte for byte, unchecked: what a restore keeps of a live database SQLite cannot read."""
+        total = os.fstat(fd).st_size
+        if not writer.copy_from(fd, total, on_progress):
+            for block in _pread_chunks(fd, total):
+                writer.write(block)
+                if on_progress:
+                    on_progress("backup", writer.raw_size, total)
+        return Snapshot({}, None, sqlite3.sqlite_version,
+                        warnings=[f"{self.path} is damaged ({self._damage}): its bytes were kept as they were"])
 
     def _backup_api(self, con: sqlite3.Connection, writer: "HashingWriter", folder: Path,
                     on_progress: "Progress | None") -> Snapshot:
@@ -591,8 +613,15 @@ class SqliteBackup(EngineBackup):
                 return True, sqlite_schema_head(con), sqlite_row_counts(con)
             finally:
                 con.close()
-        except sqlite3.DatabaseError:
+        except sqlite3.DatabaseError as exc:
+            self._damage = str(exc)
             return True, None, None  # a damaged live database is a reason to restore, not to stop
+
+    def restore_caveats(self) -> list[str]:
+        if self._damage is None:
+            return []
+        return [f"the live database cannot be read ({self._damage}); it is replaced as it is"
+                " (its safety backup keeps its bytes)"]
 
     def other_processes(self) -> list[int]:
         """Processes (other than this one) with the database or its -wal open (Linux /proc)."""
@@ -647,7 +676,11 @@ class SqliteBackup(EngineBackup):
         with SqliteEngine(self.engine.url).migration_lock(None, lock_timeout):
             fd = os.open(live, os.O_RDONLY)
             try:
-                con = self._connect(timeout=IN_USE_TIMEOUT_S)
+                try:
+                    con = self._connect(timeout=IN_USE_TIMEOUT_S)
+                except DatabaseUnavailable as exc:  # not a database SQLite can open: replace it as it is
+                    self._damage = self._damage or exc.message
+                    return self._replace_damaged(staged, fd, take_safety)
                 try:
                     was_wal = con.execute("PRAGMA journal_mode").fetchone()[0].lower() == "wal"
                     try:
@@ -708,10 +741,57 @@ class SqliteBackup(EngineBackup):
                 warnings.append(f"restored, but could not switch back to WAL mode: {exc}")
         return warnings
 
+    def _replace_damaged(self, staged: Path, fd: int, take_safety: Callable[[], None]) -> list[str]:
+        """Swap in the staged copy over a live file SQLite cannot open (``fd`` holds the old one).
+
+        SQLite cannot lock what it cannot read, so the lock is taken as SQLite
+        itself takes an exclusive one (a POSIX write lock over its lock bytes,
+        https://www.sqlite.org/lockingv3.html): any connection opening the
+        file meanwhile finds it busy.
+        """
+        import fcntl
+
+        live = self.path
+        for suffix in ("-wal", "-journal"):
+            side = live + suffix
+            if os.path.exists(side) and os.path.getsize(side) > 0:
+                raise DatabaseInUse(
+                    f"{live} is damaged and {side} holds data that may belong to it; nothing changed",
+                    hint=f"move both aside by hand (mv {live} {side} DIR), then restore again")
+        lock_fd = os.open(live, os.O_RDWR)  # a write lock needs a descriptor open for writing
+        try:
+            try:
+                fcntl.lockf(lock_fd, fcntl.LOCK_EX | fcntl.LOCK_NB, SQLITE_LOCK_SPAN, SQLITE_PENDING_BYTE)
+            except OSError:
+                raise DatabaseInUse(f"{live} is in use by another connection; nothing changed",
+                                    hint="stop the application using it, then restore again") from None
+            self._held_damaged = fd
+            try:
+                take_safety()
+            finally:
+                self._held_damaged = None
+            for suffix in ("-wal", "-shm", "-journal"):  # empty (checked above) or shared memory only
+                with contextlib.suppress(FileNotFoundError):
+                    os.unlink(live + suffix)
+            st = os.fstat(fd)
+            os.chmod(staged, st.st_mode & 0o777)
+            with contextlib.suppress(PermissionError):
+                os.chown(staged, st.st_uid, st.st_gid)
+            os.rename(staged, live)
+            _fsync_dir(os.path.dirname(live))
+        finally:
+            os.close(lock_fd)
+        return []
+
     def discard(self, staged: Path | None) -> None:
         if staged is not None:
             with contextlib.suppress(OSError):
                 Path(staged).unlink()
+
+
+# SQLite's lock bytes (os_unix.c): PENDING, RESERVED, then the 510-byte SHARED range.
+SQLITE_PENDING_BYTE = 0x40000000
+SQLITE_LOCK_SPAN = 2 + 510
 
 
 def _file_identity(path: Path) -> tuple[int, ...]:

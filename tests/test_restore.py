@@ -204,6 +204,39 @@ def test_restore_says_when_the_database_is_ahead_of_the_migrations_on_disk(cli, 
     assert doc["not_on_disk"] == ["002_add_tags"] and doc["pending"] == []
 
 
+@pytest.mark.parametrize("damage", ["pages", "header"])
+def test_a_damaged_live_database_is_replaced_and_kept_byte_for_byte_in_the_safety_backup(cli, live, workdir,
+                                                                                          damage):
+    path = Path(backup_json(cli)["path"])
+    with open(live, "r+b") as f:
+        if damage == "pages":  # SQLite opens it, then finds it malformed
+            f.seek(4096 * 3)
+            f.write(os.urandom(4096 * 4))
+        else:  # not a database at all any more
+            f.write(b"\0" * 100)
+    damaged = live.read_bytes()
+    r = cli("--no-color", "restore", path.name, "--yes", "--json")
+    assert r.exit_code == 0, r
+    doc = json.loads(r.stdout)
+    assert live.read_bytes() == path.read_bytes()
+    assert Path(doc["safety_backup"]).read_bytes() == damaged
+    assert any("cannot be read" in c for c in doc["caveats"])
+    assert sql(live, "PRAGMA integrity_check") == [("ok",)]
+
+
+def test_a_damaged_live_database_with_a_wal_holding_data_is_left_alone(cli, live, workdir):
+    path = Path(backup_json(cli)["path"])
+    with open(live, "r+b") as f:
+        f.write(b"\0" * 100)
+    Path(f"{live}-wal").write_bytes(b"x" * 5000)
+    before = fingerprint(live)
+    r = cli("restore", path.name, "--yes")
+    assert r.exit_code == 1, r
+    assert "holds data that may belong to it" in r.stderr and "move both aside" in r.stderr
+    assert fingerprint(live) == before and Path(f"{live}-wal").read_bytes() == b"x" * 5000
+    assert len(backups(workdir)) == 1
+
+
 def test_restore_reports_pending_migrations(cli, migrations_copy, workdir, monkeypatch):
     monkeypatch.setenv("AURA_DB_MIGRATIONS", str(migrations_copy))
     assert cli("migrate").exit_code == 0

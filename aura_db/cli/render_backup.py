@@ -187,7 +187,7 @@ def restore_plan(app: "AppState", plan: "RestorePlan") -> None:
             same += 1  # only what changes is worth reading at 3 a.m.
             continue
         table.add_row(t, "" if b is None else str(b), "" if live is None else str(live))
-    table.add_row("[bold]all tables[/]", str(total_b), str(total_l) if plan.live_exists else "")
+    table.add_row("[bold]all tables[/]", str(total_b), str(total_l) if plan.live_counts is not None else "")
     app.err.print(table)
     if same:
         app.err.print(f"  {same} table(s) hold the same number of rows in both", markup=False)
