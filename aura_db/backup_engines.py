@@ -433,6 +433,9 @@ class SqliteBackup(EngineBackup):
         from aura_db.backup import tmp_name
 
         tmp = tmp_name(folder, "aura_stage_snapshot.db")
+        # Owner-only from the start, like the backup it becomes; SQLite gives
+        # its journal the same mode.
+        os.close(os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600))
         restarts = {"n": 0, "last": None}
 
         class _Restarted(Exception):

@@ -380,6 +380,27 @@ def test_backup_of_a_wal_database_includes_what_is_only_in_the_wal(cli, live, wo
         keeper.close()
 
 
+def test_the_snapshot_of_a_wal_database_is_owner_only_while_it_is_made(cli, live, workdir, monkeypatch):
+    import aura_db.backup as backup_module
+
+    sql(live, "PRAGMA journal_mode=WAL")
+    (workdir / "backups").mkdir(mode=0o755)  # a folder others may look into
+    modes = []
+    real = backup_module.iter_file
+
+    def spy(path, *args, **kwargs):  # the snapshot file, just before it is stored
+        modes.append(stat.S_IMODE(os.stat(path).st_mode))
+        return real(path, *args, **kwargs)
+
+    monkeypatch.setattr(backup_module, "iter_file", spy)
+    old = os.umask(0o022)
+    try:
+        backup_json(cli)
+    finally:
+        os.umask(old)
+    assert modes == [0o600]
+
+
 # --------------------------------------------------------------------------
 # Safety backups around migrations
 
