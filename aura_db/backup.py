@@ -845,7 +845,8 @@ def create_with(eb: Any, engine: "Engine", backup_dir: Path, *, label: str | Non
     result = CreateResult(final, manifest, time.monotonic() - started, warnings=list(snap.warnings))
     if keep is not None:
         # Only this database's: others sharing the folder keep what their own runs keep.
-        result.pruned = prune(folder, keep, protect=[final], database=(engine.name, engine.describe())).deleted
+        result.pruned = prune(folder, keep, protect=[final],
+                              database=database_key(engine.name, engine.describe())).deleted
     return result
 
 
@@ -931,7 +932,8 @@ def resolve_backup(backup_dir: Path, spec: str, *, engine: str | None = None, so
     if spec == "latest":
         usable = [e for e in list_backups(folder)
                   if e.manifest is not None and (engine is None or e.manifest.engine == engine)]
-        mine = [e for e in usable if source is None or e.manifest.source == source]
+        mine = [e for e in usable
+                if source is None or _database_of(e.manifest) == database_key(e.manifest.engine, source)]
         if not mine:
             of = f" of {source}" if source else (f" of a {engine} database" if engine else "")
             if usable:
@@ -953,8 +955,29 @@ def resolve_backup(backup_dir: Path, spec: str, *, engine: str | None = None, so
     raise UsageError(f"backup {spec} not found", hint=f"see `aura-db backup list` (folder {folder})")
 
 
+_DEFAULT_PORTS = {"postgresql": 5432, "mysql": 3306}
+
+
+def database_key(engine: str, source: str) -> tuple[str, str]:
+    """Which database a manifest's ``source`` names: the file, or server, port and database.
+
+    The user in a server URL is left out: the same database reached with
+    other credentials is still the same database.
+    """
+    if engine == "sqlite" or "://" not in source:
+        return engine, source
+    from urllib.parse import urlsplit
+
+    parts = urlsplit(source)
+    try:
+        port = parts.port or _DEFAULT_PORTS.get(engine)
+    except ValueError:
+        return engine, source
+    return engine, f"{(parts.hostname or '').lower()}:{port}{parts.path}"
+
+
 def _database_of(m: Manifest) -> tuple[str, str]:
-    return m.engine, m.source
+    return database_key(m.engine, m.source)
 
 
 def _beyond_keep(backup_dir: Path, keep: int, database: tuple[str, str] | None
@@ -1160,7 +1183,7 @@ def restore(
     try:
         live_exists, live_head, live_counts = summary.result() if summary else eb.live_summary()
         caveats = list(eb.restore_caveats())
-        if manifest.source != engine.describe():
+        if _database_of(manifest) != database_key(engine.name, engine.describe()):
             caveats.insert(0, f"this is a backup of {manifest.source}, not of {engine.describe()}")
         plan = RestorePlan(path, manifest, engine.describe(), live_exists, live_head, live_counts,
                            safety_backup=safety and live_exists, caveats=caveats)

@@ -1311,8 +1311,27 @@ class MysqlBackup(_ServerBackup):
         return path, False
 
     def restore_caveats(self) -> list[str]:
-        return ["MySQL cannot replace tables in one transaction: a restore that fails or is interrupted "
-                "part-way leaves some tables restored and others not; the safety backup is the way back"]
+        caveats = ["MySQL cannot replace tables in one transaction: a restore that fails or is interrupted "
+                   "part-way leaves some tables restored and others not; the safety backup is the way back"]
+        if not self._sees_every_connection():
+            caveats.append("this MySQL user lacks the PROCESS privilege, so only its own connections can be "
+                           "checked: make sure the application is stopped before saying yes")
+        return caveats
+
+    def _sees_every_connection(self) -> bool:
+        """Whether PROCESSLIST shows other users' connections to this user (PROCESS, or all privileges)."""
+        import re
+
+        db = self.engine.open()
+        try:
+            grants = [r[0] for r in db.execute_sql("SHOW GRANTS FOR CURRENT_USER()").fetchall()]
+        finally:
+            db.close()
+        for grant in grants:
+            m = re.match(r"GRANT (.+?) ON \*\.\* TO", grant, re.IGNORECASE)
+            if m and re.search(r"\b(ALL PRIVILEGES|PROCESS)\b", m.group(1), re.IGNORECASE):
+                return True
+        return False
 
     def replace(self, staged: tuple[Path, bool], take_safety: Callable[[], None], *, lock_timeout: float,
                 on_progress: "Progress | None") -> list[str]:

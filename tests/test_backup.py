@@ -352,6 +352,15 @@ def test_each_database_sharing_a_folder_keeps_its_own_backups(cli, live, workdir
     assert sorted(p.name for p in backups(workdir)) == sorted(theirs[1:] + [doc["file"]])
 
 
+def test_a_database_is_known_by_its_file_or_server_port_and_name_not_by_user():
+    key = core.database_key
+    assert key("postgresql", "postgresql://aura:***@DB.internal/aura") == \
+        key("postgresql", "postgresql://ops@db.internal:5432/aura")
+    assert key("postgresql", "postgresql://aura@db/aura") != key("postgresql", "postgresql://aura@db/other")
+    assert key("mysql", "mysql://a@db:3307/aura") != key("mysql", "mysql://a@db/aura")
+    assert key("sqlite", "/srv/aura.db") != key("sqlite", "/srv/other.db")
+
+
 def test_prune_leaves_files_it_did_not_write(cli, live, workdir):
     assert cli("backup").exit_code == 0
     foreign = workdir / "backups" / "aura_backup_20200101_000000.db"

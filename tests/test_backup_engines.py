@@ -110,6 +110,34 @@ def test_a_mysql_restore_says_it_is_not_atomic_before_asking(cli, server_url, wo
     assert any("one transaction" in c for c in json.loads(r.stdout)["caveats"])
 
 
+def test_a_mysql_user_that_cannot_see_other_connections_is_warned_before_the_question(cli, server_url, workdir):
+    import uuid
+
+    url = server_url("mysql")
+    parts = urlsplit(url)
+    name = parts.path.lstrip("/")
+    user, secret = f"aura_u_{uuid.uuid4().hex[:8]}", "pw-" + uuid.uuid4().hex[:8]
+    execute(url, f"CREATE USER '{user}'@'127.0.0.1' IDENTIFIED BY '{secret}'",
+            f"CREATE USER '{user}'@'localhost' IDENTIFIED BY '{secret}'",
+            f"GRANT ALL PRIVILEGES ON `{name}`.* TO '{user}'@'127.0.0.1'",
+            f"GRANT ALL PRIVILEGES ON `{name}`.* TO '{user}'@'localhost'")
+    try:
+        limited = urlunsplit((parts.scheme, f"{user}:{secret}@{parts.hostname}:{parts.port or 3306}",
+                              parts.path, "", ""))
+        assert cli("--db", limited, "migrate").exit_code == 0
+        assert cli("--db", limited, "backup").exit_code == 0
+        r = cli("--db", limited, "restore", "latest", "--yes", "--no-safety-backup", "--json")
+        assert r.exit_code == 0, r
+        assert any("lacks the PROCESS privilege" in c for c in json.loads(r.stdout)["caveats"])
+        assert secret not in r.stdout + r.stderr
+        # The server's administrator sees every connection: no such warning.
+        r = cli("--db", url, "restore", "latest", "--yes", "--no-safety-backup", "--json")
+        assert r.exit_code == 0, r
+        assert not any("PROCESS" in c for c in json.loads(r.stdout)["caveats"])
+    finally:
+        execute(url, f"DROP USER IF EXISTS '{user}'@'127.0.0.1'", f"DROP USER IF EXISTS '{user}'@'localhost'")
+
+
 @pytest.mark.parametrize("engine", ["postgresql", "mysql"])
 def test_restore_refuses_while_another_connection_uses_the_database(cli, server_url, workdir, engine):
     url = server_url(engine)

@@ -78,7 +78,8 @@ def _pick(app_state, folder) -> str | None:
     engine = app_state.engine()
     usable = [e for e in core.list_backups(folder) if e.manifest is not None and e.manifest.engine == engine.name]
     # This database's backups; another's only when it has none (a moved file, a renamed host).
-    entries = [e for e in usable if e.manifest.source == engine.describe()] or usable
+    here = core.database_key(engine.name, engine.describe())
+    entries = [e for e in usable if core.database_key(e.manifest.engine, e.manifest.source) == here] or usable
     render.backup_table(app_state, entries, folder, stderr=True)
     if not entries or not app_state.interactive:
         return None
