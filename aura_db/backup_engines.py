@@ -997,7 +997,14 @@ class _ServerBackup(EngineBackup):
         """A connection to the server and the name of a new scratch database for a full check."""
         name = f"aura_verify_{uuid.uuid4().hex[:12]}"
         db = self.engine.open()
-        db.execute_sql(f"CREATE DATABASE {name}")
+        try:
+            db.execute_sql(f"CREATE DATABASE {name}")
+        except Exception as exc:  # noqa: BLE001 - the driver's own error classes, e.g. no CREATEDB right
+            db.close()
+            raise AuraError(
+                f"a full check restores the backup into a scratch database, and "
+                f"{self.engine.url.redacted} may not create one: {self._redact(str(exc)).strip().splitlines()[0]}",
+                hint="run --full as a user allowed to create databases, or leave --full out") from None
         return db, name
 
     def _scratch_engine(self, name: str) -> "Engine":

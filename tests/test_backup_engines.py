@@ -138,6 +138,28 @@ def test_a_mysql_user_that_cannot_see_other_connections_is_warned_before_the_que
         execute(url, f"DROP USER IF EXISTS '{user}'@'127.0.0.1'", f"DROP USER IF EXISTS '{user}'@'localhost'")
 
 
+def test_a_full_check_by_a_user_that_may_not_create_databases_fails_in_one_line(cli, server_url, workdir):
+    import uuid
+
+    url = server_url("postgresql")
+    parts = urlsplit(url)
+    role = f"aura_r_{uuid.uuid4().hex[:8]}"
+    execute(url, f"CREATE ROLE {role} LOGIN NOCREATEDB", f"GRANT ALL ON SCHEMA public TO {role}",
+            f"GRANT CREATE ON DATABASE {parts.path.lstrip('/')} TO {role}")
+    try:
+        limited = urlunsplit((parts.scheme, f"{role}@{parts.hostname}:{parts.port or 5432}", parts.path, "", ""))
+        assert cli("--db", limited, "migrate").exit_code == 0
+        name = json.loads(cli("--db", limited, "backup", "--json").stdout)["file"]
+        r = cli("--db", limited, "backup", "verify", name, "--full")
+        assert r.exit_code == 1, r
+        lines = r.stderr.strip().splitlines()
+        assert lines[0].startswith("error: a full check restores the backup into a scratch database")
+        assert "permission denied" in lines[0] and lines[1].startswith("hint: ") and len(lines) == 2
+        assert cli("--db", limited, "backup", "verify", name).exit_code == 0
+    finally:
+        execute(url, f"DROP OWNED BY {role}", f"DROP ROLE IF EXISTS {role}")
+
+
 @pytest.mark.parametrize("engine", ["postgresql", "mysql"])
 def test_restore_refuses_while_another_connection_uses_the_database(cli, server_url, workdir, engine):
     url = server_url(engine)
