@@ -455,11 +455,19 @@ class SqliteBackup(EngineBackup):
             dst = sqlite3.connect(str(tmp), isolation_level=None)
             try:
                 try:
-                    con.backup(dst, pages=BACKUP_STEP_PAGES, progress=progress)
-                except _Restarted:
-                    # One step holds the read lock from start to end: it
-                    # cannot be restarted, so it finishes.
-                    con.backup(dst, pages=-1)
+                    try:
+                        con.backup(dst, pages=BACKUP_STEP_PAGES, progress=progress)
+                    except _Restarted:
+                        # One step holds the read lock from start to end: it
+                        # cannot be restarted, so it finishes.
+                        con.backup(dst, pages=-1)
+                except sqlite3.OperationalError as exc:
+                    if _is_locked(exc):
+                        raise
+                    # The snapshot is written in the backup folder: a full disk
+                    # or a file size limit there, said in one line.
+                    raise AuraError(f"cannot write the backup in {folder}: {exc}",
+                                    hint="check free space and permissions of the backup folder") from None
                 # Backups are rollback-journal files: nothing of them lives in a -wal.
                 dst.execute("PRAGMA journal_mode=DELETE")
                 check = [r[0] for r in dst.execute("PRAGMA quick_check").fetchall()]

@@ -208,3 +208,24 @@ def test_backups_started_together_each_keep_their_own_file(tmp_path):
     assert len(set(made)) == len(made) == 12
     assert files == sorted(made)
     assert aura(tmp_path, "backup", "verify", "--all").returncode == 0
+
+
+def test_a_wal_backup_that_cannot_write_its_snapshot_fails_in_one_line_and_leaves_nothing(tmp_path):
+    make_db(tmp_path / "aura.db", 3, "wal")
+    con = sqlite3.connect(tmp_path / "aura.db")
+    con.execute("PRAGMA journal_mode=WAL")
+    con.close()
+    # A file size limit makes the snapshot's writes fail, as a full disk does.
+    code = ("import resource, signal, sys\n"
+            "signal.signal(signal.SIGXFSZ, signal.SIG_IGN)\n"
+            "resource.setrlimit(resource.RLIMIT_FSIZE, (1_000_000, resource.RLIM_INFINITY))\n"
+            "sys.argv = ['aura-db', 'backup']\n"
+            "from aura_db.cli.app import main\n"
+            "main()\n")
+    r = subprocess.run([sys.executable, "-c", code], cwd=tmp_path, env=_env(), capture_output=True, text=True,
+                       timeout=60, stdin=subprocess.DEVNULL)
+    assert r.returncode == 1, r.stderr
+    lines = r.stderr.strip().splitlines()
+    assert lines[0].startswith(f"error: cannot write the backup in {tmp_path / 'backups'}: "), lines
+    assert lines[1].startswith("hint: check free space")
+    assert list((tmp_path / "backups").iterdir()) == []
