@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import contextlib
 import errno
+import math
 import os
 import re
 import time
@@ -186,6 +187,13 @@ class Engine:
         """Where the database is, for humans: a path or a redacted URL."""
         return self.url.redacted
 
+    def scrub(self, text: str) -> str:
+        """``text`` (a driver's message) with the URL's password, if any, as ``***``."""
+        password = self.url.params.get("password")
+        if password and isinstance(password, str):
+            text = text.replace(password, "***")
+        return text
+
     # -- migrations --------------------------------------------------------
     @contextlib.contextmanager
     def migration_lock(self, db: "pw.Database", timeout: float) -> Iterator[None]:
@@ -354,11 +362,32 @@ def _read_lock_holder(fd: int) -> str:
     return f" ({text})" if text else ""
 
 
+# Seconds a server gets to accept a connection and answer its handshake;
+# ``?connect_timeout=SECONDS`` in the URL overrides it.  Without a limit, a
+# host that accepts the TCP connection and never answers (a firewall, a
+# proxy, the wrong port) would hang a CI gate forever.
+DEFAULT_CONNECT_TIMEOUT = 10.0
+
+
 class _ServerEngine(Engine):
     """PostgreSQL and MySQL share how connections fail and are described."""
 
     database_class: Any = None
     default_port = 0
+
+    def connect_timeout(self) -> float:
+        """``?connect_timeout=`` from the URL (seconds, > 0), else DEFAULT_CONNECT_TIMEOUT."""
+        value = self.url.params.get("connect_timeout")
+        if value is None:
+            return DEFAULT_CONNECT_TIMEOUT
+        try:
+            seconds = float(value)
+        except (TypeError, ValueError):
+            seconds = -1.0
+        if not (0 < seconds <= 86400) or isinstance(value, bool):
+            raise UsageError(f"bad connect_timeout {value!r} in {self.url.redacted}",
+                             hint="?connect_timeout=SECONDS, a number above 0")
+        return seconds
 
     def _connect_params(self) -> dict[str, Any]:
         return dict(self.url.params)
@@ -374,15 +403,20 @@ class _ServerEngine(Engine):
     def open(self, *, create: bool = False) -> "pw.Database":
         import peewee as pw
 
+        timeout = self.connect_timeout()
         db = self._make()
+        started = time.monotonic()
         try:
             db.connect()
-        except pw.OperationalError as exc:
+        except (pw.OperationalError, pw.InterfaceError) as exc:
+            if time.monotonic() - started >= timeout * 0.9:  # the driver's words vary: say it plainly
+                raise DatabaseUnavailable(
+                    f"cannot connect to {self.url.redacted}: no answer within {timeout:g} s",
+                    hint="check the host and port, or allow longer with ?connect_timeout=SECONDS in the URL",
+                ) from None
             raise DatabaseUnavailable(
-                f"cannot connect to {self.url.redacted}: {_first_line(exc)}"
+                f"cannot connect to {self.url.redacted}: {self.scrub(_first_line(exc))}"
             ) from None
-        except pw.InterfaceError as exc:
-            raise DatabaseUnavailable(f"cannot connect to {self.url.redacted}: {_first_line(exc)}") from None
         return db
 
     def exists(self) -> bool:
@@ -399,9 +433,14 @@ class PostgresEngine(_ServerEngine):
 
     @property
     def database_class(self):  # type: ignore[override]
-        import peewee as pw
+        return _database_class("postgresql")
 
-        return pw.PostgresqlDatabase
+    def _connect_params(self) -> dict[str, Any]:
+        params = dict(self.url.params)
+        # libpq takes whole seconds; aura-db's own wait (_PgConnectWait) keeps
+        # to the exact value where it is in charge.
+        params["connect_timeout"] = max(1, math.ceil(self.connect_timeout()))
+        return params
 
     def server_version(self, db: "pw.Database") -> str:
         return db.execute_sql("SHOW server_version").fetchone()[0]
@@ -433,13 +472,12 @@ class MysqlEngine(_ServerEngine):
 
     @property
     def database_class(self):  # type: ignore[override]
-        import peewee as pw
-
-        return pw.MySQLDatabase
+        return _database_class("mysql")
 
     def _connect_params(self) -> dict[str, Any]:
         params = dict(self.url.params)
         params.setdefault("charset", "utf8mb4")
+        params["connect_timeout"] = self.connect_timeout()
         return params
 
     def server_version(self, db: "pw.Database") -> str:
@@ -466,6 +504,130 @@ def _lock_key(name: str) -> int:
 
     digest = hashlib.sha256(f"aura-db migrate {name}".encode()).digest()
     return int.from_bytes(digest[:8], "big", signed=True)
+
+
+_DATABASE_CLASSES: dict[str, Any] = {}
+
+
+def _database_class(engine: str) -> Any:
+    """peewee's database class for a server engine, connecting within the connect timeout."""
+    cls = _DATABASE_CLASSES.get(engine)
+    if cls is None:
+        cls = _DATABASE_CLASSES[engine] = _postgres_class() if engine == "postgresql" else _mysql_class()
+    return cls
+
+
+def _postgres_class() -> Any:
+    import peewee as pw
+
+    class PostgresqlDatabase(pw.PostgresqlDatabase):
+        """peewee's, connecting so that Ctrl-C interrupts the wait (``_pg_connect``)."""
+
+        def _connect(self) -> Any:
+            with _pg_connect(self, float(self.connect_params.get("connect_timeout") or DEFAULT_CONNECT_TIMEOUT)):
+                return super()._connect()
+
+    return PostgresqlDatabase
+
+
+def _mysql_class() -> Any:
+    import peewee as pw
+
+    class MySQLDatabase(pw.MySQLDatabase):
+        """peewee's, with the connect timeout bounding the whole handshake.
+
+        PyMySQL's ``connect_timeout`` covers the TCP connect only: a server
+        that accepts and never sends its greeting is waited on for ever.
+        During the connect, reads and writes get the same limit; afterwards
+        they go back to what the URL says (none by default: a migration's
+        statement may rightly run for long).
+        """
+
+        def _connect(self) -> Any:
+            driver = pw.mysql
+            limit = self.connect_params.get("connect_timeout")
+            if getattr(driver, "__name__", "") != "pymysql" or not limit:
+                return super()._connect()
+            params = dict(self.connect_params)
+            read, write = params.get("read_timeout"), params.get("write_timeout")
+            params["read_timeout"], params["write_timeout"] = read or limit, write or limit
+            conn = driver.connect(database=self.database, autocommit=True, **params)
+            if hasattr(conn, "_read_timeout") and hasattr(conn, "_write_timeout"):
+                conn._read_timeout, conn._write_timeout = read, write  # applied at the next read/write
+            return conn
+
+    return MySQLDatabase
+
+
+_PG_CONNECT_LOCK: Any = None
+_PG_WAIT: Any = None  # per thread: the deadline of the connect in progress
+
+
+@contextlib.contextmanager
+def _pg_connect(db: Any, timeout: float) -> Iterator[None]:
+    """Let Ctrl-C interrupt a PostgreSQL connect in the main thread.
+
+    libpq's blocking connect retries through signals, so Ctrl-C would take
+    effect only when the connect timeout ran out.  With a psycopg2 wait
+    callback ("green" mode) Python waits on the socket instead, and SIGINT
+    raises KeyboardInterrupt at once.  The callback is process-wide: it is
+    installed for the connect only, only in the main thread (the one Python
+    delivers signals to) and only when nobody else installed one; other
+    threads' connects wait for it (the lock), so none of them connects
+    through it.  The connection then runs its queries the ordinary blocking
+    way.  libpq ignores connect_timeout in this mode: ``_pg_wait`` keeps to it.
+    """
+    global _PG_CONNECT_LOCK, _PG_WAIT
+    import threading
+
+    import peewee as pw
+
+    if _PG_CONNECT_LOCK is None:
+        _PG_CONNECT_LOCK, _PG_WAIT = threading.Lock(), threading.local()
+    adapter = getattr(pw, "Psycopg2Adapter", None)
+    green = (adapter is not None and isinstance(getattr(db, "_adapter", None), adapter)
+             and threading.current_thread() is threading.main_thread())
+    with _PG_CONNECT_LOCK:
+        if green:
+            import psycopg2.extensions as ext
+
+            green = ext.get_wait_callback() is None
+        if not green:
+            yield
+            return
+        _PG_WAIT.deadline = time.monotonic() + timeout
+        ext.set_wait_callback(_pg_wait)
+        try:
+            yield
+        finally:
+            ext.set_wait_callback(None)
+            _PG_WAIT.deadline = None
+
+
+def _pg_wait(conn: Any) -> None:
+    """psycopg2's wait callback: wait on the socket, within the connect's deadline."""
+    import select
+
+    import psycopg2
+    import psycopg2.extensions as ext
+
+    deadline = getattr(_PG_WAIT, "deadline", None)
+    while True:
+        state = conn.poll()
+        if state == ext.POLL_OK:
+            return
+        wait = None
+        if deadline is not None:
+            wait = deadline - time.monotonic()
+            if wait <= 0:
+                raise psycopg2.OperationalError("timeout expired")
+        fd = conn.fileno()
+        if state == ext.POLL_READ:
+            select.select([fd], [], [], wait)
+        elif state == ext.POLL_WRITE:
+            select.select([], [fd], [], wait)
+        else:
+            raise psycopg2.OperationalError(f"bad state from poll: {state}")
 
 
 def _first_line(exc: BaseException) -> str:

@@ -497,7 +497,7 @@ def test_a_database_locked_throughout_fails_clearly_after_the_timeout(cli, live,
     assert backups(workdir) == []
 
 
-def test_progress_bar_only_on_a_terminal_and_never_in_quiet():
+def test_progress_bar_only_on_a_terminal_and_never_in_quiet(monkeypatch):
     import io
 
     from rich.console import Console
@@ -508,7 +508,9 @@ def test_progress_bar_only_on_a_terminal_and_never_in_quiet():
     def app(terminal: bool, quiet: bool = False) -> tuple[AppState, io.StringIO]:
         buf = io.StringIO()
         state = AppState(flags={}, quiet=quiet)
-        state._err = Console(file=buf, force_terminal=terminal, width=100)
+        # FORCE_COLOR makes rich call any stream a terminal: the bar asks the stream itself.
+        state._err = Console(file=buf, force_terminal=True, width=100)
+        monkeypatch.setattr(AppState, "stderr_is_terminal", property(lambda self, t=terminal: t))
         return state, buf
 
     state, buf = app(terminal=True)
@@ -516,7 +518,8 @@ def test_progress_bar_only_on_a_terminal_and_never_in_quiet():
         assert cb is not None
         cb("backup", 50 << 20, 100 << 20)
     assert "backup" in buf.getvalue()
-    for state, buf in (app(terminal=False), app(terminal=True, quiet=True)):
+    for terminal, quiet in ((False, False), (True, True)):
+        state, buf = app(terminal=terminal, quiet=quiet)
         with progress(state, "backup") as cb:
             assert cb is None
         assert buf.getvalue() == ""

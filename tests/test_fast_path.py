@@ -8,6 +8,7 @@ left (run() returns None), and the snapshot it reads must be current.
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 import subprocess
@@ -289,6 +290,9 @@ STATUS_CASES = [
     ["--db", "up.db", "--config", "bad.toml", "status"],
     ["--db", "up.db", "--config", "nosuch.toml", "status"],
     ["--db", "postgresql://u:secret@127.0.0.1:1/x", "status"],
+    ["--db", "missing.db", "status", "--json", "--check"],
+    ["--db", "postgresql://u:secret@127.0.0.1:1/x", "status", "--json"],
+    ["--db", "mysql://u:secret@127.0.0.1:1/x?password=secret", "status", "--check", "--json"],
 ]
 
 
@@ -297,6 +301,21 @@ def test_status_answers_as_typer_does(args, databases):
     fast_out, typer_out = both(args, databases)
     assert fast_out == typer_out
     assert "secret" not in fast_out[0] + fast_out[1]
+
+
+@pytest.mark.parametrize("url", ["missing.db", "postgresql://u:secret@127.0.0.1:1/x"])
+def test_status_json_of_an_unreachable_database(url, databases):
+    """Still one JSON document (a gate reads `.reachable`), exit 4 and the error line, on both paths."""
+    fast_out, typer_out = both(["--db", url, "status", "--json"], databases)
+    assert fast_out == typer_out
+    out, err, code = fast_out
+    assert code == 4
+    doc = json.loads(out)
+    assert doc["reachable"] is False
+    assert err.startswith("error: ") and doc["error"] == err.splitlines()[0].removeprefix("error: ")
+    assert doc["drift"] is None and doc["pending"] is None and doc["up_to_date"] is None  # unknown, not "none"
+    assert doc["engine"] == ("sqlite" if url.endswith(".db") else "postgresql")
+    assert "secret" not in out + err
 
 
 def test_status_with_drift(databases, tmp_path):

@@ -293,3 +293,41 @@ def test_fast_version_says_what_the_full_option_says(workdir):
     assert fast.returncode == full.returncode == 0
     assert fast.stdout == full.stdout == f"aura-db {__version__}\n"
     assert fast.stderr == full.stderr == ""
+
+
+# --------------------------------------------------------------------------
+# FORCE_COLOR asks for colour, not for a terminal
+
+
+def test_force_color_draws_no_progress_bar_without_a_terminal(migrated):
+    """FORCE_COLOR makes rich take a pipe for a terminal; progress bars must not follow it."""
+    r = run("seed", "synthetic", "--projects", "50", cwd=migrated, env=_env(FORCE_COLOR="1"))
+    assert r.returncode == 0, r.stderr
+    assert "\x1b[?25l" not in r.stderr and "\r" not in r.stderr  # a live display hides the cursor, redraws
+    assert "seeding" not in r.stderr
+    assert not ANSI.search(r.stderr), r.stderr
+
+
+def test_the_seed_progress_bar_still_shows_on_a_terminal(migrated):
+    """The other side of the test above: on a real terminal the bar is drawn (FORCE_COLOR or not)."""
+    for env in (_env(), _env(FORCE_COLOR="1")):
+        shown = run_on_terminal("seed", "synthetic", "--projects", "50", "--reset", "--yes", cwd=migrated, env=env)
+        assert "\x1b[?25l" in shown
+
+
+def test_stderr_is_terminal_asks_the_descriptor_not_the_environment(monkeypatch):
+    from aura_db.cli.common import AppState
+
+    app = AppState(flags={})
+    reader, writer = os.pipe()
+    leader, follower = pty.openpty()
+    with open(writer, "w") as piped, open(follower, "w") as terminal:
+        monkeypatch.setenv("FORCE_COLOR", "1")
+        monkeypatch.setenv("TTY_COMPATIBLE", "1")
+        monkeypatch.setattr(sys, "stderr", piped)
+        assert not app.stderr_is_terminal
+        assert app.colour(piped)  # colour may follow FORCE_COLOR
+        monkeypatch.setattr(sys, "stderr", terminal)
+        assert app.stderr_is_terminal
+    os.close(reader)
+    os.close(leader)

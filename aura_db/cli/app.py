@@ -13,16 +13,30 @@ import sys
 
 
 def main() -> None:
-    from aura_db.cli import fast
+    try:
+        from aura_db.cli import fast
 
-    code = fast.run(sys.argv[0], sys.argv[1:])
-    if code is not None:
-        sys.exit(code)
-    from aura_db.cli import common
-    from aura_db.cli.root import app
+        code = fast.run(sys.argv[0], sys.argv[1:])
+        if code is None:
+            from aura_db.cli import common
+            from aura_db.cli.root import app
 
-    common.ONE_COMMAND_PROCESS = True
-    app()
+            common.ONE_COMMAND_PROCESS = True
+            app()  # exits with the command's code
+            code = 0
+    except KeyboardInterrupt as exc:
+        # Ctrl-C anywhere the command's own handling does not see it (while
+        # importing, parsing, writing help): "error: interrupted", exit 130.
+        from aura_db.cli.common import failure_code
+
+        code = failure_code(exc, verbose=False)
+    except OSError as exc:
+        from aura_db.cli.common import failure_code, is_broken_pipe
+
+        if not is_broken_pipe(exc):
+            raise
+        code = failure_code(exc, verbose=False)  # stdout's reader went away: quietly, exit 141
+    sys.exit(code)
 
 
 def __getattr__(name: str) -> object:

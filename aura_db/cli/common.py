@@ -69,6 +69,21 @@ class AppState:
         return sys.stdin.isatty()
 
     @property
+    def stderr_is_terminal(self) -> bool:
+        """stderr is a real terminal: the condition for progress bars and other live displays.
+
+        Not rich's ``Console.is_terminal``, which FORCE_COLOR (or TTY_COMPATIBLE)
+        makes true on a pipe: that asks for colour, and a progress bar
+        redrawn into a CI log or a file is never wanted.
+        """
+        return is_terminal(sys.stderr)
+
+    @property
+    def stdout_is_terminal(self) -> bool:
+        """stdout is a real terminal (see ``stderr_is_terminal``)."""
+        return is_terminal(sys.stdout)
+
+    @property
     def colour_off(self) -> bool:
         """--no-color, or the NO_COLOR convention (any non-empty value)."""
         return self.no_color or bool(os.environ.get("NO_COLOR"))
@@ -100,15 +115,13 @@ class AppState:
         return f"\x1b[{code}m{text}\x1b[0m"
 
     def _console(self, stderr: bool) -> "Console":
-        from rich.console import Console
-
         no_color = self.colour_off
         # soft_wrap: long lines (SQL, paths) are printed whole, never folded
         # into something a shell or psql would read differently.
         # No colour means no escapes at all: rich's no_color still writes bold
         # and italic, which garble logs and `less` as much as colour does.
         extra: dict[str, Any] = {"color_system": None} if no_color else {}
-        return Console(stderr=stderr, no_color=no_color, highlight=False, soft_wrap=True, **extra)
+        return _console_class()(stderr=stderr, no_color=no_color, highlight=False, soft_wrap=True, **extra)
 
     @property
     def out(self) -> "Console":
@@ -152,7 +165,14 @@ class AppState:
             raise Refused(f"{what} needs confirmation: no terminal to ask on", hint="pass --yes to go ahead")
         import typer
 
-        if not typer.confirm(question, default=False, err=True):
+        try:
+            confirmed = typer.confirm(question, default=False, err=True)
+        except typer.Abort as exc:
+            if isinstance(exc.__context__, KeyboardInterrupt):  # Ctrl-C: interrupted (130), not a "no"
+                raise exc.__context__ from None
+            sys.stderr.write("\n")  # end of input (Ctrl-D): the prompt's line is still open
+            confirmed = False
+        if not confirmed:
             raise Refused(f"{what}: not confirmed, nothing changed")
 
     def progress(self, description: str) -> Callable[[str, str], None] | None:
@@ -197,6 +217,40 @@ def _skip_server_drivers() -> None:
         sys.modules.setdefault(name, None)  # type: ignore[assignment]
 
 
+def is_terminal(stream: Any) -> bool:
+    """``stream`` is a real terminal (``os.isatty`` of its descriptor), whatever the environment says."""
+    try:
+        return os.isatty(stream.fileno())
+    except (AttributeError, ValueError, OSError):  # replaced (tests), closed or descriptor-less streams
+        return False
+
+
+_CONSOLE_CLASS: Any = None
+
+
+def _console_class() -> Any:
+    """rich's Console, reporting a closed pipe as BrokenPipeError.
+
+    rich's own answer to a reader that went away (``aura-db inspect | head``)
+    is ``SystemExit(1)``: a failure, which it was not.  Raised instead, it
+    reaches ``failure_code`` like any other write's, which ends the command
+    quietly (``broken_pipe``).
+    """
+    global _CONSOLE_CLASS
+    if _CONSOLE_CLASS is None:
+        import errno
+
+        from rich.console import Console
+
+        class AuraConsole(Console):
+            def on_broken_pipe(self) -> None:
+                self.quiet = True  # nothing more to write there
+                raise BrokenPipeError(errno.EPIPE, os.strerror(errno.EPIPE))
+
+        _CONSOLE_CLASS = AuraConsole
+    return _CONSOLE_CLASS
+
+
 def app_state(params: dict[str, Any]) -> AppState:
     """The AppState of the root's global options, as the parser left them."""
     flags = {"url": params.get("db"), "migrations": params.get("migrations"), "backup_dir": params.get("backup_dir")}
@@ -211,16 +265,127 @@ def error_line(message: str, hint: str | None = None) -> None:
     sys.stderr.flush()
 
 
+# Exit codes of the contract that no AuraError carries.
+INTERRUPTED = 130  # Ctrl-C (128 + SIGINT, what a shell reports for a process SIGINT ended)
+# stdout's reader went away (`aura-db inspect | head -1`): 128 + SIGPIPE,
+# what the shell reports for cat, grep and every tool SIGPIPE ends.  Not 0:
+# the output was not all delivered, and `set -o pipefail` scripts treat
+# aura-db exactly as they treat those tools.
+BROKEN_PIPE = 141
+
+
+def is_broken_pipe(exc: BaseException) -> bool:
+    """``exc`` is EPIPE from writing to stdout or stderr, whose reader went away.
+
+    Not any EPIPE: one from a pipe to a client tool (psql, pg_dump) that
+    died is a failure to report like any other.
+    """
+    import errno
+
+    if not (isinstance(exc, BrokenPipeError) or (isinstance(exc, OSError) and exc.errno == errno.EPIPE)):
+        return False
+    return any(_reader_gone(stream) for stream in (sys.stdout, sys.stderr))
+
+
+def _reader_gone(stream: Any) -> bool:
+    """The pipe (or socket) ``stream`` writes to has no reader left: poll says POLLERR or POLLHUP."""
+    try:
+        import select
+
+        poller = select.poll()
+        poller.register(stream.fileno(), select.POLLOUT)
+        return any(events & (select.POLLERR | select.POLLHUP) for _, events in poller.poll(0))
+    except (AttributeError, ValueError, OSError):  # no poll (Windows), replaced or closed streams
+        return False
+
+
+def broken_pipe() -> int:
+    """End quietly after the reader of stdout went away: no message, no traceback.
+
+    Whatever is still buffered for stdout goes to /dev/null, so that Python's
+    flush at exit does not print "Exception ignored ... BrokenPipeError".
+    (Python's documented recipe, docs.python.org/3/library/signal.html#note-on-sigpipe.)
+    """
+    try:
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        os.close(devnull)
+    except (OSError, ValueError, AttributeError):
+        pass
+    return BROKEN_PIPE
+
+
+def interrupted(exc: BaseException) -> int:
+    """Report Ctrl-C in one line (two with a hint); exit 130.
+
+    When it came while a migration (or its rollback) ran, the line says what
+    became of that migration: rolled back with its transaction, or, where DDL
+    commits as it goes (MySQL), how much of it the server had committed.
+    """
+    try:
+        if is_terminal(sys.stderr):
+            sys.stderr.write("\n")  # after the ^C the terminal echoed
+        step = _interrupted_step(exc)
+        if step is None:
+            error_line("interrupted")
+        else:
+            command, name, transactional, committed = step
+            if not transactional and committed:
+                what = "migration" if command == "migrate" else "the rollback of"
+                error_line(f"interrupted during {what} {name}: {committed} of its statement(s) stay committed "
+                           f"(MySQL cannot roll back DDL)",
+                           "run `aura-db status`, and see docs/runbook.md for a half-applied migration")
+            else:
+                error_line(f"interrupted; migration {name} was rolled back (not applied)" if command == "migrate"
+                           else f"interrupted; undoing {name} was rolled back (it stays applied)",
+                           "run `aura-db status` to see where the database stands")
+    except Exception:  # noqa: BLE001 - stderr itself may be gone; the exit code still says it
+        pass
+    return INTERRUPTED
+
+
+def _interrupted_step(exc: BaseException) -> tuple[str, str, bool, int] | None:
+    """(migrate|rollback, migration, transactional DDL, statements committed) if Ctrl-C hit a migration step.
+
+    Read from the traceback: the frames of ``aura_db.migrations`` it passed
+    through hold the command, the migration and the engine.
+    """
+    import traceback
+
+    command = None
+    for frame, _ in traceback.walk_tb(exc.__traceback__):
+        if frame.f_globals.get("__name__") != "aura_db.migrations":
+            continue
+        code = frame.f_code.co_name
+        if code in ("migrate", "rollback"):
+            command = code
+        elif code == "_run_step" and command is not None:
+            local = frame.f_locals
+            engine, name = local.get("engine"), local.get("name")
+            if engine is None or not isinstance(name, str):
+                return None
+            capture = local.get("progress")
+            committed = len(getattr(capture, "done", None) or [])
+            return command, name, bool(getattr(engine, "transactional_ddl", True)), committed
+    return None
+
+
 def failure_code(exc: BaseException, *, verbose: bool) -> int:
     """Report a command's failure in one line (two with a hint); its exit code.
 
     An ``AuraError`` says what went wrong and carries its code; anything
     unexpected is one line and exit 1, with the traceback only under
-    --verbose.  Ctrl-C and end of input are "aborted" (exit 6).
+    --verbose.  Ctrl-C is "interrupted" (exit 130); end of input where a
+    person should have answered is "aborted" (exit 6, refused); a reader of
+    stdout that went away ends the command quietly (exit 141).
     """
     import traceback
 
-    if isinstance(exc, (KeyboardInterrupt, EOFError)):
+    if isinstance(exc, KeyboardInterrupt):
+        return interrupted(exc)
+    if is_broken_pipe(exc):
+        return broken_pipe()
+    if isinstance(exc, EOFError):
         sys.stderr.write("\n")
         error_line("aborted, nothing changed")
         return 6

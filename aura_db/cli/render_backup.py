@@ -44,7 +44,7 @@ def age(created_at: str | None) -> str:
 @contextlib.contextmanager
 def progress(app: "AppState", description: str) -> Iterator[Any]:
     """A progress callback drawing a bar on stderr - only on a terminal, never in --quiet."""
-    if app.quiet or not app.err.is_terminal:
+    if app.quiet or not app.stderr_is_terminal:  # a real terminal: FORCE_COLOR asks for colour, not bars
         yield None
         return
     from rich.progress import (BarColumn, DownloadColumn, Progress, TextColumn, TimeRemainingColumn,

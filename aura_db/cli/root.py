@@ -20,7 +20,7 @@ import typer
 from typer.core import TyperGroup
 
 from aura_db import __version__
-from aura_db.cli.common import app_state, error_line, failure_code
+from aura_db.cli.common import app_state, error_line, failure_code, is_broken_pipe
 
 _verbose = False
 
@@ -195,11 +195,26 @@ class AuraGroup(TyperGroup):
         names = list(self.commands)
         return sorted(names, key=lambda n: (ORDER.index(n) if n in ORDER else len(ORDER), n))
 
+    def make_context(self, *args: Any, **kwargs: Any) -> Any:
+        # The root's own parsing, where --help and --version print: Ctrl-C
+        # and a closed stdout end it as they end a command (failure_code),
+        # not as Typer would (exit 130 in silence; exit 1).
+        try:
+            return super().make_context(*args, **kwargs)
+        except KeyboardInterrupt as exc:
+            raise typer.Exit(failure_code(exc, verbose=False)) from None
+        except OSError as exc:
+            if not is_broken_pipe(exc):
+                raise
+            raise typer.Exit(failure_code(exc, verbose=False)) from None
+
     def invoke(self, ctx: Any) -> Any:
         try:
             return super().invoke(ctx)
-        except (typer.Exit, typer.Abort, KeyboardInterrupt):
+        except (typer.Exit, typer.Abort):
             raise
+        except KeyboardInterrupt as exc:  # Ctrl-C: "error: interrupted", exit 130
+            raise typer.Exit(failure_code(exc, verbose=_verbose)) from None
         except Exception as exc:  # noqa: BLE001 - the last line of defence
             from typer._click.exceptions import ClickException
 
@@ -223,9 +238,14 @@ class AuraGroup(TyperGroup):
                 hint = f"see '{ctx.command_path} --help'"
             error_line(exc.format_message(), hint)
             code = exc.exit_code
-        except typer.Abort:
-            error_line("aborted, nothing changed")
-            code = 6
+        except typer.Abort as exc:
+            # click turns Ctrl-C and end of input at a prompt into Abort; the
+            # first is "interrupted" (130), the second a refusal (6).
+            if isinstance(exc.__context__, KeyboardInterrupt):
+                code = failure_code(exc.__context__, verbose=False)
+            else:
+                error_line("aborted, nothing changed")
+                code = 6
         if standalone_mode:
             sys.exit(code)
         return code

@@ -99,8 +99,8 @@ def synthetic(
 
 @contextlib.contextmanager
 def _progress(app_state: AppState, json_out: bool, description: str) -> Iterator[Optional[object]]:
-    """A rich progress bar on stderr, only when stderr is a terminal."""
-    if app_state.quiet or not app_state.err.is_terminal:
+    """A rich progress bar on stderr, only when stderr is a terminal (a real one: not FORCE_COLOR's)."""
+    if app_state.quiet or not app_state.stderr_is_terminal:
         yield None
         return
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn

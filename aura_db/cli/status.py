@@ -10,19 +10,26 @@ without Typer, since CI gates and shell prompts run it again and again.
 
 from typing import TYPE_CHECKING
 
-from aura_db.errors import CheckFailed
+from aura_db.errors import CheckFailed, DatabaseUnavailable
 
 if TYPE_CHECKING:
     import typer
 
     from aura_db.cli.common import AppState
+    from aura_db.db import Engine
 
 
 def run(app: "AppState", *, check: bool = False, json_out: bool = False) -> None:
     from aura_db import migrations
     from aura_db.cli import render
 
-    result = migrations.status(app.engine(), app.settings.migrations_dir)
+    engine = app.engine()
+    try:
+        result = migrations.status(engine, app.settings.migrations_dir)
+    except DatabaseUnavailable as exc:
+        if json_out:  # a gate reads `.reachable`: it gets its document, and exit 4 as ever
+            app.emit_json(unreachable(engine, exc))
+        raise
     if json_out:
         app.emit_json(result.to_dict())
     else:
@@ -36,6 +43,31 @@ def run(app: "AppState", *, check: bool = False, json_out: bool = False) -> None
         if result.missing:
             parts.append(f"missing files: {', '.join(result.missing)}")
         raise CheckFailed("; ".join(parts), hint="run `aura-db migrate`" if result.pending and not result.drift else None)
+
+
+def unreachable(engine: "Engine", exc: DatabaseUnavailable) -> dict:
+    """The --json document of a database that cannot be reached or does not exist.
+
+    The keys of a reachable database's document, with what could not be
+    read as null (unknown, not "none": `.drift == false` must not pass), and
+    the error, its password masked.
+    """
+    return {
+        "engine": engine.name,
+        "url": engine.url.redacted,
+        "location": engine.describe(),
+        "reachable": False,
+        "error": engine.scrub(exc.message),
+        "server_version": None,
+        "head": None,
+        "applied": None,
+        "pending": None,
+        "changed": None,
+        "missing": None,
+        "drift": None,
+        "up_to_date": None,
+        "migrations": None,
+    }
 
 
 def register(root: "typer.Typer") -> None:
