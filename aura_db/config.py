@@ -18,11 +18,18 @@ import os
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
 
 from aura_db.errors import UsageError
 
+# Not `from typing import Any`: shell completion loads this module on every
+# TAB press, and typing's import costs a fifth of one.  The annotations are
+# strings (``from __future__ import annotations``), never evaluated.
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from typing import Any
+
 DEFAULT_URL = "sqlite:///aura.db"
+COMPRESSIONS = ("none", "gzip", "zstd")
 CONFIG_FILE = "aura-db.toml"
 
 # key -> (environment variables, default, type)
@@ -35,9 +42,13 @@ KEYS: dict[str, tuple[tuple[str, ...], Any, type]] = {
     "lock_timeout": (("AURA_DB_LOCK_TIMEOUT",), 60.0, float),
     "backup_before_migrate": (("AURA_DB_BACKUP_BEFORE_MIGRATE",), True, bool),
 }
-# The global option that sets a key, for --verbose ("flag --db").
+# The option that sets a key, for --verbose ("flag --db").  The global ones
+# reach load_settings from the root; a command passes its own (--keep,
+# --compress, --lock-timeout, --no-backup as backup_before_migrate=False)
+# before it first reads the settings, so -v names the value it uses.
 FLAGS = {"url": "--db", "migrations": "--migrations", "backup_dir": "--backup-dir",
-         "lock_timeout": "--lock-timeout", "keep": "--keep", "compression": "--compress"}
+         "lock_timeout": "--lock-timeout", "keep": "--keep", "compression": "--compress",
+         "backup_before_migrate": "--no-backup"}
 # Spellings accepted in the file for the same keys.
 ALIASES = {"backup-dir": "backup_dir", "lock-timeout": "lock_timeout",
            "backup-before-migrate": "backup_before_migrate", "db": "url"}
@@ -221,8 +232,7 @@ def load_settings(
             sources[key] = f"file {config_path}" + (" [tool.aura-db]" if config_path and config_path.name == "pyproject.toml" else "")
         else:
             values[key], sources[key] = default, "default"
-    if values["compression"] not in ("none", "gzip", "zstd"):
-        raise UsageError(
-            f"compression from {sources['compression']} must be none, gzip or zstd, got {values['compression']!r}"
-        )
+    if values["compression"] not in COMPRESSIONS:
+        raise UsageError(f"unknown compression {values['compression']!r} from {sources['compression']}",
+                         hint="use none, gzip or zstd")
     return Settings(values=values, sources=sources, config_file=config_path, warnings=warnings, cwd=cwd)

@@ -9,8 +9,9 @@ same run, interleaved, does not.
     python benchmarks/startup.py --runs 60 --check   # exit 1 when over a limit
     python benchmarks/startup.py --python /other/venv/bin/python   # compare installs
 
-Limits: ``--help``, ``--version`` and one TAB completion at most 6x bare
-Python; ``status`` on a migrated SQLite database at most 8x.  The same
+Limits: ``--help``, ``--version`` and one TAB completion (``migrate --to``,
+and ``inspect table`` on a migrated SQLite database) at most 6x bare Python;
+``status`` on a migrated SQLite database at most 8x.  The same
 commands through Typer (the fast front switched off) are printed too, for
 reference.
 """
@@ -64,15 +65,24 @@ def _cases(python: str, db: Path, tag: str = "") -> list[tuple[str, list[str], d
         "COMP_WORDS": "aura-db migrate --to ",
         "COMP_CWORD": "3",
     }
+    # `aura-db --db DB inspect table <TAB>`: table names read from the
+    # migrated SQLite database itself.
+    tables = {
+        "_AURA_DB_COMPLETE": "complete_bash",
+        "COMP_WORDS": f"aura-db --db {db} inspect table ",
+        "COMP_CWORD": "5",
+    }
     return [
         (f"aura-db --help{tag}", [*aura, "--help"], {}, 6.0),
         (f"aura-db --version{tag}", [*aura, "--version"], {}, 6.0),
         (f"TAB: migrate --to{tag}", aura, tab, 6.0),
+        (f"TAB: inspect table (sqlite){tag}", aura, tables, 6.0),
         (f"aura-db status (sqlite){tag}", [*aura, "--db", str(db), "status"], {}, 8.0),
         # For reference, no limit: the same through Typer, with the fast
         # front (aura_db/cli/fast.py) switched off.
         (f"  --help via Typer{tag}", [*aura, "--help"], TYPER_PATH, None),
         (f"  TAB via Typer{tag}", aura, {**tab, **TYPER_PATH}, None),
+        (f"  TAB inspect table via Typer{tag}", aura, {**tables, **TYPER_PATH}, None),
         (f"  status via Typer{tag}", [*aura, "--db", str(db), "status"], TYPER_PATH, None),
     ]
 

@@ -6,11 +6,14 @@
 The scripts come from Typer's own machinery (``_AURA_DB_COMPLETE=source_<shell>
 aura-db``); they only hand the command line back to ``aura-db`` on each TAB
 press, so they change when Typer's protocol changes, not when commands do.
+The zsh one gets an ending of its own, so that it works both autoloaded from
+$fpath (as README.md installs it) and sourced.
 """
 
 from __future__ import annotations
 
 import os
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -36,7 +39,35 @@ def generate(shell: str) -> str:
     proc = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, timeout=60)
     if proc.returncode != 0 or not proc.stdout.strip():
         raise RuntimeError(f"generating the {shell} completion failed: {proc.stderr.strip()}")
-    return proc.stdout.strip("\n") + "\n"
+    text = proc.stdout.strip("\n") + "\n"
+    return _autoloadable(text) if shell == "zsh" else text
+
+
+# Typer's zsh script ends by registering its function with compdef: right
+# when the script is sourced, but installed as `_aura-db` on $fpath,
+# compinit autoloads the file as the completion function itself, and the
+# first TAB in a shell would then only define and register the function,
+# completing nothing.  So the script completes when it runs as that
+# function: "loadautofunc" on the first TAB (zsh reading the file),
+# "shfunc" on every later one (the loaded body running again), and
+# registers itself otherwise (sourced: "file"; eval'd: "eval").
+_ZSH_REGISTER = re.compile(r"^compdef (\w+) aura-db$", re.MULTILINE)
+_ZSH_ENDING = """\
+if [[ $zsh_eval_context[-1] == loadautofunc || $zsh_eval_context[-1] == shfunc ]]; then
+  # autoloaded from $fpath by compinit: this file is the completion function
+  {function} "$@"
+else
+  # sourced or eval'd: register the function for aura-db
+  compdef {function} aura-db
+fi"""
+
+
+def _autoloadable(script: str) -> str:
+    found = list(_ZSH_REGISTER.finditer(script))
+    if not script.startswith("#compdef aura-db\n") or len(found) != 1:
+        raise RuntimeError("the zsh script Typer writes has changed: review _autoloadable() in completions/generate.py")
+    m = found[0]
+    return script[: m.start()] + _ZSH_ENDING.format(function=m.group(1)) + script[m.end():]
 
 
 def main(argv: list[str]) -> int:

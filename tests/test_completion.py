@@ -10,6 +10,7 @@ from __future__ import annotations
 import importlib.util
 import os
 import shutil
+import sqlite3
 import subprocess
 import sys
 from pathlib import Path
@@ -28,11 +29,17 @@ def _load_generator():
     return module
 
 
-def complete(words: str, cwd: Path, *, shell: str = "bash") -> subprocess.CompletedProcess:
-    """What aura-db answers when TAB is pressed after ``words`` (ending in the word being typed)."""
+def complete(words: str, cwd: Path, *, shell: str = "bash", path: str = "fast",
+             prelude: str = "") -> subprocess.CompletedProcess:
+    """What aura-db answers when TAB is pressed after ``words`` (ending in the word being typed).
+
+    ``path="typer"`` switches the fast front (aura_db.cli.fast) off, so Typer answers.
+    """
     env = {k: v for k, v in os.environ.items() if not k.startswith(("AURA_DB_", "_AURA_DB_", "_TYPER_"))}
     env.pop("DATABASE_URL", None)
     env["_AURA_DB_COMPLETE"] = f"complete_{shell}"
+    if path == "typer":
+        env["_AURA_DB_NO_FAST_PATH"] = "1"
     if shell == "bash":
         env["COMP_WORDS"] = words
         env["COMP_CWORD"] = str(len(words.split(" ")) - 1)
@@ -40,8 +47,11 @@ def complete(words: str, cwd: Path, *, shell: str = "bash") -> subprocess.Comple
         env["_TYPER_COMPLETE_ARGS"] = words
         if shell == "fish":
             env["_TYPER_COMPLETE_FISH_ACTION"] = "get-args"
-    return subprocess.run([sys.executable, "-c", ENTRY], cwd=cwd, env=env, capture_output=True,
+    return subprocess.run([sys.executable, "-c", prelude + ENTRY], cwd=cwd, env=env, capture_output=True,
                           text=True, timeout=60)
+
+
+PATHS = ["fast", "typer"]
 
 
 def values(proc: subprocess.CompletedProcess) -> list[str]:
@@ -86,6 +96,43 @@ def test_scripts_register_for_the_installed_command_name():
         assert "aura-db" in text and "python -m" not in text, shell
 
 
+@pytest.mark.skipif(shutil.which("zsh") is None, reason="zsh is not installed")
+def test_zsh_script_completes_when_autoloaded_and_registers_when_sourced(tmp_path):
+    """README installs `_aura-db` on $fpath, where compinit autoloads the file
+    as the completion function: every call, the first TAB included, must
+    complete.  Sourced, the same file registers its function with compdef.
+
+    A stand-in `aura-db` answers with a command that prints what it was asked;
+    compdef is a stand-in too, so no completion system is needed.
+    """
+    functions = tmp_path / "zfunc"
+    functions.mkdir()
+    shutil.copy(REPO / "completions" / "_aura-db", functions / "_aura-db")
+    bin_dir = tmp_path / "bin"
+    bin_dir.mkdir()
+    stub = bin_dir / "aura-db"
+    stub.write_text('#!/bin/sh\necho "print -r -- asked: $_TYPER_COMPLETE_ARGS"\n', encoding="utf-8")
+    stub.chmod(0o755)
+    script = (
+        'compdef() { print -r -- "compdef $*" }\n'
+        f"fpath=({functions} $fpath)\n"
+        "autoload -Uz _aura-db\n"
+        "words=(aura-db rest); CURRENT=2; _aura-db\n"  # the first TAB: zsh loads the file
+        "words=(aura-db sta); CURRENT=2; _aura-db\n"  # every later TAB
+        "print -r -- sourcing\n"
+        f"source {functions / '_aura-db'}\n"
+    )
+    env = {"PATH": f"{bin_dir}{os.pathsep}{os.environ.get('PATH', '')}", "HOME": str(tmp_path)}
+    proc = subprocess.run(["zsh", "-f", "-c", script], env=env, capture_output=True, text=True, timeout=60)
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout.splitlines() == [
+        "asked: aura-db rest",
+        "asked: aura-db sta",
+        "sourcing",
+        "compdef _aura_db_completion aura-db",
+    ]
+
+
 # --------------------------------------------------------------------------
 # Values
 
@@ -112,6 +159,29 @@ def test_migrations_folder_from_the_settings_file(workdir, two_migrations):
 def test_rollback_target_completes_migration_names(workdir, two_migrations):
     got = values(complete(f"aura-db --migrations {two_migrations} rollback ", workdir))
     assert got == ["001_initial", "002_add_tags"]
+
+
+@pytest.mark.parametrize("path", PATHS)
+@pytest.mark.parametrize("given", ["--all", "--steps 1", "--steps=2", "--all --dry-run"])
+def test_rollback_offers_no_target_once_all_or_steps_is_given(workdir, two_migrations, path, given):
+    """TARGET, --steps and --all exclude each other: after one of the options, no TARGET."""
+    assert values(complete(f"aura-db --migrations {two_migrations} rollback {given} ", workdir, path=path)) == []
+
+
+@pytest.mark.parametrize("path", PATHS)
+def test_rollback_still_offers_targets_after_other_options(workdir, two_migrations, path):
+    got = values(complete(f"aura-db --migrations {two_migrations} rollback --dry-run --yes ", workdir, path=path))
+    assert got == ["001_initial", "002_add_tags"]
+
+
+def test_the_fast_front_hands_completers_the_command_s_own_values(two_migrations):
+    """Completers see the command's parsed options, and find the root's settings through find_root."""
+    from aura_db.cli import completion, fast
+
+    root = fast._Root({"migrations": str(two_migrations)})
+    assert completion.complete_rollback_target(fast._Command({}, root), "") == ["001_initial", "002_add_tags"]
+    assert completion.complete_rollback_target(fast._Command({"all_": True}, root), "") == []
+    assert completion.complete_rollback_target(fast._Command({"steps": "2"}, root), "") == []
 
 
 def test_zsh_and_fish_get_the_same_values(workdir, two_migrations):
@@ -178,8 +248,6 @@ def test_inspect_table_completes_table_names(cli, workdir):
     if not _has("inspect"):
         pytest.skip("inspect is not part of this build")
     assert cli("-q", "migrate", "--no-backup").exit_code == 0
-    # Typer keeps only values starting with exactly what was typed, so the
-    # case matters: the tables are CamelCase.
     got = values(complete("aura-db inspect table Pro", workdir))
     from aura_db.models.schema import TABLES
 
@@ -187,6 +255,45 @@ def test_inspect_table_completes_table_names(cli, workdir):
     assert expected and got == expected
     everything = values(complete("aura-db inspect table ", workdir))
     assert "aura_schema_history" in everything and len(everything) >= 13
+
+
+@pytest.mark.parametrize("path", PATHS)
+def test_inspect_table_completes_in_any_case(cli, workdir, path):
+    """A table name matches in any case (`inspect table projectstates` works), and
+    click keeps only values starting with exactly the typed word: so they are
+    offered spelled the way the word was typed."""
+    if not _has("inspect"):
+        pytest.skip("inspect is not part of this build")
+    assert cli("-q", "migrate", "--no-backup").exit_code == 0
+    from aura_db.models.schema import TABLES
+
+    lower = values(complete("aura-db inspect table s", workdir, path=path))
+    assert lower == sorted(t.lower() for t in TABLES if t.lower().startswith("s"))
+    assert "scenestates" in lower
+    assert values(complete("aura-db inspect table SC", workdir, path=path)) == ["SCENESTATES"]
+    assert values(complete("aura-db inspect table pRo", workdir, path=path)) == sorted(
+        "pRo" + t[3:] for t in TABLES if t.startswith("Pro"))
+    # What completion offers, inspect finds.
+    r = cli("inspect", "table", lower[0], "--json")
+    assert r.exit_code == 0, r
+
+
+@pytest.mark.parametrize("path", PATHS)
+def test_table_names_on_sqlite_are_read_without_peewee(cli, workdir, path):
+    """On SQLite the names come from sqlite_master through the sqlite3 module:
+    peewee's import (and the server drivers it loads) would be most of a TAB press."""
+    if not _has("inspect"):
+        pytest.skip("inspect is not part of this build")
+    assert cli("-q", "migrate", "--no-backup").exit_code == 0
+    with sqlite3.connect(workdir / "aura.db") as conn:
+        conn.execute("CREATE TABLE only_in_the_database (id INTEGER)")  # not a model: read from the file
+    conn.close()
+    probe = ("import atexit, sys; atexit.register(lambda: sys.stderr.write(' '.join(sorted("
+             "{'peewee', 'psycopg2', 'pymysql', 'rich', 'typer'} & {n for n, m in sys.modules.items() if m}))));")
+    proc = complete("aura-db inspect table only", workdir, path=path, prelude=probe)
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout.split() == ["only_in_the_database"]
+    assert proc.stderr == ("typer" if path == "typer" else "")
 
 
 # --------------------------------------------------------------------------

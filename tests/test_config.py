@@ -7,11 +7,12 @@ warning for an unknown key, exit 2 for a malformed file or a bad value.
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import pytest
 
-from aura_db.config import KEYS, load_settings
+from aura_db.config import FLAGS, KEYS, load_settings
 from aura_db.errors import UsageError
 
 # One value per key for each level, all different from the default and from
@@ -211,6 +212,69 @@ def test_verbose_says_where_each_value_came_from(cli, workdir, monkeypatch):
     # Every key is explained, once.
     for key in KEYS:
         assert sum(line.startswith(f"{key} = ") for line in lines) == 1, key
+
+
+def test_every_setting_names_the_flag_that_sets_it(tmp_path):
+    flags = {"url": "sqlite:///f.db", "migrations": "m", "backup_dir": "b", "keep": 3, "compression": "gzip",
+             "lock_timeout": 2.0, "backup_before_migrate": False}
+    assert set(flags) == set(KEYS)
+    s = load_settings(flags, env={}, cwd=tmp_path)
+    assert s.sources == {key: f"flag {flag}" for key, flag in FLAGS.items()}
+    assert s.sources["backup_before_migrate"] == "flag --no-backup"
+
+
+def _explained(stderr: str) -> dict[str, str]:
+    """The -v lines, by key: "value  (source)"."""
+    return {line.split(" = ", 1)[0]: line.split(" = ", 1)[1] for line in stderr.splitlines()
+            if " = " in line and line.split(" = ", 1)[0] in KEYS}
+
+
+def test_verbose_backup_names_the_keep_and_compress_flags(cli, workdir):
+    _migrated(cli)
+    (workdir / "aura-db.toml").write_text('keep = 4\ncompression = "zstd"\n', encoding="utf-8")
+    r = cli("-v", "backup", "--keep", "3", "--compress", "gzip", "--json")
+    assert r.exit_code == 0, r
+    lines = _explained(r.stderr)
+    assert lines["keep"] == "3  (flag --keep)"
+    assert lines["compression"] == "gzip  (flag --compress)"
+    assert json.loads(r.stdout)["file"].endswith(".gz")  # and gzip is what it wrote
+    r = cli("-v", "backup", "prune", "--keep", "2", "--yes")
+    assert r.exit_code == 0, r
+    assert _explained(r.stderr)["keep"] == "2  (flag --keep)"
+    r = cli("-v", "backup", "--json")
+    assert r.exit_code == 0, r
+    assert _explained(r.stderr)["compression"] == f"zstd  (file {workdir / 'aura-db.toml'})"
+
+
+def test_verbose_migrate_names_the_lock_timeout_and_no_backup_flags(cli, workdir, monkeypatch):
+    monkeypatch.setenv("AURA_DB_LOCK_TIMEOUT", "7")
+    r = cli("-v", "migrate", "--lock-timeout", "2", "--no-backup")
+    assert r.exit_code == 0, r
+    lines = _explained(r.stderr)
+    assert lines["lock_timeout"] == "2.0  (flag --lock-timeout)"
+    assert lines["backup_before_migrate"] == "False  (flag --no-backup)"
+    r = cli("-v", "migrate")
+    assert r.exit_code == 0, r
+    lines = _explained(r.stderr)
+    assert lines["lock_timeout"] == "7.0  (env AURA_DB_LOCK_TIMEOUT)"
+    assert lines["backup_before_migrate"] == "True  (default)"
+
+
+def test_verbose_rollback_names_its_flags(cli, workdir):
+    _migrated(cli)
+    r = cli("-v", "rollback", "--lock-timeout", "3", "--no-backup", "--yes")
+    assert r.exit_code == 0, r
+    lines = _explained(r.stderr)
+    assert lines["lock_timeout"] == "3.0  (flag --lock-timeout)"
+    assert lines["backup_before_migrate"] == "False  (flag --no-backup)"
+    assert not (workdir / "backups").exists()  # and no safety backup was taken
+
+
+def test_bad_compress_flag_is_exit_2_naming_the_flag(cli, workdir):
+    _migrated(cli)
+    r = cli("backup", "--compress", "rar")
+    assert r.exit_code == 2, r
+    assert r.stderr.splitlines()[0] == "error: unknown compression 'rar' from flag --compress"
 
 
 def test_verbose_hides_the_password_of_a_url_from_the_environment(cli, workdir, monkeypatch):

@@ -5,7 +5,7 @@ the sources; tests/test_fast_path.py fails when it is out of date.
 """
 
 SNAPSHOT = {'format': 1,
- 'fingerprint': '8ba25f5a',
+ 'fingerprint': '4ce867b0',
  'help_columns': 80,
  'no_args': ['Usage: aura-db [OPTIONS] COMMAND [ARGS]...\n'
              '\n'
@@ -930,7 +930,7 @@ SNAPSHOT = {'format': 1,
                                     'complete': ['none']}],
                        'arguments': [{'name': 'target',
                                       'nargs': 1,
-                                      'complete': ['fn', 'complete_migration_target']}]},
+                                      'complete': ['fn', 'complete_rollback_target']}]},
           'status': {'group': False,
                      'options': [{'name': 'check',
                                   'opts': ['--check'],

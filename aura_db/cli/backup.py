@@ -28,12 +28,13 @@ def _create(ctx: typer.Context, label: Optional[str], keep: Optional[int], compr
     from aura_db.cli import render_backup as render
 
     app_state = state(ctx)
+    # Before the settings are first read (and, with -v, explained): the
+    # values this run uses, each named as coming from its flag.
+    app_state.flags.update(keep=keep, compression=compress)
     s = app_state.settings
     with render.progress(app_state, "backup") as on_progress:
         result = core.create_backup(
-            app_state.engine(), s.backup_path, label=label,
-            compression=compress or s.compression,
-            keep=s.keep if keep is None else keep,
+            app_state.engine(), s.backup_path, label=label, compression=s.compression, keep=s.keep,
             on_progress=on_progress,
         )
     if json_out:
@@ -131,7 +132,8 @@ def verify(
     bad = [r for r in results if not r.ok]
     if bad:
         first = bad[0]
-        raise CheckFailed(f"{len(bad)} damaged backup(s): {first.path.name}: {first.problems[0]}")
+        problem = first.problems[0].removeprefix(f"{first.path.name}: ")  # named once is enough
+        raise CheckFailed(f"{len(bad)} damaged backup(s): {first.path.name}: {problem}")
 
 
 def _server_for_full(app_state):
@@ -158,8 +160,9 @@ def prune(
     from aura_db.cli import render_backup as render
 
     app_state = state(ctx)
+    app_state.flags.update(keep=keep)  # before the settings are read: -v names the flag
     s = app_state.settings
-    n = s.keep if keep is None else keep
+    n = s.keep
     doomed = core.plan_prune(s.backup_path, n)
     if doomed:
         app_state.confirm(f"Delete {len(doomed)} backup(s): {', '.join(p.name for p in doomed)}?", yes=yes,

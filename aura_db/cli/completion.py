@@ -51,6 +51,27 @@ def complete_migration_target(ctx: object, incomplete: str) -> list[str]:
     return sorted(set(out))
 
 
+def _given(ctx: object, names: tuple[str, ...]) -> bool:
+    """Whether the command line being completed gives one of the command's parameters ``names``.
+
+    Typer and the fast front (``aura_db.cli.fast``) both hand the completer
+    the command's context, whose params hold what was parsed so far.
+    """
+    try:
+        params = ctx.params if ctx.find_root() is not ctx else {}
+        return any(params.get(name) not in (None, False) for name in names)
+    except Exception:  # noqa: BLE001 - never break the shell
+        return False
+
+
+def complete_rollback_target(ctx: object, incomplete: str) -> list[str]:
+    # TARGET, --steps and --all are three ways to say how far: with one of
+    # the options given, a TARGET is an error, so none is offered.
+    if _given(ctx, ("all_", "steps")):
+        return []
+    return complete_migration_target(ctx, incomplete)
+
+
 def complete_backup_file(ctx: object, incomplete: str) -> list[str]:
     try:
         folder = _settings(ctx).backup_path
@@ -74,12 +95,33 @@ def _live_tables(ctx: object) -> list[str]:
     from aura_db.db import engine_for, parse_url
 
     s = _settings(ctx)
-    engine = engine_for(parse_url(s.url, cwd=s.cwd))
-    db = engine.open(create=False)
+    # The reader `status` uses: on SQLite the sqlite3 module reads
+    # sqlite_master, where opening the database through peewee would import
+    # peewee (and the server drivers it finds) on every TAB press.
+    reader = engine_for(parse_url(s.url, cwd=s.cwd)).reader()
     try:
-        return list(db.get_tables())
+        return reader.tables()
     finally:
-        db.close()
+        reader.close()
+
+
+def _as_typed(name: str, incomplete: str) -> str | None:
+    """``name`` spelled to start with exactly ``incomplete``; None if it does not complete it.
+
+    Click and Typer keep only the values that start with exactly the word
+    typed, while a table name matches in any case (`inspect table
+    projectstates` finds ProjectStates): `s` completes SceneStates as
+    `scenestates`, `SC` as `SCENESTATES`.
+    """
+    if name.startswith(incomplete):
+        return name
+    if not name.lower().startswith(incomplete.lower()):
+        return None
+    if incomplete == incomplete.lower():
+        return name.lower()
+    if incomplete == incomplete.upper():
+        return name.upper()
+    return incomplete + name[len(incomplete):]
 
 
 def complete_table_name(ctx: object, incomplete: str) -> list[str]:
@@ -107,4 +149,4 @@ def complete_table_name(ctx: object, incomplete: str) -> list[str]:
             tables = list(TABLES)
         except Exception:  # noqa: BLE001
             return []
-    return sorted(t for t in tables if t.lower().startswith(incomplete.lower()))
+    return sorted({shown for shown in (_as_typed(t, incomplete) for t in tables) if shown is not None})

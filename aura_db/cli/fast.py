@@ -275,6 +275,17 @@ class _Root:
         return self
 
 
+class _Command:
+    """The same for the command being completed: its own parameters, and the root's."""
+
+    def __init__(self, params: dict[str, Any], root: _Root):
+        self.params = params
+        self._root = root
+
+    def find_root(self) -> _Root:
+        return self._root
+
+
 def _items(snap: dict[str, Any], words: list[str], incomplete: str) -> list[tuple[str, Any]] | None:
     """(value, help as each shell shows it) pairs, as click's completion finds them."""
     if incomplete == "=":
@@ -328,7 +339,9 @@ def _value_items(param: dict[str, Any], parsed: _Parsed, incomplete: str) -> lis
     fn = getattr(completion, kind[1], None)
     if fn is None:
         return None
-    return [(value, None) for value in fn(_Root(parsed.values[""]), incomplete) if value.startswith(incomplete)]
+    root = _Root(parsed.values[""])
+    ctx = _Command(parsed.values[parsed.path], root) if parsed.path else root
+    return [(value, None) for value in fn(ctx, incomplete) if value.startswith(incomplete)]
 
 
 def zsh_escape(s: str) -> str:

@@ -68,10 +68,13 @@ def migrate(
     from aura_db.cli import render
 
     app_state = state(ctx)
+    # Before the settings are first read (and, with -v, explained): the
+    # values this run uses, each named as coming from its flag.
+    app_state.flags.update(lock_timeout=lock_timeout, backup_before_migrate=False if no_backup else None)
     s = app_state.settings
-    timeout = s.lock_timeout if lock_timeout is None else lock_timeout
+    timeout = s.lock_timeout
     hook = None
-    if not (no_backup or dry_run or fake) and s.backup_before_migrate:
+    if not (dry_run or fake) and s.backup_before_migrate:  # --no-backup made it False
         hook = _pre_migrate_hook(app_state)
     engine = app_state.engine()
     if not engine.transactional_ddl and not (dry_run or fake):

@@ -8,14 +8,14 @@ from typing import Optional
 import typer
 
 from aura_db.cli.common import state
-from aura_db.cli.completion import complete_migration_target
+from aura_db.cli.completion import complete_rollback_target
 
 
 def rollback(
     ctx: typer.Context,
     target: Optional[str] = typer.Argument(
         None, metavar="TARGET", help="Undo everything applied after TARGET; TARGET stays applied.",
-        autocompletion=complete_migration_target,
+        autocompletion=complete_rollback_target,
     ),
     steps: Optional[int] = typer.Option(None, "--steps", min=1, help="Undo the newest N migrations."),
     all_: bool = typer.Option(False, "--all", help="Undo every applied migration."),
@@ -38,6 +38,9 @@ def rollback(
     from aura_db.cli.migrate import safety_backup_hook
 
     app = state(ctx)
+    # Before the settings are first read (and, with -v, explained): the
+    # values this run uses, each named as coming from its flag.
+    app.flags.update(lock_timeout=lock_timeout, backup_before_migrate=False if no_backup else None)
     s = app.settings
     engine = app.engine()
     kwargs = dict(target=target, steps=steps, all_=all_)
@@ -54,7 +57,7 @@ def rollback(
             )
             result = migrations.rollback(
                 engine, s.migrations_dir,
-                lock_timeout=s.lock_timeout if lock_timeout is None else lock_timeout,
+                lock_timeout=s.lock_timeout,
                 before_changes=None if no_backup else safety_backup_hook(app, "pre-rollback"),
                 on_progress=None if json_out else app.progress("rollback"),
                 **kwargs,
