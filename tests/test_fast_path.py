@@ -343,6 +343,7 @@ def test_status_is_answered_without_typer(databases):
     ["--", "status"],
     ["status", "--json=1"],
     ["migrate", "status"],
+    ["--db", "up.db", "--show-completion", "status"],
 ])
 def test_unusual_status_lines_are_left_to_typer(args, databases):
     assert fast.run("aura-db", args, {}) is None

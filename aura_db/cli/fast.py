@@ -174,7 +174,9 @@ def _parse(tree: dict[str, Any], words: list[str], *, partial: bool = False) -> 
             opt = _option(node, name)
             if opt is None or opt.get("unknown") or opt["multiple"] or opt["nargs"] != 1:
                 return None
-            parsed.eager = parsed.eager or opt["eager"]
+            # Typer's completion options act before the command (as eager
+            # ones do) although click does not mark them eager.
+            parsed.eager = parsed.eager or opt["eager"] or opt["name"] in ("install_completion", "show_completion")
             if opt["flag"]:
                 if eq:
                     return None
