@@ -104,7 +104,7 @@ class Settings:
         return lines
 
 
-def _coerce(key: str, raw: Any, typ: type, origin: str) -> Any:
+def _coerce(key: str, raw: Any, typ: type, origin: str, *, typed: bool = False) -> Any:
     """``raw`` as ``typ``; UsageError (exit 2) naming the key and where it came from.
 
     Strings (flags, environment variables) are parsed; a value the TOML file
@@ -114,7 +114,8 @@ def _coerce(key: str, raw: Any, typ: type, origin: str) -> Any:
     if typ is bool:
         if isinstance(raw, bool):
             return raw
-        text = str(raw).strip().lower() if isinstance(raw, str) else None
+        # From TOML (``typed``) a string is a mistake: "no" is as true as any text.
+        text = str(raw).strip().lower() if isinstance(raw, str) and not typed else None
         if text in ("1", "true", "yes", "on"):
             return True
         if text in ("0", "false", "no", "off"):
@@ -166,10 +167,14 @@ def read_file(path: Path, *, table: str | None = None) -> tuple[dict[str, Any], 
         data = tool.get(table, {}) if isinstance(tool, dict) else {}
         if not isinstance(data, dict):
             raise UsageError(f"[tool.{table}] in {path} must be a table")
-    else:
-        data = data.get("aura-db", data) if isinstance(data.get("aura-db"), dict) else data
     values: dict[str, Any] = {}
     warnings: list[str] = []
+    if not table and isinstance(data.get("aura-db"), dict):
+        # With an [aura-db] table the settings are its keys; one left above it
+        # would otherwise be ignored without a word.
+        warnings += [f"setting {key!r} in {path} is outside the [aura-db] table (ignored); move it into the table"
+                     for key in data if key != "aura-db"]
+        data = data["aura-db"]
     for key, raw in data.items():
         name = ALIASES.get(key, key)
         if name not in KEYS:
@@ -228,7 +233,7 @@ def load_settings(
             values[key] = _coerce(key, env[env_name], typ, env_name)
             sources[key] = f"env {env_name}"
         elif key in file_values:
-            values[key] = _coerce(key, file_values[key], typ, str(config_path))
+            values[key] = _coerce(key, file_values[key], typ, str(config_path), typed=True)
             sources[key] = f"file {config_path}" + (" [tool.aura-db]" if config_path and config_path.name == "pyproject.toml" else "")
         else:
             values[key], sources[key] = default, "default"

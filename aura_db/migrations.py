@@ -180,8 +180,9 @@ def discover(directory: Path) -> list[MigrationFile]:
     """The numbered modules of ``directory``, in order."""
     directory = Path(directory)
     if not directory.is_dir():
+        what = "is not a folder" if directory.exists() else "does not exist"
         raise UsageError(
-            f"migrations folder {directory} does not exist",
+            f"migrations folder {directory} {what}",
             hint="pass --migrations DIR or set AURA_DB_MIGRATIONS",
         )
     found: list[MigrationFile] = []

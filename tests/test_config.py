@@ -107,6 +107,13 @@ def test_dashed_spellings_and_aura_db_table(tmp_path):
     assert s.warnings == []
 
 
+def test_a_setting_left_above_the_aura_db_table_is_a_warning(tmp_path):
+    (tmp_path / "aura-db.toml").write_text('url = "up.db"\n[aura-db]\nkeep = 3\n', encoding="utf-8")
+    s = load_settings({}, env={}, cwd=tmp_path)
+    assert s.keep == 3 and s.sources["url"] == "default"
+    assert len(s.warnings) == 1 and "'url'" in s.warnings[0] and "outside the [aura-db] table" in s.warnings[0]
+
+
 def test_pyproject_tool_table_is_read(tmp_path):
     _write_file(tmp_path, {"keep": 4, "compression": "gzip"}, name="pyproject.toml", table="tool.aura-db")
     s = load_settings({}, env={}, cwd=tmp_path)
@@ -161,6 +168,7 @@ def test_unknown_key_is_a_warning_with_a_suggestion(tmp_path):
         ('lock_timeout = "soon"', "lock_timeout"),
         ('compression = "rar"', "compression"),
         ('backup_before_migrate = "maybe"', "backup_before_migrate"),
+        ('backup-before-migrate = "no"', "backup_before_migrate"),  # a string is no boolean in TOML
         ("url = 5", "url"),
     ],
 )

@@ -422,6 +422,10 @@ def test_missing_migrations_folder(cli, workdir):
     assert r.exit_code == 2
     assert "migrations folder" in r.stderr and "does not exist" in r.stderr
     assert not (workdir / "aura.db").exists()
+    (workdir / "notes.txt").write_text("not a folder\n")
+    r = cli("--migrations", "notes.txt", "migrate")
+    assert r.exit_code == 2
+    assert f"migrations folder {workdir / 'notes.txt'} is not a folder" in r.stderr
 
 
 def test_a_migration_with_a_syntax_error_is_named(cli, mig, workdir):
