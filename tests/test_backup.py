@@ -464,6 +464,25 @@ def test_no_backup_skips_the_safety_backup(cli, mig, workdir):
     assert [b for _, b in _log_backups(db)] == [None, None, None]
 
 
+def test_a_failed_safety_backup_stops_migrate_and_says_how_to_go_on(cli, mig, workdir, monkeypatch):
+    import errno
+
+    db = workdir / "aura.db"
+    assert cli("migrate").exit_code == 0
+    (mig / "002_add_tags.py").write_text(textwrap.dedent(ADD_TAGS).lstrip())
+
+    def no_space(self, *a, **k):
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+    monkeypatch.setattr(core.HashingWriter, "copy_from", no_space)
+    r = cli("migrate")
+    assert r.exit_code == 1, r
+    error, hint = r.stderr.strip().splitlines()[-2:]
+    assert error.startswith("error: the safety backup (pre-migrate) failed, so nothing was changed: ")
+    assert "No space left" in error and "--no-backup" in hint
+    assert sql(db, "SELECT name FROM aura_schema_history") == [("001_initial",)]
+
+
 def test_safety_backup_returns_none_when_there_is_no_database(workdir):
     engine = engine_for(parse_url(str(workdir / "absent.db")))
     assert core.safety_backup(engine, workdir / "backups", label="pre-migrate") is None

@@ -33,8 +33,16 @@ def safety_backup_hook(app_state: AppState, label: str):
         return None
 
     def take(pending: list[str], head: str | None) -> str | None:
+        from aura_db.errors import AuraError
+
         s = app_state.settings
-        made = backup_core.safety_backup(app_state.engine(), s.backup_path, label=label)
+        try:
+            made = backup_core.safety_backup(app_state.engine(), s.backup_path, label=label)
+        except AuraError as exc:
+            # Nothing has changed yet; say what stopped and the way past it.
+            exc.message = f"the safety backup ({label}) failed, so nothing was changed: {exc.message}"
+            exc.hint = (exc.hint + "; or " if exc.hint else "") + "skip it with --no-backup (then there is no way back)"
+            raise
         if made is not None:
             app_state.note(f"safety backup: {made}")
             return str(made)
