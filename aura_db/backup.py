@@ -843,6 +843,12 @@ def create_with(eb: Any, engine: "Engine", backup_dir: Path, *, label: str | Non
                             hint="check free space and permissions of the backup folder") from None
         raise
     result = CreateResult(final, manifest, time.monotonic() - started, warnings=list(snap.warnings))
+    with contextlib.suppress(OSError):
+        mode = folder.stat().st_mode & 0o777
+        if mode & 0o077:
+            # aura-db made it 0700; someone opened it since (or made it so).
+            result.warnings.append(f"backup folder {folder} is open to other users ({mode:04o}): the backups are "
+                                   f"0600, but their names, sizes and times show; chmod 700 {folder}")
     if keep is not None:
         # Only this database's: others sharing the folder keep what their own runs keep.
         result.pruned = prune(folder, keep, protect=[final],

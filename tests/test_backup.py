@@ -138,6 +138,15 @@ def test_backups_and_manifests_are_owner_only_and_folder_is_0700(cli, live, work
     assert stat.S_IMODE(Path(f"{path}.json").stat().st_mode) == 0o600
 
 
+def test_a_backup_folder_open_to_others_is_a_warning(cli, live, workdir):
+    (workdir / "backups").mkdir(mode=0o700)
+    assert backup_json(cli)["warnings"] == []
+    os.chmod(workdir / "backups", 0o755)
+    doc = backup_json(cli)
+    assert any("open to other users (0755)" in w for w in doc["warnings"])
+    assert stat.S_IMODE(os.stat(doc["path"]).st_mode) == 0o600
+
+
 def test_backup_of_a_missing_database_exits_4_and_creates_nothing(cli, workdir):
     r = cli("--db", str(workdir / "nope.db"), "backup")
     assert r.exit_code == 4
