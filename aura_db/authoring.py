@@ -116,7 +116,7 @@ def removable(engine: "Engine", migrations_dir: Path) -> MigrationFile:
         if newest.name in applied:
             raise UsageError(
                 f"{newest.name} is applied; removing its file would leave the database ahead of the code",
-                hint=f"roll it back first: aura-db rollback --steps 1",
+                hint="roll it back first: aura-db rollback --steps 1",
             )
     return newest
 

@@ -31,7 +31,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Callable, Iterator
 
-from aura_db.errors import AuraError, DatabaseUnavailable, MigrationFailed, UsageError
+from aura_db.errors import AuraError, MigrationFailed, UsageError
 
 if TYPE_CHECKING:
     import peewee as pw

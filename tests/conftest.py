@@ -82,6 +82,19 @@ def run_subprocess(*args: str, cwd: Path | None = None, env: dict[str, str] | No
     )
 
 
+def migrations_with(folder: Path, **modules: str) -> Path:
+    """``folder`` made into a migrations folder: the shipped 001_initial plus ``modules`` (name -> source)."""
+    folder.mkdir()
+    shutil.copy(MIGRATIONS / "001_initial.py", folder / "001_initial.py")
+    for name, source in modules.items():
+        (folder / f"{name}.py").write_text(source, encoding="utf-8")
+    return folder
+
+
+NOOP_STEPS = ("def migrate(migrator, database, fake=False):\n    pass\n\n\n"
+              "def rollback(migrator, database, fake=False):\n    pass\n")
+
+
 @pytest.fixture
 def migrations_copy(tmp_path) -> Path:
     """A writable copy of the shipped migrations folder."""

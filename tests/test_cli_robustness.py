@@ -17,7 +17,6 @@ import json
 import os
 import pty
 import select
-import shutil
 import signal
 import socket
 import sqlite3
@@ -29,7 +28,7 @@ from pathlib import Path
 
 import pytest
 
-from conftest import MIGRATIONS
+from conftest import NOOP_STEPS, migrations_with
 
 ENTRY = "import sys; sys.argv[0] = 'aura-db'; from aura_db.cli.app import main; main()"
 TYPER_PATH = {"_AURA_DB_NO_FAST_PATH": "1"}
@@ -213,17 +212,12 @@ def test_ctrl_c_while_connecting(engine, path, silent_server, tmp_path):
 @pytest.fixture
 def slow_migrations(tmp_path) -> Path:
     """001_initial and 002_slow, which creates a table and then sleeps for a minute."""
-    folder = tmp_path / "mig"
-    folder.mkdir()
-    shutil.copy(MIGRATIONS / "001_initial.py", folder / "001_initial.py")
-    (folder / "002_slow.py").write_text(
+    return migrations_with(tmp_path / "mig", **{"002_slow": (
         "import time\n\n\n"
         "def migrate(migrator, database, fake=False):\n"
         "    database.execute_sql('CREATE TABLE slow_probe (id INTEGER)')\n"
         "    time.sleep(60)\n\n\n"
-        "def rollback(migrator, database, fake=False):\n    pass\n"
-    )
-    return folder
+        "def rollback(migrator, database, fake=False):\n    pass\n")})
 
 
 def _interrupt_migrate(url: str, folder: Path, cwd: Path) -> tuple[int, str]:
@@ -273,13 +267,7 @@ def test_ctrl_c_during_a_mysql_migration_says_what_stays_committed(slow_migratio
 @pytest.fixture
 def applied(tmp_path) -> Path:
     """A SQLite database with 001_initial and 002_noop applied (something to roll back)."""
-    folder = tmp_path / "mig"
-    folder.mkdir()
-    shutil.copy(MIGRATIONS / "001_initial.py", folder / "001_initial.py")
-    (folder / "002_noop.py").write_text(
-        "def migrate(migrator, database, fake=False):\n    pass\n\n\n"
-        "def rollback(migrator, database, fake=False):\n    pass\n"
-    )
+    migrations_with(tmp_path / "mig", **{"002_noop": NOOP_STEPS})
     proc = start(["--db", "aura.db", "--migrations", "mig", "migrate", "--no-backup"], tmp_path, _env())
     code, _, err = finish(proc, timeout=120)
     assert code == 0, err
@@ -353,9 +341,7 @@ def test_a_closed_stdout_ends_quietly(args, path, migrated):
 
 def test_a_pipe_closed_early_ends_quietly(migrated, tmp_path):
     """`aura-db migrate --dry-run | head -c 100`: the reader leaves after the first bytes of a long output."""
-    big = tmp_path / "mig"
-    big.mkdir()
-    shutil.copy(MIGRATIONS / "001_initial.py", big / "001_initial.py")  # applied in `migrated`
+    big = migrations_with(tmp_path / "mig")  # 001_initial is applied in `migrated`
     columns = ", ".join(f"c{i} TEXT" for i in range(200))
     for n in range(2, 60):  # ~120 kB of SQL, printed statement by statement: more than a pipe holds
         (big / f"{n:03d}_t{n}.py").write_text(

@@ -17,7 +17,7 @@ from pathlib import Path
 
 import pytest
 
-from conftest import MIGRATIONS, REPO
+from conftest import MIGRATIONS, NOOP_STEPS, REPO, migrations_with
 
 ENTRY = "import sys; sys.argv[0] = 'aura-db'; from aura_db.cli.app import main; main()"
 
@@ -62,16 +62,8 @@ def values(proc: subprocess.CompletedProcess) -> list[str]:
 
 @pytest.fixture
 def two_migrations(tmp_path) -> Path:
-    folder = tmp_path / "mig"
-    folder.mkdir()
-    shutil.copy(MIGRATIONS / "001_initial.py", folder / "001_initial.py")
-    (folder / "002_add_tags.py").write_text(
-        '"""Tags (an empty step for completion tests)."""\n\n\n'
-        "def migrate(migrator, database, fake=False):\n    pass\n\n\n"
-        "def rollback(migrator, database, fake=False):\n    pass\n",
-        encoding="utf-8",
-    )
-    return folder
+    return migrations_with(tmp_path / "mig",
+                           **{"002_add_tags": '"""Tags (an empty step for completion tests)."""\n\n\n' + NOOP_STEPS})
 
 
 # --------------------------------------------------------------------------
