@@ -27,6 +27,11 @@ from typer.testing import CliRunner
 
 REPO = Path(__file__).resolve().parent.parent
 MIGRATIONS = REPO / "migrations"
+# The shipped migrations, oldest first.  New tests name them through these
+# rather than by their file names, so that adding a shipped migration does not
+# mean editing every test.
+SHIPPED = sorted(p.stem for p in MIGRATIONS.glob("[0-9][0-9][0-9]_*.py"))
+FIRST, HEAD = SHIPPED[0], SHIPPED[-1]
 ENV_VARS = {"postgresql": "AURA_DB_TEST_POSTGRES_URL", "mysql": "AURA_DB_TEST_MYSQL_URL"}
 
 
