@@ -199,7 +199,8 @@ def any_engine_url(request, server_url, tmp_path) -> str:
 #   replayed the primary's WAL.  A standby is read-only: write on the primary,
 #   then ``wait_for_replay(primary, standby)`` before reading the standby.
 # * ``pgbouncer_url()``  a fresh database on the PostgreSQL behind PgBouncer
-#   (transaction pooling), as a URL through PgBouncer (AURA_DB_TEST_PGBOUNCER_URL).
+#   (transaction pooling), as a URL through PgBouncer (AURA_DB_TEST_PGBOUNCER_URL);
+#   ``direct_behind_pgbouncer(url)`` is the same database straight on that server.
 # * ``galera_urls()``  one fresh database as seen through each Galera node
 #   (AURA_DB_TEST_GALERA_URLS, comma-separated), created on the first node and
 #   present on all of them before the URLs are handed out.
@@ -381,6 +382,28 @@ def pgbouncer_url():
             _drop_pg_database(bouncer, name)
         except Exception:  # noqa: BLE001
             pass
+
+
+def direct_behind_pgbouncer(bouncer_url: str) -> str:
+    """The URL of the same database straight on the PostgreSQL server PgBouncer pools for it.
+
+    Asks PgBouncer's admin console (``SHOW DATABASES``) where it sends that
+    database, so a test can compare what went through the pool with the server.
+    """
+    parts = urlsplit(bouncer_url)
+    dbname = parts.path.lstrip("/")
+    conn = connect_url(bouncer_url, "pgbouncer")
+    try:
+        with conn.cursor() as cur:
+            cur.execute("SHOW DATABASES")
+            names = [d[0] for d in cur.description]
+            found = [dict(zip(names, row)) for row in cur.fetchall() if row[0] == dbname]
+    finally:
+        conn.close()
+    if not found:
+        pytest.fail(f"PgBouncer at {parts.hostname}:{parts.port} lists no database {dbname!r}")
+    user = f"{parts.username}@" if parts.username else ""
+    return f"{parts.scheme}://{user}{found[0]['host']}:{found[0]['port']}/{found[0]['database']}"
 
 
 def galera_node_urls() -> list[str]:

@@ -11,12 +11,14 @@ from __future__ import annotations
 import sqlite3
 import subprocess
 import uuid
+from urllib.parse import urlsplit
 
 import pytest
 
 from conftest import (
     SERVICE_VARS,
     connect_url,
+    direct_behind_pgbouncer,
     galera_node_urls,
     query_one,
     service_url,
@@ -102,17 +104,14 @@ def test_pgbouncer_pools_in_transaction_mode(pgbouncer_url):
     assert config["pool_mode"] == "transaction"
     execute(url, "CREATE TABLE t (id int PRIMARY KEY, v text)", "INSERT INTO t VALUES (1, 'through the pool')")
     assert rows(url, "SELECT v FROM t") == [("through the pool",)]
-    # The query really reached a pooled PostgreSQL server, not PgBouncer itself.
-    assert query_one(url, "SELECT inet_server_port()") != urlport(url)
-    pools = {row[0]: row for row in rows(admin, "SHOW POOLS")}
-    dbname = url.rsplit("/", 1)[1]
-    assert dbname in pools
-
-
-def urlport(url: str) -> int:
-    from urllib.parse import urlsplit
-
-    return urlsplit(url).port
+    # The query really reached a pooled PostgreSQL server, not PgBouncer itself,
+    # and that server holds what went through the pool.
+    direct = direct_behind_pgbouncer(url)
+    assert urlsplit(direct).port != urlsplit(url).port
+    assert query_one(url, "SELECT inet_server_port()") == urlsplit(direct).port
+    assert rows(direct, "SELECT v FROM t") == [("through the pool",)]
+    pools = {row[0] for row in rows(admin, "SHOW POOLS")}
+    assert urlsplit(url).path.lstrip("/") in pools
 
 
 # --------------------------------------------------------------------------
