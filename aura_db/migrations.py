@@ -741,7 +741,7 @@ def _run_step(
     except Exception as exc:  # noqa: BLE001 - user code may raise anything
         partial = progress.done if progress else []
         raise MigrationFailed(
-            name, exc, applied=list(result.migrations), partial=partial,
+            name, exc, applied=list(result.migrations), partial=partial, backup=result.backup,
             hint=_next_step(name, partial, result.backup),
         ) from exc
 

@@ -5,7 +5,7 @@ the sources; tests/test_fast_path.py fails when it is out of date.
 """
 
 SNAPSHOT = {'format': 1,
- 'fingerprint': '05a6ac5f',
+ 'fingerprint': 'da7b998c',
  'help_columns': 80,
  'no_args': ['Usage: aura-db [OPTIONS] COMMAND [ARGS]...\n'
              '\n'

@@ -34,6 +34,13 @@ class AppState:
     verbose: bool = False
     quiet: bool = False
     no_color: bool = False
+    # The command answers with one JSON document (its --json was given).
+    json: bool = False
+    # What the command made before it might stop (e.g. "backup": a safety
+    # backup's path): fields of the --json document of a failure.
+    made: dict[str, Any] = field(default_factory=dict)
+    _doc: Any = field(default=None, repr=False)
+    _has_doc: bool = field(default=False, repr=False)
     _settings: "Settings | None" = field(default=None, repr=False)
     _out: "Console | None" = field(default=None, repr=False)
     _err: "Console | None" = field(default=None, repr=False)
@@ -151,11 +158,14 @@ class AppState:
             sys.stderr.flush()
 
     def emit_json(self, doc: Any) -> None:
-        """Exactly one JSON document on stdout."""
-        import json
+        """The command's JSON document; ``finish`` writes it, once the command's outcome is known.
 
-        sys.stdout.write(json.dumps(doc, indent=2, default=str) + "\n")
-        sys.stdout.flush()
+        A command may still fail after its report (``verify`` exits 3 on a
+        failing check): the one document on stdout then says so too.
+        """
+        self.json = True
+        self._doc = doc
+        self._has_doc = True
 
     def confirm(self, question: str, *, yes: bool, what: str) -> None:
         """Go on only with --yes or a person's yes; else Refused (exit 6)."""
@@ -258,7 +268,12 @@ def app_state(params: dict[str, Any]) -> AppState:
                     quiet=bool(params.get("quiet")), no_color=bool(params.get("no_color")))
 
 
+# The last error line written, with its hint: the "error" of a --json failure document.
+_last_error: list[str | None] = [None, None]
+
+
 def error_line(message: str, hint: str | None = None) -> None:
+    _last_error[:] = [message, hint]
     sys.stderr.write(f"error: {message}\n")
     if hint:
         sys.stderr.write(f"hint: {hint}\n")
@@ -370,7 +385,86 @@ def _interrupted_step(exc: BaseException) -> tuple[str, str, bool, int] | None:
     return None
 
 
+def write_json(doc: Any) -> None:
+    """One JSON document on stdout."""
+    import json
+
+    sys.stdout.write(json.dumps(doc, indent=2, default=str) + "\n")
+    sys.stdout.flush()
+
+
+def finish(app: "AppState | None", exc: BaseException | None = None, *, verbose: bool = False,
+           reported: tuple[int, str | None, str | None] | None = None) -> int:
+    """The one place a command's outcome becomes output and an exit code.
+
+    Success: the command's JSON document (an object gets ``"ok": true``),
+    exit 0.  Failure: the one line on stderr (``failure_code``) and, when the
+    command answers in JSON, one document on stdout all the same: ``"ok":
+    false``, ``"error"`` (the stderr line, without its ``error: ``),
+    ``"exit_code"``, the hint, and whatever was made before it stopped (the
+    error's ``details``, what the CLI recorded in ``app.made``), merged into
+    the command's own report when it had made one (``reported``: the code
+    and line of an error already written).  A report that is a list
+    (``backup verify --all``) is written as it is: each entry says ``ok``.
+    """
+    code = 0
+    message = hint = None
+    if reported is not None:  # the line is on stderr already (the parser's errors)
+        code, message, hint = reported
+    elif exc is not None:
+        code, message, hint = _report_failure(exc, verbose=verbose)
+    if app is None or not app.json or code == BROKEN_PIPE:
+        return code
+    doc = app._doc if app._has_doc else None
+    if exc is None:
+        if not app._has_doc:
+            return code
+        if isinstance(doc, dict) and "ok" not in doc:
+            doc = {"ok": True, **doc}
+    elif not isinstance(doc, list):
+        failed: dict[str, Any] = {"ok": False, "error": message, "exit_code": code}
+        if hint:
+            failed["hint"] = hint
+        extra = {**app.made, **_made_before(exc)}
+        for key, value in {**extra, **(doc or {})}.items():
+            failed.setdefault(key, value)
+        doc = failed
+    try:
+        write_json(doc)
+    except (OSError, ValueError) as write_error:
+        if isinstance(write_error, OSError) and is_broken_pipe(write_error):
+            return broken_pipe()
+        raise
+    return code
+
+
+def _made_before(exc: BaseException) -> dict[str, Any]:
+    """The partial results an error carries (an AuraError's details; a Ctrl-C in a migration run's)."""
+    if isinstance(exc, AuraError):
+        return dict(exc.details)
+    if isinstance(exc, KeyboardInterrupt):
+        return _interrupted_run(exc)
+    return {}
+
+
+def _interrupted_run(exc: BaseException) -> dict[str, Any]:
+    """What a migrate or rollback run Ctrl-C stopped had done: the migrations it finished, its safety backup."""
+    import traceback
+
+    for frame, _ in traceback.walk_tb(exc.__traceback__):
+        if frame.f_globals.get("__name__") == "aura_db.migrations" and frame.f_code.co_name in ("migrate", "rollback"):
+            result = frame.f_locals.get("result")
+            if result is not None and hasattr(result, "migrations"):
+                return {"migrations": list(result.migrations), "backup": getattr(result, "backup", None)}
+    return {}
+
+
 def failure_code(exc: BaseException, *, verbose: bool) -> int:
+    """Report a command's failure in one line (two with a hint); its exit code (see ``_report_failure``)."""
+    return _report_failure(exc, verbose=verbose)[0]
+
+
+def _report_failure(exc: BaseException, *, verbose: bool) -> tuple[int, str | None, str | None]:
     """Report a command's failure in one line (two with a hint); its exit code.
 
     An ``AuraError`` says what went wrong and carries its code; anything
@@ -381,25 +475,26 @@ def failure_code(exc: BaseException, *, verbose: bool) -> int:
     """
     import traceback
 
+    _last_error[:] = [None, None]
     if isinstance(exc, KeyboardInterrupt):
-        return interrupted(exc)
+        return interrupted(exc), *_last_error
     if is_broken_pipe(exc):
-        return broken_pipe()
+        return broken_pipe(), None, None
     if isinstance(exc, EOFError):
         sys.stderr.write("\n")
         error_line("aborted, nothing changed")
-        return 6
+        return 6, *_last_error
     if verbose:
         traceback.print_exception(exc)
     if isinstance(exc, AuraError):
         error_line(exc.message, exc.hint)
-        return exc.exit_code
+        return exc.exit_code, *_last_error
     text = str(exc).strip().splitlines()
     error_line(
         f"{type(exc).__name__}: {text[0] if text else 'unexpected failure'}",
         None if verbose else "run with --verbose for the traceback",
     )
-    return 1
+    return 1, *_last_error
 
 
 def state(ctx: "typer.Context") -> AppState:
@@ -407,4 +502,6 @@ def state(ctx: "typer.Context") -> AppState:
     if obj is None:  # a command invoked without the root callback (tests)
         obj = AppState(flags={})
         ctx.obj = obj
+    if ctx.params.get("json_out"):  # from here on, a failure is a JSON document too (finish)
+        obj.json = True
     return obj
