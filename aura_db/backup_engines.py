@@ -1239,8 +1239,11 @@ class MysqlBackup(_ServerBackup):
             head = self._head(db)
         finally:
             db.close()
+        # The database name as a plain argument, not --databases: the dump
+        # then holds no CREATE DATABASE / USE and loads into whichever
+        # database the client names (`mariadb aura_restore < backup.sql`).
         self._stream_tool([dump, *self._conn_args(), "--single-transaction", "--routines", "--triggers",
-                           "--hex-blob", "--default-character-set=utf8mb4", "--databases", self.dbname],
+                           "--hex-blob", "--default-character-set=utf8mb4", "--", self.dbname],
                           writer, on_progress)
         # The dump's snapshot starts a moment after the counts: with writers
         # at work they may differ, so verification treats them as a guide.
@@ -1290,7 +1293,11 @@ class MysqlBackup(_ServerBackup):
             admin.close()
 
     def _retarget(self, path: Path, manifest: "Manifest", name: str, prelude: str = "") -> Iterator[bytes]:
-        """The dump with its CREATE DATABASE / USE lines pointed at ``name``."""
+        """The dump with any CREATE DATABASE / USE lines pointed at ``name``.
+
+        Dumps aura-db writes have none (they load into the database the
+        client names); backups taken by older versions (``--databases``) do.
+        """
         from aura_db.backup import read_decompressed
 
         yield prelude.encode()
