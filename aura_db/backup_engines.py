@@ -93,6 +93,16 @@ class EngineBackup:
     def snapshot(self, writer: "HashingWriter", folder: Path, on_progress: "Progress | None") -> Snapshot:
         raise NotImplementedError
 
+    def archive_compression(self, compression: str) -> str | None:
+        """The compression the engine's own dump format applies for ``compression``, or None.
+
+        When not None the dump compresses itself and the file is stored as
+        the dump tool wrote it (no outer ``.gz``/``.zst``): its readers
+        (pg_restore) read it directly, and wrapping compressed data again
+        only makes it larger.
+        """
+        return None
+
     def check_content(self, path: Path, manifest: "Manifest", *, full: bool, scratch_dir: Path,
                       on_progress: "Progress | None") -> tuple[list[str], list[str]]:
         raise NotImplementedError
@@ -1058,6 +1068,16 @@ class PostgresBackup(_ServerBackup):
             warnings.append(f"{name} {cmajor} and server {server} differ; a dump is read best by the same version")
         return server, warnings
 
+    # gzip on PostgreSQL is pg_dump's own: the custom format compresses each
+    # table's data with zlib (its default level is what "none" gets).  A
+    # stream of an uncompressed archive (-Z 0) gzipped afterwards came out
+    # larger than that default; pg_dump at the best level never is, and
+    # pg_restore reads the archive as it is.
+    GZIP_ARCHIVE_LEVEL = 9
+
+    def archive_compression(self, compression: str) -> str | None:
+        return f"gzip:{self.GZIP_ARCHIVE_LEVEL}" if compression == "gzip" else None
+
     def snapshot(self, writer: "HashingWriter", folder: Path, on_progress: "Progress | None") -> Snapshot:
         pg_dump = _which("pg_dump")
         db = self.engine.open()
@@ -1074,9 +1094,16 @@ class PostgresBackup(_ServerBackup):
                 snap = cur.fetchone()[0]
                 counts = self._counts(db)
                 head = self._head(db)
-                # Our own compression makes pg_dump's redundant; without it
-                # the custom format compresses itself.
-                level = ["-Z", "0"] if writer._comp is not None else []
+                # zstd: the archive uncompressed (-Z 0), zstd over all of it
+                # (smaller than pg_dump's zlib; pg_dump 15 has no zstd).
+                # none: pg_dump's default compression.  gzip: pg_dump's own,
+                # at its best level (archive_compression; no outer gzip).
+                if writer._comp is not None:
+                    level = ["-Z", "0"]
+                elif getattr(writer, "archive_compression", None):
+                    level = ["-Z", str(self.GZIP_ARCHIVE_LEVEL)]
+                else:
+                    level = []
                 self._stream_tool([pg_dump, "-Fc", *level, f"--snapshot={snap}", *self._conn_args()],
                                   writer, on_progress)
             finally:
