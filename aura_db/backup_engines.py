@@ -178,6 +178,18 @@ def sqlite_schema_head(con: sqlite3.Connection) -> str | None:
     return row[0] if row else None
 
 
+def check_summary(rows: list[str], limit: int = 3) -> str:
+    """PRAGMA quick_check / integrity_check rows as one line: the first findings and how many more.
+
+    A row may hold several findings on lines of its own ("*** in database
+    main ***" then one per page): an error is one line on stderr.
+    """
+    lines = [line.strip() for row in rows for line in str(row).splitlines()]
+    lines = [line for line in lines if line and not (line.startswith("***") and line.endswith("***"))]
+    shown = "; ".join(lines[:limit])
+    return shown + (f" (and {len(lines) - limit} more)" if len(lines) > limit else "")
+
+
 def _check_sqlite_file(path: Path, *, full: bool, pragma: bool = True
                        ) -> tuple[list[str], dict[str, int], str | None]:
     """(problems, row counts, schema head) of a SQLite file nobody else uses.
@@ -196,7 +208,7 @@ def _check_sqlite_file(path: Path, *, full: bool, pragma: bool = True
                 check = "integrity_check" if full else "quick_check"
                 rows = [r[0] for r in con.execute(f"PRAGMA {check}").fetchall()]
                 if rows != ["ok"]:
-                    return [f"{check}: " + "; ".join(rows[:5])], {}, None
+                    return [f"{check}: " + check_summary(rows)], {}, None
             return [], sqlite_row_counts(con), sqlite_schema_head(con)
         except sqlite3.DatabaseError as exc:
             return [f"not a valid SQLite database: {exc}"], {}, None
@@ -421,7 +433,7 @@ class SqliteBackup(EngineBackup):
             raise AuraError(f"cannot read {self.path}: {error}")
         warnings = []
         if found["check"] != ["ok"]:
-            warnings.append("the database fails quick_check: " + "; ".join(found["check"][:3]))
+            warnings.append("the database fails quick_check: " + check_summary(found["check"]))
         # Both ways the check read exactly what was copied: the copy itself,
         # or the source under the read lock that froze it for the copy.
         return Snapshot(found["counts"], found["head"], found["version"], warnings=warnings,
@@ -493,7 +505,7 @@ class SqliteBackup(EngineBackup):
             for p in (tmp, Path(f"{tmp}-journal")):
                 with contextlib.suppress(OSError):
                     p.unlink()
-        warnings = [] if check == ["ok"] else ["the live database fails quick_check: " + "; ".join(check[:3])]
+        warnings = [] if check == ["ok"] else ["the live database fails quick_check: " + check_summary(check)]
         # The check read the snapshot file, whose bytes are what was stored.
         return Snapshot(counts, head, sqlite3.sqlite_version, warnings=warnings,
                         content_check="quick_check" if check == ["ok"] else None)

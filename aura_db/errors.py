@@ -8,6 +8,18 @@ place (``aura_db.cli.app.AuraGroup``).
 
 from __future__ import annotations
 
+from typing import Callable
+
+# Where core modules send warnings (a stray file in the migrations folder):
+# core never prints; the CLI registers its stderr here.
+WARNING_SINKS: list[Callable[[str], None]] = []
+
+
+def notify(message: str) -> None:
+    """A warning for whoever listens (the CLI writes it on stderr)."""
+    for sink in list(WARNING_SINKS):
+        sink(message)
+
 
 class AuraError(Exception):
     """The operation failed (exit 1)."""

@@ -41,6 +41,7 @@ class AppState:
     made: dict[str, Any] = field(default_factory=dict)
     _doc: Any = field(default=None, repr=False)
     _has_doc: bool = field(default=False, repr=False)
+    _warned: set[str] = field(default_factory=set, repr=False)
     _settings: "Settings | None" = field(default=None, repr=False)
     _out: "Console | None" = field(default=None, repr=False)
     _err: "Console | None" = field(default=None, repr=False)
@@ -67,7 +68,9 @@ class AppState:
         s = self.settings
         if _is_sqlite_url(s.url):
             _skip_server_drivers()
-        return engine_for(parse_url(s.url, cwd=s.cwd))
+        url = parse_url(s.url, cwd=s.cwd)
+        check_url_parameters(url)
+        return engine_for(url)
 
     # -- terminals and consoles -------------------------------------------
     @property
@@ -152,6 +155,12 @@ class AppState:
             sys.stderr.write(message + "\n")
             sys.stderr.flush()
 
+    def warn_once(self, message: str) -> None:
+        """A warning from the core (aura_db.errors.notify): each said once per command."""
+        if message not in self._warned:
+            self._warned.add(message)
+            self.warn(message)
+
     def warn(self, message: str) -> None:
         if not self.quiet:
             sys.stderr.write(self.paint(f"warning: {message}", "yellow", stream=sys.stderr) + "\n")
@@ -203,6 +212,53 @@ ONE_COMMAND_PROCESS = False
 
 # Modules peewee (and playhouse) import at start-up if they are installed.
 _SERVER_DRIVERS = ("psycopg2", "psycopg2cffi", "psycopg", "pymysql", "MySQLdb", "mysql", "mariadb")
+
+
+# Parts of the URL itself, not query parameters (playhouse.db_url's names).
+_URL_PARTS = {"host", "port", "user", "password", "passwd", "database"}
+# What the SQLite driver (and aura-db's own ``timeout``) takes from a query string.
+_SQLITE_PARAMETERS = {"timeout", "detect_types", "isolation_level", "check_same_thread", "cached_statements", "uri"}
+
+
+def check_url_parameters(url: Any) -> None:
+    """UsageError (exit 2) for a query parameter the engine's driver does not know.
+
+    The driver would otherwise refuse it only when connecting, as a raw
+    TypeError or "invalid dsn" (exit 1), a step later than a typo deserves.
+    """
+    extra = [k for k in url.params if k not in _URL_PARTS]
+    if not extra:
+        return
+    if url.engine == "sqlite":
+        known: set[str] | None = _SQLITE_PARAMETERS
+    elif url.engine == "mysql":
+        import inspect
+
+        import pymysql
+
+        known = set(inspect.signature(pymysql.connections.Connection.__init__).parameters) - {"self"}
+    else:
+        known = None  # libpq knows its own options: ask it
+    bad = []
+    for key in extra:
+        if known is not None:
+            if key not in known:
+                bad.append(key)
+            continue
+        from psycopg2 import ProgrammingError
+        from psycopg2.extensions import parse_dsn
+
+        try:
+            parse_dsn(f"{key}=''")
+        except ProgrammingError:
+            bad.append(key)
+    if bad:
+        from aura_db.errors import UsageError
+
+        listed = ", ".join(repr(k) for k in bad)
+        hint = (f"SQLite takes {', '.join(sorted(_SQLITE_PARAMETERS))}" if url.engine == "sqlite"
+                else "see the driver's connection options (e.g. ?connect_timeout=SECONDS)")
+        raise UsageError(f"unknown parameter {listed} in the database URL {url.redacted}", hint=hint)
 
 
 def _is_sqlite_url(url: str) -> bool:
@@ -263,16 +319,27 @@ def _console_class() -> Any:
 
 def app_state(params: dict[str, Any]) -> AppState:
     """The AppState of the root's global options, as the parser left them."""
+    from aura_db import errors
+
     flags = {"url": params.get("db"), "migrations": params.get("migrations"), "backup_dir": params.get("backup_dir")}
-    return AppState(flags=flags, config=params.get("config"), verbose=bool(params.get("verbose")),
-                    quiet=bool(params.get("quiet")), no_color=bool(params.get("no_color")))
+    app = AppState(flags=flags, config=params.get("config"), verbose=bool(params.get("verbose")),
+                   quiet=bool(params.get("quiet")), no_color=bool(params.get("no_color")))
+    errors.WARNING_SINKS[:] = [app.warn_once]  # this command's stderr hears the core's warnings
+    return app
 
 
 # The last error line written, with its hint: the "error" of a --json failure document.
 _last_error: list[str | None] = [None, None]
 
 
+def one_line(text: str) -> str:
+    """``text`` on one line: an error is one line on stderr, whatever its source put in it."""
+    return "; ".join(part.strip() for part in str(text).splitlines() if part.strip())
+
+
 def error_line(message: str, hint: str | None = None) -> None:
+    message = one_line(message)
+    hint = one_line(hint) if hint else hint
     _last_error[:] = [message, hint]
     sys.stderr.write(f"error: {message}\n")
     if hint:

@@ -13,6 +13,9 @@ app = typer.Typer(
     rich_markup_mode=None,
 )
 
+# A sample is for reading: beyond this, --json and a query serve better (and
+# a number past the engine's integer range is a usage error, not a driver's).
+MAX_SAMPLE_ROWS = 1000
 SHOW_SENSITIVE_HELP = "Show values of rows marked IsSensitive instead of masking them."
 
 
@@ -89,7 +92,8 @@ def inspect(
 def table_cmd(
     ctx: typer.Context,
     name: str = typer.Argument(..., help="Table name.", autocompletion=complete_table_name),
-    rows: int = typer.Option(0, "--rows", min=0, metavar="N", help="Also show N sample rows."),
+    rows: int = typer.Option(0, "--rows", min=0, max=MAX_SAMPLE_ROWS, metavar="N",
+                             help=f"Also show N sample rows (at most {MAX_SAMPLE_ROWS})."),
     show_sensitive: bool = typer.Option(False, "--show-sensitive", help=SHOW_SENSITIVE_HELP),
     json_out: bool = typer.Option(False, "--json", help="One JSON document on stdout."),
 ) -> None:
