@@ -124,6 +124,11 @@ class AppState:
             return text
         return f"\x1b[{code}m{text}\x1b[0m"
 
+    @property
+    def width(self) -> int:
+        """The columns human output may use (cli.md, Output): a terminal's width, else COLUMNS, else 80."""
+        return output_width(sys.stdout)
+
     def _console(self, stderr: bool) -> "Console":
         no_color = self.colour_off
         # soft_wrap: long lines (SQL, paths) are printed whole, never folded
@@ -131,6 +136,9 @@ class AppState:
         # No colour means no escapes at all: rich's no_color still writes bold
         # and italic, which garble logs and `less` as much as colour does.
         extra: dict[str, Any] = {"color_system": None} if no_color else {}
+        stream = sys.stderr if stderr else sys.stdout
+        if not is_terminal(stream):
+            extra["width"] = output_width(stream)  # COLUMNS, else 80: what a pipe or a log gets
         return _console_class()(stderr=stderr, no_color=no_color, highlight=False, soft_wrap=True, **extra)
 
     @property
@@ -281,6 +289,23 @@ def _skip_server_drivers() -> None:
         return
     for name in _SERVER_DRIVERS:
         sys.modules.setdefault(name, None)  # type: ignore[assignment]
+
+
+DEFAULT_COLUMNS = 80
+
+
+def output_width(stream: Any) -> int:
+    """Columns for human output on ``stream``: a terminal's own width, else ``COLUMNS``, else 80."""
+    try:
+        columns = int(os.environ.get("COLUMNS", ""))
+    except ValueError:
+        columns = 0
+    if is_terminal(stream):
+        try:
+            return os.get_terminal_size(stream.fileno()).columns or columns or DEFAULT_COLUMNS
+        except (OSError, ValueError, AttributeError):
+            pass
+    return columns if columns >= 20 else DEFAULT_COLUMNS
 
 
 def is_terminal(stream: Any) -> bool:
