@@ -1212,7 +1212,17 @@ def restore(
             if plan.safety_backup:
                 made.append(eb.safety_snapshot(folder, on_progress))
 
-        warnings = eb.replace(staged, take_safety, lock_timeout=lock_timeout, on_progress=on_progress)
+        try:
+            warnings = eb.replace(staged, take_safety, lock_timeout=lock_timeout, on_progress=on_progress)
+        except BaseException as exc:
+            if made:  # the way back exists: the failure says where (its --json document too)
+                details = getattr(exc, "details", None)
+                if isinstance(details, dict):
+                    details.setdefault("safety_backup", str(made[0]))
+                else:
+                    with contextlib.suppress(AttributeError):
+                        exc.details = {"safety_backup": str(made[0])}  # type: ignore[attr-defined]
+            raise
     finally:
         eb.discard(staged)
     result = RestoreResult(plan, made[0] if made else None, duration_s=time.monotonic() - started,

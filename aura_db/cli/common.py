@@ -532,11 +532,10 @@ def finish(app: "AppState | None", exc: BaseException | None = None, *, verbose:
 
 def _made_before(exc: BaseException) -> dict[str, Any]:
     """The partial results an error carries (an AuraError's details; a Ctrl-C in a migration run's)."""
-    if isinstance(exc, AuraError):
-        return dict(exc.details)
+    made = dict(getattr(exc, "details", None) or {})  # an AuraError's; what core attached to another
     if isinstance(exc, KeyboardInterrupt):
-        return _interrupted_run(exc)
-    return {}
+        made = {**_interrupted_run(exc), **made}
+    return made
 
 
 def _interrupted_run(exc: BaseException) -> dict[str, Any]:
