@@ -166,3 +166,9 @@ def test_a_restore_that_fails_after_its_safety_backup_names_it_in_json(cli, serv
     failed = _doc(r)
     assert r.exit_code == 1 and failed["ok"] is False and "rolled back" in failed["error"]
     assert Path(failed["safety_backup"]).is_file()
+
+
+def test_a_usage_error_raised_before_the_command_read_its_settings_is_a_document(cli, workdir):
+    r = cli("backup", "verify", "--json")  # neither FILE nor --all
+    doc = _doc(r)
+    assert r.exit_code == 2 and "--all" in doc["error"]

@@ -211,18 +211,21 @@ class AuraGroup(TyperGroup):
     def invoke(self, ctx: Any) -> Any:
         # finish(): the one place where the outcome becomes stdout's JSON
         # document (on failure too), stderr's line and the exit code.
+        words = [*getattr(ctx, "_protected_args", []), *ctx.args]
+        words = words[: words.index("--")] if "--" in words else words
+        asked_json = "--json" in words  # also for a failure before the command read its options
         try:
             rv = super().invoke(ctx)
         except (typer.Exit, typer.Abort):
             raise
         except KeyboardInterrupt as exc:  # Ctrl-C: "error: interrupted", exit 130
-            raise typer.Exit(finish(_app_of(ctx), exc, verbose=_verbose)) from None
+            raise typer.Exit(finish(_app_of(ctx, json=asked_json), exc, verbose=_verbose)) from None
         except Exception as exc:  # noqa: BLE001 - the last line of defence
             from typer._click.exceptions import ClickException
 
             if isinstance(exc, ClickException):  # the parser's own errors: main() shows them
                 raise
-            raise typer.Exit(finish(_app_of(ctx), exc, verbose=_verbose)) from None
+            raise typer.Exit(finish(_app_of(ctx, json=asked_json), exc, verbose=_verbose)) from None
         code = finish(_app_of(ctx))
         if code:
             raise typer.Exit(code)
@@ -261,10 +264,13 @@ class AuraGroup(TyperGroup):
         return code
 
 
-def _app_of(ctx: Any) -> Any:
+def _app_of(ctx: Any, *, json: bool = False) -> Any:
     from aura_db.cli.common import AppState
 
-    return ctx.find_object(AppState)
+    app = ctx.find_object(AppState)
+    if app is not None and json:
+        app.json = True
+    return app
 
 
 app = typer.Typer(
