@@ -206,7 +206,12 @@ def discover(directory: Path) -> list[MigrationFile]:
                 hint="renumber one of them",
             )
         numbers[number] = path.stem
-        found.append(MigrationFile(number, path.stem, path, checksum(path)))
+        try:
+            digest = checksum(path)
+        except OSError as exc:
+            raise UsageError(f"cannot read migration {path}: {exc.strerror or exc}",
+                             hint="check the file's permissions") from None
+        found.append(MigrationFile(number, path.stem, path, digest))
     found.sort(key=lambda f: f.number)
     return found
 

@@ -172,3 +172,57 @@ def test_mysql_half_migration_lists_each_committed_statement_once(cli, server_ur
         assert {"half_one", "half_two"} <= set(db.get_tables())
     finally:
         db.close()
+
+
+# -- files aura-db may not read: exit 2 naming them, not a raw PermissionError --
+
+
+def _as_nobody(args: list[str], cwd: Path):
+    """``python -m aura_db ARGS`` as an unprivileged user (root reads every file whatever its mode)."""
+    import os
+    import shutil
+    import subprocess
+    import sys
+
+    if os.geteuid() != 0 or not shutil.which("setpriv"):
+        pytest.skip("needs root and setpriv to run a command as an unprivileged user")
+    return subprocess.run(["setpriv", "--reuid=65534", "--regid=65534", "--clear-groups",
+                           sys.executable, "-m", "aura_db", *args], cwd=cwd, capture_output=True, text=True,
+                          timeout=60, env={**os.environ, "HOME": str(cwd)})
+
+
+@pytest.fixture
+def open_dir():
+    import tempfile
+
+    path = Path(tempfile.mkdtemp(prefix="aura-perm-"))
+    path.chmod(0o777)
+    yield path
+    for p in path.rglob("*"):
+        p.chmod(0o777)
+    import shutil
+
+    shutil.rmtree(path)
+
+
+def test_an_unreadable_migration_file_or_folder_is_exit_2_naming_it(open_dir):
+    folder = migrations_with(open_dir / "m")
+    first = folder / f"{FIRST}.py"
+    first.chmod(0o000)
+    r = _as_nobody(["--db", str(open_dir / "x.db"), "--migrations", str(folder), "status"], open_dir)
+    assert r.returncode == 2, r
+    assert r.stderr.splitlines()[0] == f"error: cannot read migration {first}: Permission denied"
+    first.chmod(0o644)
+    folder.chmod(0o000)
+    r = _as_nobody(["--db", str(open_dir / "x.db"), "--migrations", str(folder), "status"], open_dir)
+    assert r.returncode == 2, r
+    assert r.stderr.splitlines()[0] == f"error: cannot read migrations folder {folder}: Permission denied"
+
+
+def test_an_unreadable_settings_file_is_exit_2_naming_it(open_dir):
+    settings = open_dir / "aura-db.toml"
+    settings.write_text("keep = 3\n", encoding="utf-8")
+    settings.chmod(0o000)
+    r = _as_nobody(["status"], open_dir)
+    assert r.returncode == 2, r
+    assert r.stderr.splitlines()[0] == f"error: cannot read settings file {settings}: Permission denied"
