@@ -80,6 +80,9 @@ class Manifest:
     # "quick_check": these very bytes (sha256 above) passed PRAGMA quick_check
     # when the backup was taken; None where nothing vouches for the content.
     content_check: str | None = None
+    # Compression inside the dump's own format ("gzip:9": pg_dump's), which
+    # its tool reads as it is; ``compression`` is that of the file as stored.
+    archive_compression: str | None = None
     format: str = FORMAT
     format_version: int = FORMAT_VERSION
     aura_db_version: str = __version__
@@ -352,6 +355,7 @@ class HashingWriter:
         self.size = 0
         self.raw_size = 0
         self._comp = _compressor(compression)
+        self.archive_compression: str | None = None  # the dump compresses itself (see create_with)
 
     def write(self, data: bytes | memoryview) -> None:
         self.raw_size += len(data)
@@ -789,6 +793,11 @@ def create_with(eb: Any, engine: "Engine", backup_dir: Path, *, label: str | Non
     folder = ensure_folder(Path(backup_dir))
     clean_leftovers(folder)
     when = _utcnow()
+    # Where the dump format compresses itself (PostgreSQL gzip), the file is
+    # stored as the tool wrote it: compressing it again only adds bytes.
+    inside = eb.archive_compression(compression)
+    if inside is not None:
+        compression = "none"
     name = _new_name(folder, when, label, eb.suffix, compression)
     final = folder / name
     tmp = tmp_name(folder, name)
@@ -797,6 +806,7 @@ def create_with(eb: Any, engine: "Engine", backup_dir: Path, *, label: str | Non
         fd = os.open(tmp, os.O_RDWR | os.O_CREAT | os.O_EXCL, 0o600)
         try:
             writer = HashingWriter(fd, compression, path=tmp)
+            writer.archive_compression = inside
             snap = eb.snapshot(writer, folder, on_progress)
             writer.finish()
         finally:
@@ -819,6 +829,7 @@ def create_with(eb: Any, engine: "Engine", backup_dir: Path, *, label: str | Non
                 server_version=snap.server_version,
                 row_counts_exact=snap.row_counts_exact,
                 content_check=snap.content_check,
+                archive_compression=inside,
             )
             _write_json_file(mtmp, manifest.to_dict())
             # Manifest first, backup last: the backup only becomes visible
@@ -1201,7 +1212,17 @@ def restore(
             if plan.safety_backup:
                 made.append(eb.safety_snapshot(folder, on_progress))
 
-        warnings = eb.replace(staged, take_safety, lock_timeout=lock_timeout, on_progress=on_progress)
+        try:
+            warnings = eb.replace(staged, take_safety, lock_timeout=lock_timeout, on_progress=on_progress)
+        except BaseException as exc:
+            if made:  # the way back exists: the failure says where (its --json document too)
+                details = getattr(exc, "details", None)
+                if isinstance(details, dict):
+                    details.setdefault("safety_backup", str(made[0]))
+                else:
+                    with contextlib.suppress(AttributeError):
+                        exc.details = {"safety_backup": str(made[0])}  # type: ignore[attr-defined]
+            raise
     finally:
         eb.discard(staged)
     result = RestoreResult(plan, made[0] if made else None, duration_s=time.monotonic() - started,

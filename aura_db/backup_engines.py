@@ -93,6 +93,16 @@ class EngineBackup:
     def snapshot(self, writer: "HashingWriter", folder: Path, on_progress: "Progress | None") -> Snapshot:
         raise NotImplementedError
 
+    def archive_compression(self, compression: str) -> str | None:
+        """The compression the engine's own dump format applies for ``compression``, or None.
+
+        When not None the dump compresses itself and the file is stored as
+        the dump tool wrote it (no outer ``.gz``/``.zst``): its readers
+        (pg_restore) read it directly, and wrapping compressed data again
+        only makes it larger.
+        """
+        return None
+
     def check_content(self, path: Path, manifest: "Manifest", *, full: bool, scratch_dir: Path,
                       on_progress: "Progress | None") -> tuple[list[str], list[str]]:
         raise NotImplementedError
@@ -168,6 +178,18 @@ def sqlite_schema_head(con: sqlite3.Connection) -> str | None:
     return row[0] if row else None
 
 
+def check_summary(rows: list[str], limit: int = 3) -> str:
+    """PRAGMA quick_check / integrity_check rows as one line: the first findings and how many more.
+
+    A row may hold several findings on lines of its own ("*** in database
+    main ***" then one per page): an error is one line on stderr.
+    """
+    lines = [line.strip() for row in rows for line in str(row).splitlines()]
+    lines = [line for line in lines if line and not (line.startswith("***") and line.endswith("***"))]
+    shown = "; ".join(lines[:limit])
+    return shown + (f" (and {len(lines) - limit} more)" if len(lines) > limit else "")
+
+
 def _check_sqlite_file(path: Path, *, full: bool, pragma: bool = True
                        ) -> tuple[list[str], dict[str, int], str | None]:
     """(problems, row counts, schema head) of a SQLite file nobody else uses.
@@ -186,7 +208,7 @@ def _check_sqlite_file(path: Path, *, full: bool, pragma: bool = True
                 check = "integrity_check" if full else "quick_check"
                 rows = [r[0] for r in con.execute(f"PRAGMA {check}").fetchall()]
                 if rows != ["ok"]:
-                    return [f"{check}: " + "; ".join(rows[:5])], {}, None
+                    return [f"{check}: " + check_summary(rows)], {}, None
             return [], sqlite_row_counts(con), sqlite_schema_head(con)
         except sqlite3.DatabaseError as exc:
             return [f"not a valid SQLite database: {exc}"], {}, None
@@ -411,7 +433,7 @@ class SqliteBackup(EngineBackup):
             raise AuraError(f"cannot read {self.path}: {error}")
         warnings = []
         if found["check"] != ["ok"]:
-            warnings.append("the database fails quick_check: " + "; ".join(found["check"][:3]))
+            warnings.append("the database fails quick_check: " + check_summary(found["check"]))
         # Both ways the check read exactly what was copied: the copy itself,
         # or the source under the read lock that froze it for the copy.
         return Snapshot(found["counts"], found["head"], found["version"], warnings=warnings,
@@ -483,7 +505,7 @@ class SqliteBackup(EngineBackup):
             for p in (tmp, Path(f"{tmp}-journal")):
                 with contextlib.suppress(OSError):
                     p.unlink()
-        warnings = [] if check == ["ok"] else ["the live database fails quick_check: " + "; ".join(check[:3])]
+        warnings = [] if check == ["ok"] else ["the live database fails quick_check: " + check_summary(check)]
         # The check read the snapshot file, whose bytes are what was stored.
         return Snapshot(counts, head, sqlite3.sqlite_version, warnings=warnings,
                         content_check="quick_check" if check == ["ok"] else None)
@@ -1058,6 +1080,16 @@ class PostgresBackup(_ServerBackup):
             warnings.append(f"{name} {cmajor} and server {server} differ; a dump is read best by the same version")
         return server, warnings
 
+    # gzip on PostgreSQL is pg_dump's own: the custom format compresses each
+    # table's data with zlib (its default level is what "none" gets).  A
+    # stream of an uncompressed archive (-Z 0) gzipped afterwards came out
+    # larger than that default; pg_dump at the best level never is, and
+    # pg_restore reads the archive as it is.
+    GZIP_ARCHIVE_LEVEL = 9
+
+    def archive_compression(self, compression: str) -> str | None:
+        return f"gzip:{self.GZIP_ARCHIVE_LEVEL}" if compression == "gzip" else None
+
     def snapshot(self, writer: "HashingWriter", folder: Path, on_progress: "Progress | None") -> Snapshot:
         pg_dump = _which("pg_dump")
         db = self.engine.open()
@@ -1074,9 +1106,16 @@ class PostgresBackup(_ServerBackup):
                 snap = cur.fetchone()[0]
                 counts = self._counts(db)
                 head = self._head(db)
-                # Our own compression makes pg_dump's redundant; without it
-                # the custom format compresses itself.
-                level = ["-Z", "0"] if writer._comp is not None else []
+                # zstd: the archive uncompressed (-Z 0), zstd over all of it
+                # (smaller than pg_dump's zlib; pg_dump 15 has no zstd).
+                # none: pg_dump's default compression.  gzip: pg_dump's own,
+                # at its best level (archive_compression; no outer gzip).
+                if writer._comp is not None:
+                    level = ["-Z", "0"]
+                elif getattr(writer, "archive_compression", None):
+                    level = ["-Z", str(self.GZIP_ARCHIVE_LEVEL)]
+                else:
+                    level = []
                 self._stream_tool([pg_dump, "-Fc", *level, f"--snapshot={snap}", *self._conn_args()],
                                   writer, on_progress)
             finally:
@@ -1239,8 +1278,11 @@ class MysqlBackup(_ServerBackup):
             head = self._head(db)
         finally:
             db.close()
+        # The database name as a plain argument, not --databases: the dump
+        # then holds no CREATE DATABASE / USE and loads into whichever
+        # database the client names (`mariadb aura_restore < backup.sql`).
         self._stream_tool([dump, *self._conn_args(), "--single-transaction", "--routines", "--triggers",
-                           "--hex-blob", "--default-character-set=utf8mb4", "--databases", self.dbname],
+                           "--hex-blob", "--default-character-set=utf8mb4", "--", self.dbname],
                           writer, on_progress)
         # The dump's snapshot starts a moment after the counts: with writers
         # at work they may differ, so verification treats them as a guide.
@@ -1290,7 +1332,11 @@ class MysqlBackup(_ServerBackup):
             admin.close()
 
     def _retarget(self, path: Path, manifest: "Manifest", name: str, prelude: str = "") -> Iterator[bytes]:
-        """The dump with its CREATE DATABASE / USE lines pointed at ``name``."""
+        """The dump with any CREATE DATABASE / USE lines pointed at ``name``.
+
+        Dumps aura-db writes have none (they load into the database the
+        client names); backups taken by older versions (``--databases``) do.
+        """
         from aura_db.backup import read_decompressed
 
         yield prelude.encode()

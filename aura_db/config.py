@@ -149,7 +149,11 @@ def read_file(path: Path, *, table: str | None = None) -> tuple[dict[str, Any], 
     try:
         text = path.read_text(encoding="utf-8")
     except OSError as exc:
-        raise UsageError(f"cannot read settings file {path}: {exc.strerror}") from None
+        raise UsageError(f"cannot read settings file {path}: {exc.strerror or exc}") from None
+    except UnicodeDecodeError as exc:
+        line = path.read_bytes()[: exc.start].count(b"\n") + 1
+        raise UsageError(f"{path}:{line}: not valid TOML: the file is not UTF-8 (byte 0x{exc.object[exc.start]:02x})",
+                         hint="save the settings file as UTF-8") from None
     try:
         data = tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:
@@ -237,6 +241,12 @@ def load_settings(
             sources[key] = f"file {config_path}" + (" [tool.aura-db]" if config_path and config_path.name == "pyproject.toml" else "")
         else:
             values[key], sources[key] = default, "default"
+    for key in ("url", "migrations", "backup_dir"):
+        # An empty path is not "the default": backup_dir = "" would write
+        # backups into the working directory, among everything else there.
+        if isinstance(values[key], str) and not values[key].strip() and sources[key] != "default":
+            raise UsageError(f"{key} from {sources[key].split(' ', 1)[1]} is empty",
+                             hint=f"give {key} a value, or leave it out for the default")
     if values["compression"] not in COMPRESSIONS:
         raise UsageError(f"unknown compression {values['compression']!r} from {sources['compression']}",
                          hint="use none, gzip or zstd")

@@ -8,16 +8,32 @@ place (``aura_db.cli.app.AuraGroup``).
 
 from __future__ import annotations
 
+from typing import Callable
+
+# Where core modules send warnings (a stray file in the migrations folder):
+# core never prints; the CLI registers its stderr here.
+WARNING_SINKS: list[Callable[[str], None]] = []
+
+
+def notify(message: str) -> None:
+    """A warning for whoever listens (the CLI writes it on stderr)."""
+    for sink in list(WARNING_SINKS):
+        sink(message)
+
 
 class AuraError(Exception):
     """The operation failed (exit 1)."""
 
     exit_code = 1
 
-    def __init__(self, message: str, *, hint: str | None = None):
+    def __init__(self, message: str, *, hint: str | None = None, details: dict | None = None):
         super().__init__(message)
         self.message = message
         self.hint = hint
+        # What the operation made before it stopped (a safety backup's path,
+        # the migrations it applied): the CLI puts these fields into the
+        # --json document of the failure, beside "ok", "error", "exit_code".
+        self.details: dict = dict(details or {})
 
     def __str__(self) -> str:
         return self.message
@@ -63,6 +79,7 @@ class MigrationFailed(AuraError):
         *,
         applied: list[str] | None = None,
         partial: list[str] | None = None,
+        backup: str | None = None,
         hint: str | None = None,
     ):
         self.name = name
@@ -77,4 +94,10 @@ class MigrationFailed(AuraError):
                 f"and stay applied (MySQL cannot roll back DDL): "
                 + " | ".join(s.rstrip(";") for s in self.partial)
             )
-        super().__init__(message, hint=hint)
+        self.backup = backup  # the safety backup taken before the run, if any
+        super().__init__(message, hint=hint, details={
+            "migration": name,
+            "migrations": self.applied,
+            "partial": self.partial,
+            "backup": backup,
+        })

@@ -31,7 +31,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Callable, Iterator
 
-from aura_db.errors import AuraError, MigrationFailed, UsageError
+from aura_db.errors import AuraError, MigrationFailed, UsageError, notify
 
 if TYPE_CHECKING:
     import peewee as pw
@@ -187,9 +187,17 @@ def discover(directory: Path) -> list[MigrationFile]:
         )
     found: list[MigrationFile] = []
     numbers: dict[int, str] = {}
-    for path in sorted(directory.iterdir()):
+    try:
+        entries = sorted(directory.iterdir())
+    except OSError as exc:
+        raise UsageError(f"cannot read migrations folder {directory}: {exc.strerror or exc}") from None
+    for path in entries:
         m = FILE_RE.match(path.name)
         if not m or not path.is_file():
+            if not m and path.suffix == ".py" and path.name != "__init__.py":
+                # Never silently ignored (cli.md, Files): 1_short.py is not 001_short.py.
+                notify(f"{path.name} in {directory} is not a migration (names are NNN_name.py): ignored; "
+                       f"rename it (e.g. {_suggested_name(path.name)}) if it is one")
             continue
         number = int(m.group(1))
         if number in numbers:
@@ -198,9 +206,21 @@ def discover(directory: Path) -> list[MigrationFile]:
                 hint="renumber one of them",
             )
         numbers[number] = path.stem
-        found.append(MigrationFile(number, path.stem, path, checksum(path)))
+        try:
+            digest = checksum(path)
+        except OSError as exc:
+            raise UsageError(f"cannot read migration {path}: {exc.strerror or exc}",
+                             hint="check the file's permissions") from None
+        found.append(MigrationFile(number, path.stem, path, digest))
     found.sort(key=lambda f: f.number)
     return found
+
+
+def _suggested_name(name: str) -> str:
+    m = re.match(r"^(\d+)[_-]?(.*)\.py$", name)
+    if m:
+        return f"{int(m.group(1)):03d}_{re.sub(r'[^A-Za-z0-9_]', '_', m.group(2)) or 'name'}.py"
+    return f"NNN_{re.sub(r'[^A-Za-z0-9_]', '_', name[:-3]) or 'name'}.py"
 
 
 @dataclass
@@ -454,8 +474,9 @@ class _SqlCapture:
                 cursor.fetchone.return_value = None
                 cursor.fetchall.return_value = []
                 return cursor
+        recorded = not sql.lstrip().upper().startswith(self.READ_ONLY)
         cursor = self._orig(sql, params, *args, **kwargs)
-        if self.execute and self.statements:
+        if self.execute and recorded:  # a SELECT after it is not the previous statement again
             self.done.append(self.statements[-1])
         return cursor
 
@@ -741,7 +762,7 @@ def _run_step(
     except Exception as exc:  # noqa: BLE001 - user code may raise anything
         partial = progress.done if progress else []
         raise MigrationFailed(
-            name, exc, applied=list(result.migrations), partial=partial,
+            name, exc, applied=list(result.migrations), partial=partial, backup=result.backup,
             hint=_next_step(name, partial, result.backup),
         ) from exc
 
@@ -780,7 +801,9 @@ def _rollback_plan(
     if chosen > 1:
         raise UsageError("give only one of TARGET, --steps and --all")
     if not applied:
-        raise UsageError("nothing to roll back: no migration is applied")
+        if target not in (None, "0", "zero"):
+            resolve_target(target, [f.name for f in files])  # a typo is still a usage error
+        return []  # nothing to do (exit 0)
     if all_:
         return list(reversed(applied))
     if target is not None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import sqlite3
 import textwrap
 from pathlib import Path
@@ -296,12 +297,17 @@ def test_rollback_of_a_migration_without_rollback_names_it(cli, mig, workdir):
     assert history(db) == ["001_initial", "002_index_title"]
 
 
-def test_rollback_with_nothing_applied_is_a_usage_error(cli, workdir):
+def test_rollback_with_nothing_applied_is_nothing_to_do(cli, workdir):
+    """cli.md: exit 0 is also "nothing to do"."""
     assert cli("migrate").exit_code == 0
     assert cli("rollback", "--all", "--yes", "--no-backup").exit_code == 0
     r = cli("rollback", "--yes")
-    assert r.exit_code == 2
-    assert "nothing to roll back" in r.stderr
+    assert r.exit_code == 0, r
+    assert r.stdout == "nothing to do (head: nothing applied)\n"
+    r = cli("rollback", "--json")  # nothing to confirm either
+    assert r.exit_code == 0 and json.loads(r.stdout)["nothing_to_do"] is True
+    r = cli("rollback", "999", "--yes")  # an unknown target is still a usage error
+    assert r.exit_code == 2 and "unknown migration target" in r.stderr
 
 
 def test_rollback_dry_run_changes_nothing(cli, mig, workdir):

@@ -5,7 +5,7 @@ the sources; tests/test_fast_path.py fails when it is out of date.
 """
 
 SNAPSHOT = {'format': 1,
- 'fingerprint': '05a6ac5f',
+ 'fingerprint': '80b8b4dd',
  'help_columns': 80,
  'no_args': ['Usage: aura-db [OPTIONS] COMMAND [ARGS]...\n'
              '\n'
@@ -407,7 +407,8 @@ SNAPSHOT = {'format': 1,
                             '  name  Table name.  [required]\n'
                             '\n'
                             'Options:\n'
-                            '  --rows N          Also show N sample rows.  [default: 0; x>=0]\n'
+                            '  --rows N          Also show N sample rows (at most 1000).  [default: 0;\n'
+                            '                    0<=x<=1000]\n'
                             '  --show-sensitive  Show values of rows marked IsSensitive instead of masking\n'
                             '                    them.\n'
                             '  --json            One JSON document on stdout.\n'
@@ -1746,10 +1747,10 @@ SNAPSHOT = {'format': 1,
                                          'multiple': False,
                                          'hidden': False,
                                          'eager': False,
-                                         'help': 'Also show N sample rows.',
-                                         'shown': {'zsh': 'Also show N sample rows.',
-                                                   'fish': 'Also show N sample rows.',
-                                                   'powershell': 'Also show N sample rows.'},
+                                         'help': 'Also show N sample rows (at most 1000).',
+                                         'shown': {'zsh': 'Also show N sample rows (at most 1000).',
+                                                   'fish': 'Also show N sample rows (at most 1000).',
+                                                   'powershell': 'Also show N sample rows (at most 1000).'},
                                          'complete': ['none']},
                                         {'name': 'show_sensitive',
                                          'opts': ['--show-sensitive'],

@@ -34,6 +34,14 @@ class AppState:
     verbose: bool = False
     quiet: bool = False
     no_color: bool = False
+    # The command answers with one JSON document (its --json was given).
+    json: bool = False
+    # What the command made before it might stop (e.g. "backup": a safety
+    # backup's path): fields of the --json document of a failure.
+    made: dict[str, Any] = field(default_factory=dict)
+    _doc: Any = field(default=None, repr=False)
+    _has_doc: bool = field(default=False, repr=False)
+    _warned: set[str] = field(default_factory=set, repr=False)
     _settings: "Settings | None" = field(default=None, repr=False)
     _out: "Console | None" = field(default=None, repr=False)
     _err: "Console | None" = field(default=None, repr=False)
@@ -60,7 +68,9 @@ class AppState:
         s = self.settings
         if _is_sqlite_url(s.url):
             _skip_server_drivers()
-        return engine_for(parse_url(s.url, cwd=s.cwd))
+        url = parse_url(s.url, cwd=s.cwd)
+        check_url_parameters(url)
+        return engine_for(url)
 
     # -- terminals and consoles -------------------------------------------
     @property
@@ -114,6 +124,11 @@ class AppState:
             return text
         return f"\x1b[{code}m{text}\x1b[0m"
 
+    @property
+    def width(self) -> int:
+        """The columns human output may use (cli.md, Output): a terminal's width, else COLUMNS, else 80."""
+        return output_width(sys.stdout)
+
     def _console(self, stderr: bool) -> "Console":
         no_color = self.colour_off
         # soft_wrap: long lines (SQL, paths) are printed whole, never folded
@@ -121,6 +136,9 @@ class AppState:
         # No colour means no escapes at all: rich's no_color still writes bold
         # and italic, which garble logs and `less` as much as colour does.
         extra: dict[str, Any] = {"color_system": None} if no_color else {}
+        stream = sys.stderr if stderr else sys.stdout
+        if not is_terminal(stream):
+            extra["width"] = output_width(stream)  # COLUMNS, else 80: what a pipe or a log gets
         return _console_class()(stderr=stderr, no_color=no_color, highlight=False, soft_wrap=True, **extra)
 
     @property
@@ -145,17 +163,26 @@ class AppState:
             sys.stderr.write(message + "\n")
             sys.stderr.flush()
 
+    def warn_once(self, message: str) -> None:
+        """A warning from the core (aura_db.errors.notify): each said once per command."""
+        if message not in self._warned:
+            self._warned.add(message)
+            self.warn(message)
+
     def warn(self, message: str) -> None:
         if not self.quiet:
             sys.stderr.write(self.paint(f"warning: {message}", "yellow", stream=sys.stderr) + "\n")
             sys.stderr.flush()
 
     def emit_json(self, doc: Any) -> None:
-        """Exactly one JSON document on stdout."""
-        import json
+        """The command's JSON document; ``finish`` writes it, once the command's outcome is known.
 
-        sys.stdout.write(json.dumps(doc, indent=2, default=str) + "\n")
-        sys.stdout.flush()
+        A command may still fail after its report (``verify`` exits 3 on a
+        failing check): the one document on stdout then says so too.
+        """
+        self.json = True
+        self._doc = doc
+        self._has_doc = True
 
     def confirm(self, question: str, *, yes: bool, what: str) -> None:
         """Go on only with --yes or a person's yes; else Refused (exit 6)."""
@@ -195,6 +222,53 @@ ONE_COMMAND_PROCESS = False
 _SERVER_DRIVERS = ("psycopg2", "psycopg2cffi", "psycopg", "pymysql", "MySQLdb", "mysql", "mariadb")
 
 
+# Parts of the URL itself, not query parameters (playhouse.db_url's names).
+_URL_PARTS = {"host", "port", "user", "password", "passwd", "database"}
+# What the SQLite driver (and aura-db's own ``timeout``) takes from a query string.
+_SQLITE_PARAMETERS = {"timeout", "detect_types", "isolation_level", "check_same_thread", "cached_statements", "uri"}
+
+
+def check_url_parameters(url: Any) -> None:
+    """UsageError (exit 2) for a query parameter the engine's driver does not know.
+
+    The driver would otherwise refuse it only when connecting, as a raw
+    TypeError or "invalid dsn" (exit 1), a step later than a typo deserves.
+    """
+    extra = [k for k in url.params if k not in _URL_PARTS]
+    if not extra:
+        return
+    if url.engine == "sqlite":
+        known: set[str] | None = _SQLITE_PARAMETERS
+    elif url.engine == "mysql":
+        import inspect
+
+        import pymysql
+
+        known = set(inspect.signature(pymysql.connections.Connection.__init__).parameters) - {"self"}
+    else:
+        known = None  # libpq knows its own options: ask it
+    bad = []
+    for key in extra:
+        if known is not None:
+            if key not in known:
+                bad.append(key)
+            continue
+        from psycopg2 import ProgrammingError
+        from psycopg2.extensions import parse_dsn
+
+        try:
+            parse_dsn(f"{key}=''")
+        except ProgrammingError:
+            bad.append(key)
+    if bad:
+        from aura_db.errors import UsageError
+
+        listed = ", ".join(repr(k) for k in bad)
+        hint = (f"SQLite takes {', '.join(sorted(_SQLITE_PARAMETERS))}" if url.engine == "sqlite"
+                else "see the driver's connection options (e.g. ?connect_timeout=SECONDS)")
+        raise UsageError(f"unknown parameter {listed} in the database URL {url.redacted}", hint=hint)
+
+
 def _is_sqlite_url(url: str) -> bool:
     url = (url or "").strip()
     return url.startswith("sqlite:") or "://" not in url  # a plain path means SQLite
@@ -215,6 +289,23 @@ def _skip_server_drivers() -> None:
         return
     for name in _SERVER_DRIVERS:
         sys.modules.setdefault(name, None)  # type: ignore[assignment]
+
+
+DEFAULT_COLUMNS = 80
+
+
+def output_width(stream: Any) -> int:
+    """Columns for human output on ``stream``: a terminal's own width, else ``COLUMNS``, else 80."""
+    try:
+        columns = int(os.environ.get("COLUMNS", ""))
+    except ValueError:
+        columns = 0
+    if is_terminal(stream):
+        try:
+            return os.get_terminal_size(stream.fileno()).columns or columns or DEFAULT_COLUMNS
+        except (OSError, ValueError, AttributeError):
+            pass
+    return columns if columns >= 20 else DEFAULT_COLUMNS
 
 
 def is_terminal(stream: Any) -> bool:
@@ -253,12 +344,28 @@ def _console_class() -> Any:
 
 def app_state(params: dict[str, Any]) -> AppState:
     """The AppState of the root's global options, as the parser left them."""
+    from aura_db import errors
+
     flags = {"url": params.get("db"), "migrations": params.get("migrations"), "backup_dir": params.get("backup_dir")}
-    return AppState(flags=flags, config=params.get("config"), verbose=bool(params.get("verbose")),
-                    quiet=bool(params.get("quiet")), no_color=bool(params.get("no_color")))
+    app = AppState(flags=flags, config=params.get("config"), verbose=bool(params.get("verbose")),
+                   quiet=bool(params.get("quiet")), no_color=bool(params.get("no_color")))
+    errors.WARNING_SINKS[:] = [app.warn_once]  # this command's stderr hears the core's warnings
+    return app
+
+
+# The last error line written, with its hint: the "error" of a --json failure document.
+_last_error: list[str | None] = [None, None]
+
+
+def one_line(text: str) -> str:
+    """``text`` on one line: an error is one line on stderr, whatever its source put in it."""
+    return "; ".join(part.strip() for part in str(text).splitlines() if part.strip())
 
 
 def error_line(message: str, hint: str | None = None) -> None:
+    message = one_line(message)
+    hint = one_line(hint) if hint else hint
+    _last_error[:] = [message, hint]
     sys.stderr.write(f"error: {message}\n")
     if hint:
         sys.stderr.write(f"hint: {hint}\n")
@@ -370,7 +477,85 @@ def _interrupted_step(exc: BaseException) -> tuple[str, str, bool, int] | None:
     return None
 
 
+def write_json(doc: Any) -> None:
+    """One JSON document on stdout."""
+    import json
+
+    sys.stdout.write(json.dumps(doc, indent=2, default=str) + "\n")
+    sys.stdout.flush()
+
+
+def finish(app: "AppState | None", exc: BaseException | None = None, *, verbose: bool = False,
+           reported: tuple[int, str | None, str | None] | None = None) -> int:
+    """The one place a command's outcome becomes output and an exit code.
+
+    Success: the command's JSON document (an object gets ``"ok": true``),
+    exit 0.  Failure: the one line on stderr (``failure_code``) and, when the
+    command answers in JSON, one document on stdout all the same: ``"ok":
+    false``, ``"error"`` (the stderr line, without its ``error: ``),
+    ``"exit_code"``, the hint, and whatever was made before it stopped (the
+    error's ``details``, what the CLI recorded in ``app.made``), merged into
+    the command's own report when it had made one (``reported``: the code
+    and line of an error already written).  A report that is a list
+    (``backup verify --all``) is written as it is: each entry says ``ok``.
+    """
+    code = 0
+    message = hint = None
+    if reported is not None:  # the line is on stderr already (the parser's errors)
+        code, message, hint = reported
+    elif exc is not None:
+        code, message, hint = _report_failure(exc, verbose=verbose)
+    if app is None or not app.json or code == BROKEN_PIPE:
+        return code
+    doc = app._doc if app._has_doc else None
+    if exc is None:
+        if not app._has_doc:
+            return code
+        if isinstance(doc, dict) and "ok" not in doc:
+            doc = {"ok": True, **doc}
+    elif not isinstance(doc, list):
+        failed: dict[str, Any] = {"ok": False, "error": message, "exit_code": code}
+        if hint:
+            failed["hint"] = hint
+        extra = {**app.made, **_made_before(exc)}
+        for key, value in {**extra, **(doc or {})}.items():
+            failed.setdefault(key, value)
+        doc = failed
+    try:
+        write_json(doc)
+    except (OSError, ValueError) as write_error:
+        if isinstance(write_error, OSError) and is_broken_pipe(write_error):
+            return broken_pipe()
+        raise
+    return code
+
+
+def _made_before(exc: BaseException) -> dict[str, Any]:
+    """The partial results an error carries (an AuraError's details; a Ctrl-C in a migration run's)."""
+    made = dict(getattr(exc, "details", None) or {})  # an AuraError's; what core attached to another
+    if isinstance(exc, KeyboardInterrupt):
+        made = {**_interrupted_run(exc), **made}
+    return made
+
+
+def _interrupted_run(exc: BaseException) -> dict[str, Any]:
+    """What a migrate or rollback run Ctrl-C stopped had done: the migrations it finished, its safety backup."""
+    import traceback
+
+    for frame, _ in traceback.walk_tb(exc.__traceback__):
+        if frame.f_globals.get("__name__") == "aura_db.migrations" and frame.f_code.co_name in ("migrate", "rollback"):
+            result = frame.f_locals.get("result")
+            if result is not None and hasattr(result, "migrations"):
+                return {"migrations": list(result.migrations), "backup": getattr(result, "backup", None)}
+    return {}
+
+
 def failure_code(exc: BaseException, *, verbose: bool) -> int:
+    """Report a command's failure in one line (two with a hint); its exit code (see ``_report_failure``)."""
+    return _report_failure(exc, verbose=verbose)[0]
+
+
+def _report_failure(exc: BaseException, *, verbose: bool) -> tuple[int, str | None, str | None]:
     """Report a command's failure in one line (two with a hint); its exit code.
 
     An ``AuraError`` says what went wrong and carries its code; anything
@@ -381,25 +566,26 @@ def failure_code(exc: BaseException, *, verbose: bool) -> int:
     """
     import traceback
 
+    _last_error[:] = [None, None]
     if isinstance(exc, KeyboardInterrupt):
-        return interrupted(exc)
+        return interrupted(exc), *_last_error
     if is_broken_pipe(exc):
-        return broken_pipe()
+        return broken_pipe(), None, None
     if isinstance(exc, EOFError):
         sys.stderr.write("\n")
         error_line("aborted, nothing changed")
-        return 6
+        return 6, *_last_error
     if verbose:
         traceback.print_exception(exc)
     if isinstance(exc, AuraError):
         error_line(exc.message, exc.hint)
-        return exc.exit_code
+        return exc.exit_code, *_last_error
     text = str(exc).strip().splitlines()
     error_line(
         f"{type(exc).__name__}: {text[0] if text else 'unexpected failure'}",
         None if verbose else "run with --verbose for the traceback",
     )
-    return 1
+    return 1, *_last_error
 
 
 def state(ctx: "typer.Context") -> AppState:
@@ -407,4 +593,6 @@ def state(ctx: "typer.Context") -> AppState:
     if obj is None:  # a command invoked without the root callback (tests)
         obj = AppState(flags={})
         ctx.obj = obj
+    if ctx.params.get("json_out"):  # from here on, a failure is a JSON document too (finish)
+        obj.json = True
     return obj

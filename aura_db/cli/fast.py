@@ -224,11 +224,12 @@ def _status(snap: dict[str, Any], args: list[str]) -> int | None:
     common.ONE_COMMAND_PROCESS = True
     options = parsed.values["status"]
     app = common.app_state(parsed.values[""])
+    app.json = bool(options.get("json_out"))
     try:
-        status.run(app, check=bool(options.get("check")), json_out=bool(options.get("json_out")))
+        status.run(app, check=bool(options.get("check")), json_out=app.json)
     except (Exception, KeyboardInterrupt) as exc:  # noqa: BLE001 - as the Typer path reports them
-        return common.failure_code(exc, verbose=app.verbose)
-    return 0
+        return common.finish(app, exc, verbose=app.verbose)
+    return common.finish(app)
 
 
 # -- completion ----------------------------------------------------------------

@@ -13,6 +13,9 @@ app = typer.Typer(
     rich_markup_mode=None,
 )
 
+# A sample is for reading: beyond this, --json and a query serve better (and
+# a number past the engine's integer range is a usage error, not a driver's).
+MAX_SAMPLE_ROWS = 1000
 SHOW_SENSITIVE_HELP = "Show values of rows marked IsSensitive instead of masking them."
 
 
@@ -47,8 +50,6 @@ def inspect(
     """
     if ctx.invoked_subcommand is not None:
         return
-    from rich.table import Table
-
     from aura_db import inspection
 
     app_state = state(ctx)
@@ -56,31 +57,30 @@ def inspect(
     if json_out:
         app_state.emit_json(ov.to_dict())
         return
-    facts = Table(show_header=False, box=None, pad_edge=False)
-    facts.add_column(style="bold")
-    facts.add_column()
-    facts.add_row("engine", f"{ov.engine} {ov.server_version}")
-    facts.add_row("database", ov.location)
+    from aura_db.cli.render import Col, layout, wrap_value
+
+    facts = [("engine", f"{ov.engine} {ov.server_version}"), ("database", ov.location)]
     for key, value in ov.facts.items():
         shown = human_bytes(value) if key.endswith("_bytes") else str(value)
-        facts.add_row(key.replace("_", " ").removesuffix(" bytes"), shown)
-    facts.add_row("schema head", f"{ov.head} ({ov.applied} applied)" if ov.head else "(not migrated)")
-    facts.add_row("latency", f"{ov.health['latency_ms']:.3f} ms (SELECT 1, median of 5)")
+        facts.append((key.replace("_", " ").removesuffix(" bytes"), shown))
+    facts.append(("schema head", f"{ov.head} ({ov.applied} applied)" if ov.head else "(not migrated)"))
+    facts.append(("latency", f"{ov.health['latency_ms']:.3f} ms (SELECT 1, median of 5)"))
     if ov.health.get("connections") is not None:
-        facts.add_row("connections", f"{ov.health['connections']} of {ov.health.get('max_connections', '?')}")
-    app_state.out.print(facts)
-    table = Table(title="Tables", title_justify="left")
-    for name, justify in (("table", "left"), ("rows", "right"), ("data", "right"), ("indexes size", "right"),
-                          ("indexes", "right")):
-        table.add_column(name, justify=justify)  # type: ignore[arg-type]
+        facts.append(("connections", f"{ov.health['connections']} of {ov.health.get('max_connections', '?')}"))
+    key_width = max(len(k) for k, _ in facts)
+    lines = [line for k, v in facts for line in wrap_value(k, v, key_width, app_state.width)]
     estimated = set()
+    rows = []
     for t in ov.tables:
         mark = "" if t.size_exact else "~"
         if not t.size_exact:
             estimated.add(t.size_source)
-        table.add_row(t.name, f"{t.rows:,}", mark + human_bytes(t.data_bytes),
-                      "" if t.index_bytes is None else mark + human_bytes(t.index_bytes), str(t.indexes))
-    app_state.out.print(table)
+        rows.append([t.name, f"{t.rows:,}", mark + human_bytes(t.data_bytes),
+                     "" if t.index_bytes is None else mark + human_bytes(t.index_bytes), str(t.indexes)])
+    columns = [Col("table"), Col("rows", justify="right"), Col("data", justify="right"),
+               Col("indexes size", justify="right", drop=1), Col("indexes", justify="right")]
+    lines += ["", "Tables", *layout(app_state, columns, rows)]
+    _write(lines)
     for how in sorted(estimated):
         app_state.note(f"~ sizes are estimates: {how}")
 
@@ -89,7 +89,8 @@ def inspect(
 def table_cmd(
     ctx: typer.Context,
     name: str = typer.Argument(..., help="Table name.", autocompletion=complete_table_name),
-    rows: int = typer.Option(0, "--rows", min=0, metavar="N", help="Also show N sample rows."),
+    rows: int = typer.Option(0, "--rows", min=0, max=MAX_SAMPLE_ROWS, metavar="N",
+                             help=f"Also show N sample rows (at most {MAX_SAMPLE_ROWS})."),
     show_sensitive: bool = typer.Option(False, "--show-sensitive", help=SHOW_SENSITIVE_HELP),
     json_out: bool = typer.Option(False, "--json", help="One JSON document on stdout."),
 ) -> None:
@@ -107,37 +108,45 @@ def table_cmd(
     _render_table(app_state, d)
 
 
+def _write(lines: list[str]) -> None:
+    import sys
+
+    sys.stdout.write("\n".join(lines) + "\n")
+    sys.stdout.flush()
+
+
 def _render_table(app_state: AppState, d) -> None:
-    from rich.table import Table
+    from aura_db.cli.render import Col, layout
 
     out = app_state.out
     fk_cols = {fk.column for fk in d.foreign_keys_out}
-    cols = Table(title=f"{d.name} ({d.rows:,} rows)", title_justify="left")
-    for h in ("column", "type", "null", "default", "key"):
-        cols.add_column(h)
+    rows = []
     for c in d.columns:
         key = "PK" if c.primary_key else ("FK" if c.name in fk_cols else "")
-        cols.add_row(c.name, c.type, "yes" if c.nullable else "no", "" if c.default is None else str(c.default), key)
-    out.print(cols)
-    idx = Table(title="Indexes", title_justify="left")
-    for h in ("name", "columns", "unique"):
-        idx.add_column(h)
-    for i in d.indexes:
-        idx.add_row(i.name, ", ".join(i.columns), "yes" if i.unique else "")
-    if not d.indexes:
-        idx.add_row("(none besides the primary key)", "", "")
-    out.print(idx)
-    fks = Table(title="Foreign keys", title_justify="left")
-    for h in ("direction", "from", "to", "on delete"):
-        fks.add_column(h)
-    for fk in d.foreign_keys_out:
-        fks.add_row("out", f"{fk.table}.{fk.column}", f"{fk.target_table}.{fk.target_column}", fk.on_delete)
-    for fk in d.foreign_keys_in:
-        fks.add_row("in", f"{fk.table}.{fk.column}", f"{fk.target_table}.{fk.target_column}", fk.on_delete)
-    if not (d.foreign_keys_out or d.foreign_keys_in):
-        fks.add_row("(none)", "", "", "")
-    out.print(fks)
+        rows.append([c.name, c.type, "yes" if c.nullable else "no", "" if c.default is None else str(c.default), key])
+    lines = [f"{d.name} ({d.rows:,} rows)",
+             *layout(app_state, [Col("column"), Col("type", shrink=12), Col("null"), Col("default", shrink=8),
+                                 Col("key")], rows)]
+    rows = [[i.name, ", ".join(i.columns), "yes" if i.unique else ""] for i in d.indexes]
+    lines += ["", "Indexes"]
+    if rows:
+        # Index names whole: they are what DROP INDEX and the runbook need.
+        lines += layout(app_state, [Col("name"), Col("columns", shrink=7), Col("unique", drop=1)], rows)
+    else:
+        lines.append("(none besides the primary key)")
+    rows = [["out", f"{fk.table}.{fk.column}", f"{fk.target_table}.{fk.target_column}", fk.on_delete or ""]
+            for fk in d.foreign_keys_out]
+    rows += [["in", f"{fk.table}.{fk.column}", f"{fk.target_table}.{fk.target_column}", fk.on_delete or ""]
+             for fk in d.foreign_keys_in]
+    lines += ["", "Foreign keys"]
+    if rows:
+        lines += layout(app_state, [Col("direction"), Col("from"), Col("to"), Col("on delete", drop=1)], rows)
+    else:
+        lines.append("(none)")
+    _write(lines)
     if d.sample_columns:
+        from rich.table import Table
+
         # One small table per row: tables here are too wide to show a row per line.
         for n, r in enumerate(d.sample_rows, 1):
             sample = Table(title=f"Row {n} of {len(d.sample_rows)}", title_justify="left")
@@ -160,8 +169,6 @@ def config_cmd(
 
     Example: aura-db inspect config --json
     """
-    from rich.table import Table
-
     from aura_db import inspection
 
     app_state = state(ctx)
@@ -169,17 +176,22 @@ def config_cmd(
     if json_out:
         app_state.emit_json(report.to_dict())
         return
-    table = Table(title=f"Configurations ({len(report.rows)})", title_justify="left")
-    # Keys are copied into commands and code: keep each on one line.
-    table.add_column("key", no_wrap=True)
-    table.add_column("value", overflow="fold")
-    for h in ("category", "type", "sensitive", "active", "updated at"):
-        table.add_column(h)
+    from aura_db.cli.render import Col, layout
+
+    # Keys are copied into commands and code: whole, on the row.  The value
+    # goes on its own line under it, as one line (cut at the width, with
+    # `--json` for the rest), never folded into a narrow column.
+    rows, values = [], []
     for r in report.rows:
-        table.add_row(r["Key"], _cell(r["Value"], 60).replace("[", "\\["), r["Category"], r["ValueType"],
-                      "yes" if r["IsSensitive"] else "", "yes" if r["IsActive"] else "no",
-                      _cell(r["UpdatedAt"], 19))
-    app_state.out.print(table)
+        flags = ", ".join(f for f, on in (("sensitive", r["IsSensitive"]), ("inactive", not r["IsActive"])) if on)
+        rows.append([r["Key"], str(r["Category"] or ""), str(r["ValueType"] or ""), flags,
+                     "" if r["UpdatedAt"] is None else str(r["UpdatedAt"])[:16].replace("T", " ")])
+        values.append(["= " + _cell(r["Value"], max(app_state.width - 6, 10))])
+    columns = [Col("key"), Col("category", shrink=8, drop=2), Col("type", shrink=6, drop=3), Col("flags", shrink=9),
+               Col("updated (UTC)", drop=1)]
+    lines = [f"Configurations ({len(report.rows)})"]
+    lines += layout(app_state, columns, rows, below=values) if rows else ["(none)"]
+    _write(lines)
     if report.masked:
         app_state.note(f"{report.masked} sensitive value(s) masked; --show-sensitive shows them")
 

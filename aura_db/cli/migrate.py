@@ -45,6 +45,7 @@ def safety_backup_hook(app_state: AppState, label: str):
             raise
         if made is not None:
             app_state.note(f"safety backup: {made}")
+            app_state.made["backup"] = str(made)  # in the --json document even if the run then fails
             return str(made)
         return None
 

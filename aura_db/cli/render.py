@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import sys
-from typing import TYPE_CHECKING
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Callable
 
 if TYPE_CHECKING:
     from aura_db.cli.common import AppState
@@ -12,28 +13,121 @@ if TYPE_CHECKING:
 STATE_STYLE = {"applied": "green", "pending": "yellow", "changed": "red", "missing": "red"}
 
 
-def migration_table(app: "AppState", st: "Status") -> None:
-    from rich.table import Table
+@dataclass
+class Col:
+    """A column of ``layout``: ``shrink`` is the narrowest it may be cut to (None: never cut);
+    ``drop`` ranks columns that may go when even that is too wide (higher goes first)."""
 
-    table = Table(title=f"Migrations ({st.location})", title_justify="left")
-    table.add_column("#", justify="right")
-    table.add_column("name")
-    table.add_column("state")
-    table.add_column("applied at (UTC)")
-    table.add_column("by")
-    table.add_column("checksum")
-    for m in st.migrations:
-        table.add_row(
-            f"{m.number:03d}" if m.number is not None else "?",
-            m.name,
-            f"[{STATE_STYLE[m.state]}]{m.state}[/]",
-            m.applied_at or "",
-            m.applied_by or "",
-            m.checksum_state or "",
-        )
-    if not st.migrations:
-        table.add_row("", "(no migrations)", "", "", "", "")
-    app.out.print(table)
+    header: str
+    justify: str = "left"
+    shrink: int | None = None
+    drop: int | None = None
+    style: Callable[[str], str | None] | None = None  # the colour of a cell
+    compact: Callable[[str], str] | None = None  # a shorter form of a cell, before columns are dropped
+
+
+def clip(text: str, width: int) -> str:
+    return text if len(text) <= width else text[: max(width - 1, 0)] + "…"
+
+
+def layout(app: "AppState", columns: list[Col], rows: list[list[str]], *, width: int | None = None,
+           below: list[list[str]] | None = None, indent: int = 4) -> list[str]:
+    """Rows as aligned lines no wider than ``width`` (the output's), keeping every fact that fits.
+
+    Columns are cut (``shrink``) and then left out (``drop``) until the table
+    fits; ``below[i]`` are lines printed under row i, indented, never cut
+    (file names, paths: things to copy whole).  Header in bold, a rule
+    under it; colours only where the output shows them.
+    """
+    width = width or app.width
+    below = below or [[] for _ in rows]
+    keep = list(range(len(columns)))
+    compacted = False
+
+    def natural(i: int) -> int:
+        return max([len(columns[i].header), *(len(r[i]) for r in rows)])
+
+    while True:
+        widths = {i: natural(i) for i in keep}
+        room = sum(max(widths[i] - max(columns[i].shrink or 0, len(columns[i].header)), 0)
+                   for i in keep if columns[i].shrink is not None)
+        for gap in (2, 1):  # two spaces between columns, one when that is what makes it fit
+            over = sum(widths.values()) + gap * (len(keep) - 1) - width
+            if over <= room:
+                break
+        if over > room and not compacted and any(c.compact for c in columns):
+            compacted = True
+            rows = [[columns[i].compact(c) if columns[i].compact else c for i, c in enumerate(r)] for r in rows]
+            continue
+        droppable = [i for i in keep if columns[i].drop is not None]
+        if over <= room or not droppable:
+            break
+        keep.remove(max(droppable, key=lambda i: columns[i].drop or 0))
+    while over > 0:  # take from the widest cuttable column, one column at a time
+        candidates = [i for i in keep if columns[i].shrink is not None
+                      and widths[i] > max(columns[i].shrink or 0, len(columns[i].header))]
+        if not candidates:
+            break
+        i = max(candidates, key=lambda i: widths[i])
+        widths[i] -= 1
+        over -= 1
+    sep = " " * gap
+
+    def line(cells: list[str], styled: bool) -> str:
+        out = []
+        for i in keep:
+            text = clip(cells[i], widths[i])
+            padded = text.rjust(widths[i]) if columns[i].justify == "right" else text.ljust(widths[i])
+            colour = columns[i].style(cells[i]) if styled and columns[i].style else None
+            out.append(app.paint(padded, colour) if colour else padded)
+        return sep.join(out).rstrip()
+
+    total = sum(widths.values()) + gap * (len(keep) - 1)
+    lines = [app.paint(line([c.header for c in columns], False), "bold"), "─" * min(total, width)]
+    for cells, extra in zip(rows, below):
+        lines.append(line(cells, True))
+        lines.extend(" " * indent + e for e in extra)
+    return lines
+
+
+def titled(app: "AppState", title: str, where: str) -> list[str]:
+    """``title (where)`` on one line if it fits, else the place on a line of its own."""
+    line = f"{title} ({where})"
+    return [line] if len(line) <= app.width else [f"{title}:", f"  {where}"]
+
+
+def wrap_value(key: str, value: str, key_width: int, width: int) -> list[str]:
+    """``key  value`` lines for a key/value listing: a value too long for the line goes under
+    its key, whole (a path, a URL), or wrapped at commas (a list of names)."""
+    first = f"{key.ljust(key_width)}  "
+    if len(first) + len(value) <= width:
+        return [first + value]
+    if ", " in value:
+        import textwrap
+
+        wrapped = textwrap.wrap(value, width=max(width - len(first), 20), break_long_words=False,
+                                break_on_hyphens=False)
+        return [first + wrapped[0], *(" " * len(first) + w for w in wrapped[1:])]
+    return [first.rstrip(), "  " + value]
+
+
+def migration_table(app: "AppState", st: "Status") -> None:
+    columns = [
+        Col("#", justify="right"),
+        Col("name", shrink=24),
+        Col("state", style=lambda v: STATE_STYLE.get(v)),
+        Col("applied at (UTC)", shrink=16),  # seconds go first
+        Col("by", shrink=8, drop=2),
+        Col("checksum", drop=1),
+    ]
+    rows = [[f"{m.number:03d}" if m.number is not None else "?", m.name, m.state,
+             (m.applied_at or "").replace("T", " ")[:19], m.applied_by or "", m.checksum_state or ""]
+            for m in st.migrations]
+    if not rows:
+        rows = [["", "(no migrations)", "", "", "", ""]]
+    lines = [*titled(app, "Migrations", st.location), *layout(app, columns, rows)]
+    sys.stdout.write("\n".join(lines) + "\n")
+    sys.stdout.flush()
 
 
 def status(app: "AppState", st: "Status") -> None:
@@ -55,11 +149,14 @@ def status(app: "AppState", st: "Status") -> None:
     verdict = "up to date" if st.up_to_date else ("drift" if st.drift else f"{len(st.pending)} pending: run aura-db migrate")
     rows.append(("state", verdict, "green" if st.up_to_date else "yellow"))
     width = max(len(key) for key, _, _ in rows)
-    lines = [
-        f"{app.paint(key.ljust(width), 'bold')}  {app.paint(value, colour) if colour else value}"
-        for key, value, colour in rows
-    ]
-    sys.stdout.write("\n".join(lines) + "\n")
+    lines = []
+    for key, value, colour in rows:
+        # A long URL or path goes on its own line, a long list wraps: never past the output's width.
+        for n, text in enumerate(wrap_value(key, value, width, app.width)):
+            head, rest = (text[: width + 2], text[width + 2:]) if n == 0 and len(text) > width else ("", text)
+            shown = app.paint(rest, colour) if colour and rest.strip() else rest
+            lines.append((app.paint(head.rstrip(), "bold") + head[len(head.rstrip()):] if head else "") + shown)
+    sys.stdout.write("\n".join(line.rstrip() for line in lines) + "\n")
     sys.stdout.flush()
 
 

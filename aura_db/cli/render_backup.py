@@ -82,12 +82,12 @@ def paused(on_progress: Any) -> Any:
     return pause() if pause is not None else contextlib.nullcontext()
 
 
-def _print_wide(console: Any, table: Any) -> None:
-    # Piped into a file or a CI log, the console would assume 80 columns and
-    # squeeze the table into ellipses; a log has no width limit.
-    if not console.is_terminal and console.width < 220:
-        console.width = 220
-    console.print(table)
+def _write(app: "AppState", lines: list[str], *, stderr: bool = False) -> None:
+    import sys
+
+    stream = sys.stderr if stderr else sys.stdout
+    stream.write("\n".join(lines) + "\n")
+    stream.flush()
 
 
 def created(app: "AppState", r: "CreateResult") -> None:
@@ -95,68 +95,70 @@ def created(app: "AppState", r: "CreateResult") -> None:
     for w in r.warnings:
         app.warn(w)
     rows = sum(m.row_counts.values())
-    app.out.print(
-        f"backup {r.path}  ({size(m.size)}, {m.compression}, {len(m.row_counts)} tables, {rows} rows, "
-        f"schema {m.schema_head or 'none'}, {r.duration_s:.1f}s)",
-        markup=False,
-    )
+    compression = m.compression if not m.archive_compression else f"{m.archive_compression} inside the archive"
+    # The path whole on its own line (to copy), the facts under it.
+    _write(app, [f"backup {r.path}",
+                 f"  {size(m.size)}, {compression}, {len(m.row_counts)} tables, {rows} rows, "
+                 f"schema {m.schema_head or 'none'}, {r.duration_s:.1f}s"])
     for p in r.pruned:
         app.note(f"pruned {p.name}")
 
 
 def backup_table(app: "AppState", entries: list["BackupEntry"], folder: Any, *, stderr: bool = False) -> None:
-    from rich.table import Table
+    """The backups, newest first: one line of facts each, its file name whole on the line under it."""
+    from aura_db.cli.render import Col, layout, titled
 
-    table = Table(title=f"Backups ({folder})", title_justify="left")
-    table.add_column("#", justify="right")
-    # A file name is something to copy and paste: never fold it.
-    table.add_column("file", no_wrap=True, min_width=max((len(e.name) for e in entries), default=4))
-    for col in ("created (UTC)", "age"):
-        table.add_column(col)
-    table.add_column("size", justify="right")
-    for col in ("engine", "schema head", "label", "checksum"):
-        table.add_column(col)
+    columns = [
+        Col("#", justify="right"),
+        # To the minute (the file name has the seconds); without the year when narrow.
+        Col("created (UTC)", compact=lambda v: v[5:] if len(v) == 16 else v),
+        Col("age", justify="right", drop=1),
+        Col("size", justify="right"),
+        Col("engine"),
+        Col("schema", shrink=11, drop=2),
+        Col("label", shrink=12),  # pre-rollback, pre-restore: whole
+        Col("state", style=lambda v: STATE_STYLE.get(v) or None),
+    ]
+    rows, files = [], []
     for i, e in enumerate(entries, 1):
         m = e.manifest
-        d = e.to_dict()
         # "unchecked" in JSON; on screen say what *was* checked (--check hashes them all).
         shown = "size ok" if e.state == "unchecked" else e.state
-        style = STATE_STYLE.get(shown, "")
-        table.add_row(
-            str(i), e.name, (e.created_at or "")[:19].replace("T", " "), age(e.created_at),
-            size(e.size), m.engine if m else "", (m.schema_head if m else "") or "", d["label"] or "",
-            f"[{style}]{shown}[/]" if style else shown,
-        )
-    if not entries:
-        table.add_row("", "(no backups)", "", "", "", "", "", "", "")
-    _print_wide(app.err if stderr else app.out, table)
+        rows.append([str(i), (e.created_at or "")[:16].replace("T", " "), age(e.created_at), size(e.size),
+                     m.engine if m else "", (m.schema_head if m else "") or "", e.to_dict()["label"] or "", shown])
+        files.append([e.name])
+    lines = titled(app, "Backups", str(folder))
+    if entries:
+        lines += layout(app, columns, rows, below=files)
+    else:
+        lines.append("(no backups)")
+    _write(app, lines, stderr=stderr)
 
 
 def verified(app: "AppState", results: list["VerifyResult"]) -> None:
-    from rich.table import Table
+    """Each backup: its file name whole on a line, then the verdict and what was checked, wrapped."""
+    import textwrap
 
-    table = Table(title="Backup verification", title_justify="left")
-    table.add_column("file")
-    table.add_column("result")
-    table.add_column("details")
+    lines = ["Backup verification"]
     for r in results:
-        verdict = "[green]ok[/]" if r.ok else "[red]damaged[/]"
+        verdict = "ok" if r.ok else "damaged"
         details = "; ".join(r.problems) if r.problems else ", ".join(f"{k} {v}" for k, v in r.checks.items())
-        table.add_row(r.path.name, verdict, details)
+        wrapped = textwrap.wrap(f"{verdict}: {details}", width=max(app.width - 2, 20), break_long_words=False,
+                                break_on_hyphens=False) or [verdict]
+        first = wrapped[0].replace(verdict, app.paint(verdict, "green" if r.ok else "red"), 1)
+        lines += [r.path.name, "  " + first, *("  " + w for w in wrapped[1:])]
         for w in r.warnings:
             app.warn(f"{r.path.name}: {w}")
     if not results:
-        table.add_row("(no backups)", "", "")
-    _print_wide(app.out, table)
+        lines.append("(no backups)")
+    _write(app, lines)
 
 
 def pruned(app: "AppState", r: "PruneResult") -> None:
     if not r.deleted:
-        app.out.print(f"nothing to prune ({len(r.kept)} kept)", markup=False)
+        _write(app, [f"nothing to prune ({len(r.kept)} kept)"])
         return
-    for p in r.deleted:
-        app.out.print(f"deleted {p.name}", markup=False)
-    app.out.print(f"{len(r.deleted)} deleted, {len(r.kept)} kept", markup=False)
+    _write(app, [*(f"deleted {p.name}" for p in r.deleted), f"{len(r.deleted)} deleted, {len(r.kept)} kept"])
 
 
 def restore_plan(app: "AppState", plan: "RestorePlan") -> None:
@@ -164,7 +166,10 @@ def restore_plan(app: "AppState", plan: "RestorePlan") -> None:
     from rich.table import Table
 
     m = plan.manifest
-    app.err.print(f"restore {plan.backup.name} over {plan.target}", markup=False)
+    line = f"restore {plan.backup.name} over {plan.target}"
+    if len(line) > app.width:  # the target (a path, a URL) whole on its own line
+        line = f"restore {plan.backup.name}\n  over {plan.target}"
+    app.err.print(line, markup=False)
     for caveat in plan.caveats:  # shown with the plan even in --quiet: it precedes a question
         app.err.print(f"warning: {caveat}", style="yellow", markup=False)
     app.err.print(f"  backup taken {m.created_at[:19].replace('T', ' ')} UTC ({age(m.created_at)}), schema {m.schema_head or 'none'}",
@@ -200,7 +205,10 @@ def restored(app: "AppState", r: "RestoreResult") -> None:
         app.warn(w)
     if r.safety_backup:
         app.note(f"safety backup: {r.safety_backup}")
-    app.out.print(f"restored {r.plan.backup.name} into {r.plan.target} ({r.duration_s:.1f}s)", markup=False)
+    line = f"restored {r.plan.backup.name} into {r.plan.target} ({r.duration_s:.1f}s)"
+    if len(line) > app.width:
+        line = f"restored {r.plan.backup.name} ({r.duration_s:.1f}s)\n  into {r.plan.target}"
+    app.out.print(line, markup=False)
     if r.unknown:
         app.out.print(f"[yellow]applied but not among the migrations on disk: {', '.join(r.unknown)}[/] "
                       "(the database is ahead of this code; see aura-db status)")

@@ -48,8 +48,9 @@ def rollback(
         result = migrations.rollback(engine, s.migrations_dir, dry_run=True, **kwargs)
     else:
         plan = migrations.plan_rollback(engine, s.migrations_dir, **kwargs)
-        if not plan:
-            result = migrations.RunResult("rollback", [], None, None)
+        if not plan:  # nothing to do (exit 0), at the head the database really has
+            head = migrations.status(engine, s.migrations_dir).head
+            result = migrations.RunResult("rollback", [], head, head)
         else:
             app.confirm(
                 f"Roll back {len(plan)} migration(s): {', '.join(plan)}?", yes=yes,

@@ -20,7 +20,7 @@ import typer
 from typer.core import TyperGroup
 
 from aura_db import __version__
-from aura_db.cli.common import app_state, error_line, failure_code, is_broken_pipe
+from aura_db.cli.common import app_state, error_line, failure_code, finish, is_broken_pipe
 
 _verbose = False
 
@@ -209,18 +209,27 @@ class AuraGroup(TyperGroup):
             raise typer.Exit(failure_code(exc, verbose=False)) from None
 
     def invoke(self, ctx: Any) -> Any:
+        # finish(): the one place where the outcome becomes stdout's JSON
+        # document (on failure too), stderr's line and the exit code.
+        words = [*getattr(ctx, "_protected_args", []), *ctx.args]
+        words = words[: words.index("--")] if "--" in words else words
+        asked_json = "--json" in words  # also for a failure before the command read its options
         try:
-            return super().invoke(ctx)
+            rv = super().invoke(ctx)
         except (typer.Exit, typer.Abort):
             raise
         except KeyboardInterrupt as exc:  # Ctrl-C: "error: interrupted", exit 130
-            raise typer.Exit(failure_code(exc, verbose=_verbose)) from None
+            raise typer.Exit(finish(_app_of(ctx, json=asked_json), exc, verbose=_verbose)) from None
         except Exception as exc:  # noqa: BLE001 - the last line of defence
             from typer._click.exceptions import ClickException
 
             if isinstance(exc, ClickException):  # the parser's own errors: main() shows them
                 raise
-            raise typer.Exit(failure_code(exc, verbose=_verbose)) from None
+            raise typer.Exit(finish(_app_of(ctx, json=asked_json), exc, verbose=_verbose)) from None
+        code = finish(_app_of(ctx))
+        if code:
+            raise typer.Exit(code)
+        return rv
 
     def main(self, *args: Any, standalone_mode: bool = True, **kwargs: Any) -> Any:
         from typer._click.exceptions import ClickException, NoArgsIsHelpError
@@ -238,6 +247,10 @@ class AuraGroup(TyperGroup):
                 hint = f"see '{ctx.command_path} --help'"
             error_line(exc.format_message(), hint)
             code = exc.exit_code
+            app = _app_of(ctx) if ctx is not None else None
+            if app is not None and ctx.params.get("json_out"):  # --json was read before the bad value
+                app.json = True
+                finish(app, exc, reported=(code, exc.format_message(), hint))
         except typer.Abort as exc:
             # click turns Ctrl-C and end of input at a prompt into Abort; the
             # first is "interrupted" (130), the second a refusal (6).
@@ -249,6 +262,15 @@ class AuraGroup(TyperGroup):
         if standalone_mode:
             sys.exit(code)
         return code
+
+
+def _app_of(ctx: Any, *, json: bool = False) -> Any:
+    from aura_db.cli.common import AppState
+
+    app = ctx.find_object(AppState)
+    if app is not None and json:
+        app.json = True
+    return app
 
 
 app = typer.Typer(

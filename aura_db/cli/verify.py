@@ -29,9 +29,13 @@ def verify(
     else:
         from rich.table import Table
 
-        table = Table(title=f"Verify {report.location}", title_justify="left")
-        table.add_column("check")
-        table.add_column("status")
+        from aura_db.cli.render import titled
+
+        for line in titled(app, "Verify", report.location):
+            app.out.print(line, markup=False)
+        table = Table()
+        table.add_column("check", no_wrap=True)  # names whole: they are what --json's .check says
+        table.add_column("status", no_wrap=True)
         table.add_column("detail", overflow="fold")
         for c in report.checks:
             table.add_row(c.check, f"[{STYLE[c.status]}]{c.status}[/]", c.detail.replace("[", "\\["))
