@@ -290,7 +290,12 @@ class SqliteBackup(EngineBackup):
     def _connect(self, timeout: float | None = None) -> sqlite3.Connection:
         # Read-write (never create): a read-only connection cannot roll back a
         # hot journal that a crashed writer left, and would then fail.
+        from aura_db.db import probe_sqlite_file
+
         timeout = self._timeout() if timeout is None else timeout
+        # Never a read-write connection to a file SQLite cannot read: closing
+        # one deletes the -wal beside it, and the commits in it with it.
+        probe_sqlite_file(self.path)
         try:
             con = sqlite3.connect(_sqlite_uri(self.path, mode="rw"), uri=True, isolation_level=None,
                                   timeout=timeout, check_same_thread=False)
@@ -298,6 +303,10 @@ class SqliteBackup(EngineBackup):
         except sqlite3.DatabaseError as exc:
             if _is_locked(exc):
                 raise self._locked_error(timeout) from None
+            if "not a database" in str(exc) or "malformed" in str(exc) or "encrypted" in str(exc):
+                from aura_db.db import unreadable_sqlite
+
+                raise unreadable_sqlite(self.path, str(exc)) from None
             raise DatabaseUnavailable(f"{self.path} is not a usable SQLite database: {exc}") from None
         return con
 
@@ -613,6 +622,13 @@ class SqliteBackup(EngineBackup):
     def live_summary(self) -> tuple[bool, str | None, dict[str, int] | None]:
         if not self.source_exists():
             return False, None, None
+        from aura_db.db import probe_sqlite_file
+
+        try:
+            probe_sqlite_file(self.path)
+        except DatabaseUnavailable as exc:
+            self._damage = getattr(exc, "reason", exc.message)
+            return True, None, None
         try:
             con = sqlite3.connect(_sqlite_uri(self.path, mode="ro"), uri=True, timeout=10)
             try:
@@ -690,7 +706,7 @@ class SqliteBackup(EngineBackup):
                 try:
                     con = self._connect(timeout=IN_USE_TIMEOUT_S)
                 except DatabaseUnavailable as exc:  # not a database SQLite can open: replace it as it is
-                    self._damage = self._damage or exc.message
+                    self._damage = self._damage or getattr(exc, "reason", exc.message)
                     return self._replace_damaged(staged, fd, take_safety)
                 try:
                     was_wal = con.execute("PRAGMA journal_mode").fetchone()[0].lower() == "wal"
