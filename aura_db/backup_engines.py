@@ -537,13 +537,11 @@ class SqliteBackup(EngineBackup):
         clean_leftovers(live.parent)
         staged = tmp_name(live.parent, f"aura_stage_{live.name}")
         checked: dict[str, Any] = {}
-        # A backup whose manifest says its bytes passed quick_check as it was
-        # taken needs no second one: the sha256 of what is staged proves the
-        # bytes are the same (as a restore trusts its checksums in pgBackRest).
-        # Its rows are still counted and its schema read, which catches a
-        # manifest that belongs to another file.  Anything else is checked
-        # here, on the other core while the copy runs.
-        vouched = manifest.content_check == "quick_check"
+        # The content is checked every time, whatever the manifest says: a
+        # manifest is a claim anyone who can write to the backup folder can
+        # make (sha256 and content_check included), not proof.  An
+        # uncompressed backup is quick-checked on the other core while the
+        # copy runs, so the check costs little wall time.
         try:
             if manifest.compression == "none":
                 # One read of the backup: each block is hashed and written
@@ -556,9 +554,8 @@ class SqliteBackup(EngineBackup):
                 before = _file_identity(path)
                 src = os.open(path, os.O_RDONLY)
                 try:
-                    checker = None if vouched else threading.Thread(target=check, daemon=True)
-                    if checker is not None:
-                        checker.start()
+                    checker = threading.Thread(target=check, daemon=True)
+                    checker.start()
                     try:
                         fd = open_new_for_copy(staged)
                         try:
@@ -567,12 +564,7 @@ class SqliteBackup(EngineBackup):
                         finally:
                             os.close(fd)
                     finally:
-                        if checker is not None:
-                            checker.join()
-                    if vouched and digest == manifest.sha256:
-                        # The backup file, just read, is in the page cache;
-                        # the staged copy went past it.
-                        checked["result"] = _check_sqlite_file(path, full=False, pragma=False)
+                        checker.join()
                 finally:
                     os.close(src)
                 if _file_identity(path) != before:
@@ -597,10 +589,9 @@ class SqliteBackup(EngineBackup):
                 digest = sha.hexdigest()
             if digest != manifest.sha256:
                 raise CheckFailed(f"refusing to restore {path.name}: sha256 differs from its manifest (damaged)")
-            # The checksum proves these are the bytes checked when the backup
-            # was taken; quick_check guards against a backup of a sick database.
-            problems, counts, _ = checked.get("result") or _check_sqlite_file(staged, full=False,
-                                                                              pragma=not vouched)
+            # The checksum proves these are the bytes the manifest describes;
+            # quick_check proves they are a sound database.
+            problems, counts, _ = checked.get("result") or _check_sqlite_file(staged, full=False)
             problems = problems or _compare_counts(manifest.row_counts, counts)
             if problems:
                 raise CheckFailed(f"refusing to restore {path.name}: " + "; ".join(problems[:3]))
