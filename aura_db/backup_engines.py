@@ -103,8 +103,20 @@ class EngineBackup:
     def live_summary(self) -> tuple[bool, str | None, dict[str, int] | None]:
         raise NotImplementedError
 
+    # Set by replace() the instant the live database has been replaced: a
+    # KeyboardInterrupt after it must not be reported as "nothing changed".
+    swapped = False
+
     def check_target(self) -> None:
         """Raise when the database cannot be restored into at all (before any work is done)."""
+
+    def preflight(self) -> None:
+        """Raise every refusal that does not need the backup: in use, read-only, not writable.
+
+        Called before anything is staged or backed up, so that a restore that
+        cannot happen leaves no safety backup behind; replace() checks again
+        at the swap.
+        """
 
     def restore_caveats(self) -> list[str]:
         """What the operator should know before saying yes to a restore on this engine."""
@@ -117,10 +129,12 @@ class EngineBackup:
     def discard(self, staged: Any) -> None:
         raise NotImplementedError
 
-    def safety_snapshot(self, folder: Path, on_progress: "Progress | None") -> Path:
+    def safety_snapshot(self, folder: Path, on_progress: "Progress | None", *, keep_safety: int | None = None) -> Any:
+        """The pre-restore safety backup (a CreateResult; ``reused`` when identical to the newest backup)."""
         from aura_db.backup import create_with
 
-        return create_with(self, self.engine, folder, label="pre-restore", on_progress=on_progress).path
+        return create_with(self, self.engine, folder, label="pre-restore", kind="safety", keep_safety=keep_safety,
+                           on_progress=on_progress)
 
 
 def _compare_counts(expected: dict[str, int], actual: dict[str, int]) -> list[str]:
@@ -266,6 +280,7 @@ class SqliteBackup(EngineBackup):
         self._held: tuple[sqlite3.Connection, int] | None = None  # while a restore holds the database
         self._held_damaged: int | None = None  # the same, for a live file SQLite cannot open
         self._damage: str | None = None  # why the live database could not be read, for the plan
+        self.interrupted = False  # a Ctrl-C after the swap, caught where it came
 
     # -- source --------------------------------------------------------
     def check_source(self) -> None:
@@ -604,6 +619,49 @@ class SqliteBackup(EngineBackup):
     def check_target(self) -> None:
         self.check_path_only()
 
+    def preflight(self) -> None:
+        live = self.path
+        folder = os.path.dirname(live)
+        if not os.path.isdir(folder):
+            raise DatabaseUnavailable(f"cannot restore to {live}: folder {folder} does not exist")
+        with contextlib.suppress(OSError, AttributeError):
+            if os.statvfs(folder).f_flag & os.ST_RDONLY:
+                raise AuraError(f"cannot restore {live}: its file system is mounted read-only; nothing changed",
+                                hint="restore on a writable copy, or remount it read-write")
+        # The swap is a rename in this folder, over this file.
+        if not os.access(folder, os.W_OK | os.X_OK):
+            raise AuraError(f"cannot restore {live}: no permission to write in {folder}; nothing changed",
+                            hint="run as the database's owner, or fix the folder's permissions")
+        if os.path.exists(live):
+            if not os.access(live, os.W_OK):
+                raise AuraError(f"cannot restore {live}: the file is read-only (or immutable); nothing changed",
+                                hint=f"make it writable (chmod u+w {live}; lsattr/chattr -i), then restore again")
+            in_use = self.other_processes()
+            if in_use:
+                raise DatabaseInUse(
+                    f"{live} is in use by process {', '.join(map(str, in_use[:5]))}; nothing changed",
+                    hint="stop the application (and any aura-db) using it, then restore again",
+                )
+
+    def _swap(self, staged: Path, live: str) -> None:
+        """The rename that replaces the database, with ``swapped`` set in the same breath.
+
+        SIGINT is held back across the two (its handler runs right after), so
+        a Ctrl-C can never fall between the rename and the flag saying it
+        happened.
+        """
+        import signal
+
+        mask = hasattr(signal, "pthread_sigmask") and threading.current_thread() is threading.main_thread()
+        if mask:
+            signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGINT})
+        try:
+            os.rename(staged, live)
+            self.swapped = True
+        finally:
+            if mask:
+                signal.pthread_sigmask(signal.SIG_UNBLOCK, {signal.SIGINT})
+
     def check_path_only(self) -> None:
         if self.path is None:
             raise UsageError("an in-memory SQLite database cannot be restored", hint="pass --db with a file path")
@@ -680,7 +738,7 @@ class SqliteBackup(EngineBackup):
                 with contextlib.suppress(FileNotFoundError):
                     os.unlink(live + suffix)
             os.chmod(staged, 0o644 & ~_umask())
-            os.rename(staged, live)
+            self._swap(staged, live)
             _fsync_dir(folder)
             return []
         in_use = self.other_processes()
@@ -715,6 +773,10 @@ class SqliteBackup(EngineBackup):
                             f"{live} is in use by another connection ({exc}); nothing changed",
                             hint="stop the application using it, then restore again",
                         ) from None
+                    wal = live + "-wal"
+                    if os.path.exists(wal) and os.path.getsize(wal) > 0:
+                        # Leaving WAL mode above checkpointed it: data left means another holder.
+                        raise DatabaseInUse(f"{wal} still holds data; nothing changed")
                     self._held = (con, fd)
                     try:
                         take_safety()
@@ -739,7 +801,7 @@ class SqliteBackup(EngineBackup):
                     os.chmod(staged, st.st_mode & 0o777)
                     with contextlib.suppress(PermissionError):
                         os.chown(staged, st.st_uid, st.st_gid)
-                    os.rename(staged, live)
+                    self._swap(staged, live)
                     _fsync_dir(folder)
                     with contextlib.suppress(sqlite3.Error):
                         con.execute("ROLLBACK")
@@ -749,6 +811,13 @@ class SqliteBackup(EngineBackup):
                 os.close(fd)
         warnings: list[str] = []
         if was_wal:
+            warnings.extend(self._back_to_wal(live))
+        return warnings
+
+    def _back_to_wal(self, live: str) -> list[str]:
+        """The restored file back in WAL mode, as the live one was; a Ctrl-C here is said, not raised."""
+        warnings: list[str] = []
+        try:
             try:
                 con = sqlite3.connect(_sqlite_uri(live, mode="rw"), uri=True)
                 try:
@@ -757,6 +826,10 @@ class SqliteBackup(EngineBackup):
                     con.close()
             except sqlite3.Error as exc:
                 warnings.append(f"restored, but could not switch back to WAL mode: {exc}")
+        except KeyboardInterrupt:
+            self.interrupted = True
+            warnings.append(f"restored, but interrupted before switching back to WAL mode: "
+                            f"run `sqlite3 {live} 'PRAGMA journal_mode=WAL'`")
         return warnings
 
     def _replace_damaged(self, staged: Path, fd: int, take_safety: Callable[[], None]) -> list[str]:
@@ -795,7 +868,7 @@ class SqliteBackup(EngineBackup):
             os.chmod(staged, st.st_mode & 0o777)
             with contextlib.suppress(PermissionError):
                 os.chown(staged, st.st_uid, st.st_gid)
-            os.rename(staged, live)
+            self._swap(staged, live)
             _fsync_dir(os.path.dirname(live))
         finally:
             os.close(lock_fd)
@@ -1036,6 +1109,20 @@ class PostgresBackup(_ServerBackup):
 
     suffix = ".dump"
     password_env = "PGPASSWORD"
+
+    def preflight(self) -> None:
+        # A hot standby, or a database whose sessions are read-only by default:
+        # the restore would fail at its first statement, after the safety backup.
+        db = self.engine.open()
+        try:
+            standby, ro = db.execute_sql(
+                "SELECT pg_is_in_recovery(), current_setting('transaction_read_only')").fetchone()
+        finally:
+            db.close()
+        if standby or str(ro).lower() == "on":
+            what = "a read-only standby" if standby else "read-only (default_transaction_read_only)"
+            raise AuraError(f"cannot restore {self.engine.url.redacted}: it is {what}; nothing changed",
+                            hint="restore on the primary, or make the database writable first")
 
     def _q(self, name: str) -> str:
         return '"' + name.replace('"', '""') + '"'

@@ -35,7 +35,7 @@ def _create(ctx: typer.Context, label: Optional[str], keep: Optional[int], compr
     with render.progress(app_state, "backup") as on_progress:
         result = core.create_backup(
             app_state.engine(), s.backup_path, label=label, compression=s.compression, keep=s.keep,
-            on_progress=on_progress,
+            keep_safety=s.keep_safety, on_progress=on_progress,
         )
     if json_out:
         app_state.emit_json(result.to_dict())
@@ -91,6 +91,8 @@ def list_(
     app_state = state(ctx)
     folder = app_state.settings.backup_path
     entries = core.list_backups(folder, checksums=check)
+    for w in core.listing_warnings(entries):
+        app_state.warn(w)
     if json_out:
         app_state.emit_json([e.to_dict() for e in entries])
     else:
@@ -152,7 +154,11 @@ def prune(
     yes: bool = typer.Option(False, "--yes", "-y", help="Do not ask for confirmation."),
     json_out: bool = _JSON,
 ) -> None:
-    """Delete the oldest backups beyond the newest N.
+    """Delete the oldest backups beyond the newest N good ones of each database.
+
+    Safety backups (taken before migrate, rollback, restore) are kept apart:
+    their own newest keep_safety (setting, default 5). Damaged backups are
+    never counted as kept, nor deleted; the newest good one is always kept.
 
     Example: aura-db backup prune --keep 5 --yes
     """
@@ -162,12 +168,16 @@ def prune(
     app_state = state(ctx)
     app_state.flags.update(keep=keep)  # before the settings are read: -v names the flag
     s = app_state.settings
-    n = s.keep
-    doomed = core.plan_prune(s.backup_path, n)
+    plan = core.plan_prune(s.backup_path, s.keep, keep_safety=s.keep_safety)
+    doomed = plan.deleted
     if doomed:
+        if not json_out:
+            render.prune_plan(app_state, plan)
         app_state.confirm(f"Delete {len(doomed)} backup(s): {', '.join(p.name for p in doomed)}?", yes=yes,
                           what=f"deleting {len(doomed)} backup(s)")
-    result = core.prune(s.backup_path, n)
+    result = core.prune(s.backup_path, s.keep, plan=plan)
+    for w in result.warnings:
+        app_state.warn(w)
     if json_out:
         app_state.emit_json(result.to_dict())
     else:

@@ -100,8 +100,14 @@ def created(app: "AppState", r: "CreateResult") -> None:
         f"schema {m.schema_head or 'none'}, {r.duration_s:.1f}s)",
         markup=False,
     )
-    for p in r.pruned:
-        app.note(f"pruned {p.name}")
+    if r.reused:
+        app.note(f"identical to {r.path.name}: not written again")
+    decisions = r.prune.decisions if r.prune else []
+    for d in decisions:
+        if d.action == "delete":
+            app.note(f"pruned {d.path.name}: {d.reason}")
+        elif d.action == "leave":
+            app.note(f"left {d.path.name}: {d.reason}")
 
 
 def backup_table(app: "AppState", entries: list["BackupEntry"], folder: Any, *, stderr: bool = False) -> None:
@@ -124,7 +130,8 @@ def backup_table(app: "AppState", entries: list["BackupEntry"], folder: Any, *, 
         style = STATE_STYLE.get(shown, "")
         table.add_row(
             str(i), e.name, (e.created_at or "")[:19].replace("T", " "), age(e.created_at),
-            size(e.size), m.engine if m else "", (m.schema_head if m else "") or "", d["label"] or "",
+            size(e.size), m.engine if m else "", (m.schema_head if m else "") or "",
+            (d["label"] or "") + (" (safety)" if e.kind == "safety" else ""),
             f"[{style}]{shown}[/]" if style else shown,
         )
     if not entries:
@@ -150,13 +157,25 @@ def verified(app: "AppState", results: list["VerifyResult"]) -> None:
     _print_wide(app.out, table)
 
 
+def prune_plan(app: "AppState", r: "PruneResult") -> None:
+    """What retention will do and why, on stderr (it precedes a question)."""
+    for d in r.decisions:
+        app.err.print(f"  {'delete' if d.action == 'delete' else d.action:6} {d.path.name}: {d.reason}",
+                      markup=False, soft_wrap=True)
+
+
 def pruned(app: "AppState", r: "PruneResult") -> None:
+    for d in r.decisions:
+        if d.action != "delete":
+            app.out.print(f"{d.action:7} {d.path.name}: {d.reason}", markup=False, soft_wrap=True)
+    deleted = set(r.deleted)
+    for d in r.decisions:
+        if d.action == "delete" and d.path in deleted:
+            app.out.print(f"deleted {d.path.name}: {d.reason}", markup=False, soft_wrap=True)
     if not r.deleted:
-        app.out.print(f"nothing to prune ({len(r.kept)} kept)", markup=False)
+        app.out.print(f"nothing to prune ({len(r.kept)} kept, {len(r.left)} left alone)", markup=False)
         return
-    for p in r.deleted:
-        app.out.print(f"deleted {p.name}", markup=False)
-    app.out.print(f"{len(r.deleted)} deleted, {len(r.kept)} kept", markup=False)
+    app.out.print(f"{len(r.deleted)} deleted, {len(r.kept)} kept, {len(r.left)} left alone", markup=False)
 
 
 def restore_plan(app: "AppState", plan: "RestorePlan") -> None:
@@ -199,7 +218,8 @@ def restored(app: "AppState", r: "RestoreResult") -> None:
     for w in r.warnings:
         app.warn(w)
     if r.safety_backup:
-        app.note(f"safety backup: {r.safety_backup}")
+        same = " (identical content: the existing backup, not written again)" if r.safety_reused else ""
+        app.note(f"safety backup: {r.safety_backup}{same}")
     app.out.print(f"restored {r.plan.backup.name} into {r.plan.target} ({r.duration_s:.1f}s)", markup=False)
     if r.unknown:
         app.out.print(f"[yellow]applied but not among the migrations on disk: {', '.join(r.unknown)}[/] "
