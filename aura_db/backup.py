@@ -911,7 +911,8 @@ def create_with(eb: Any, engine: "Engine", backup_dir: Path, *, label: str | Non
         finally:
             os.close(fd)
         if kind == "safety":
-            same = _identical_newest(folder, engine, writer.size, writer.sha.hexdigest(), compression)
+            same = _identical_newest(eb, folder, engine, tmp, snap, writer.size, writer.sha.hexdigest(),
+                                     compression)
             if same is not None:
                 tmp.unlink()
                 result = CreateResult(same.path, same.manifest, time.monotonic() - started, reused=True,
@@ -981,19 +982,33 @@ def create_with(eb: Any, engine: "Engine", backup_dir: Path, *, label: str | Non
     return result
 
 
-def _identical_newest(folder: Path, engine: "Engine", size: int, sha: str, compression: str
-                      ) -> BackupEntry | None:
-    """The newest backup of this database when its bytes are exactly ``size``/``sha`` (read to be sure)."""
+def _identical_newest(eb: Any, folder: Path, engine: "Engine", tmp: Path, snap: Any, size: int, sha: str,
+                      compression: str) -> BackupEntry | None:
+    """The newest (regular or safety) backup of this database when the snapshot in ``tmp`` holds the same content.
+
+    The same bytes (``size``/``sha``, and the old file read again to be sure
+    it still is what its manifest says), or - where the engine can tell -
+    the same content apart from aura-db's own run log, which a failed
+    migrate writes to between its retries.
+    """
     mine = database_key(engine.name, engine.describe())
+    newest: dict[str, BackupEntry] = {}  # the newest of each kind: a restore just made live the regular one
     for e in list_backups(folder):
-        if e.manifest is None or _database_of(e.manifest) != mine:
-            continue
+        if e.manifest is not None and _database_of(e.manifest) == mine:
+            newest.setdefault(e.manifest.kind, e)
+    for e in sorted(newest.values(), key=lambda e: (_sort_time(e.created_at), e.name), reverse=True):
         m = e.manifest
-        if (m.size, m.sha256, m.compression) == (size, sha, compression) and e.size == size:
+        if m.compression != compression or e.size != m.size:
+            continue
+        if (m.size, m.sha256) == (size, sha):
             with contextlib.suppress(OSError):
                 if sha256_file(e.path) == sha:
                     return e
-        return None  # only the newest counts
+            continue
+        if m.schema_head == snap.schema_head and compression == "none":
+            with contextlib.suppress(OSError):
+                if eb.same_apart_from_run_log(tmp, e.path, m):
+                    return e
     return None
 
 

@@ -129,6 +129,10 @@ class EngineBackup:
     def discard(self, staged: Any) -> None:
         raise NotImplementedError
 
+    def same_apart_from_run_log(self, new: Path, old: Path, manifest: "Manifest") -> bool:
+        """Whether two uncompressed backups hold the same content but for aura-db's run log (False: cannot tell)."""
+        return False
+
     def safety_snapshot(self, folder: Path, on_progress: "Progress | None", *, keep_safety: int | None = None) -> Any:
         """The pre-restore safety backup (a CreateResult; ``reused`` when identical to the newest backup)."""
         from aura_db.backup import create_with
@@ -512,6 +516,65 @@ class SqliteBackup(EngineBackup):
         return Snapshot(counts, head, sqlite3.sqlite_version, warnings=warnings,
                         content_check="quick_check" if check == ["ok"] else None)
 
+    def same_apart_from_run_log(self, new: Path, old: Path, manifest: "Manifest") -> bool:
+        """Compare two SQLite files page by page: only the run log's pages (and free ones) may differ.
+
+        A failed ``migrate`` writes a row to aura_migration_log after its
+        safety backup, so each retry's database differs from the last
+        backup by that row alone.  Every differing page must belong to the
+        run log's b-trees (in either file), be on the freelist (in either
+        file), or be page 1 differing only in its header's counters.  The
+        old file is hashed as it is read: it must still be what its
+        manifest says.
+        """
+        from aura_db.migrations import LOG_TABLE
+
+        with open(new, "rb") as a, open(old, "rb") as b:
+            ha, hb = a.read(100), b.read(100)
+            if len(ha) < 100 or ha[:16] != b"SQLite format 3\x00" or ha[16:18] != hb[16:18]:
+                return False
+            page = int.from_bytes(ha[16:18], "big")
+            page = 65536 if page == 1 else page
+            if ha[40:44] != hb[40:44]:  # schema cookie: the schema changed
+                return False
+            a.seek(0)
+            b.seek(0)
+            sha = hashlib.sha256()
+            differ: list[int] = []
+            n = 0
+            while True:
+                pa, pb = a.read(page), b.read(page)
+                if not pa and not pb:
+                    break
+                sha.update(pb)
+                n += 1
+                if pa != pb:
+                    if n == 1:
+                        # Header counters (change counter, size, freelist, version) may move; nothing else.
+                        for lo, hi in ((0, 24), (40, 92), (96, page)):
+                            if pa[lo:hi] != pb[lo:hi]:
+                                return False
+                    else:
+                        differ.append(n)
+            if sha.hexdigest() != manifest.sha256:
+                return False
+        if not differ:
+            return True
+        allowed: set[int] = set()
+        for path in (new, old):
+            con = sqlite3.connect(_sqlite_uri(str(path), mode="ro", immutable="1"), uri=True)
+            try:
+                names = [r[0] for r in con.execute(
+                    "SELECT name FROM sqlite_master WHERE tbl_name = ? AND type IN ('table', 'index')", (LOG_TABLE,))]
+                for name in names:
+                    allowed.update(r[0] for r in con.execute("SELECT pageno FROM dbstat WHERE name = ?", (name,)))
+                allowed.update(_freelist_pages(path, page))
+            except sqlite3.Error:
+                return False
+            finally:
+                con.close()
+        return all(p in allowed for p in differ)
+
     # -- checking ------------------------------------------------------
     def check_content(self, path: Path, manifest: "Manifest", *, full: bool, scratch_dir: Path,
                       on_progress: "Progress | None") -> tuple[list[str], list[str]]:
@@ -878,6 +941,25 @@ class SqliteBackup(EngineBackup):
         if staged is not None:
             with contextlib.suppress(OSError):
                 Path(staged).unlink()
+
+
+def _freelist_pages(path: Path, page: int) -> set[int]:
+    """The pages on a SQLite file's freelist (trunk and leaf), read from the file (fileformat2 1.5)."""
+    pages: set[int] = set()
+    with open(path, "rb") as f:
+        f.seek(32)
+        trunk = int.from_bytes(f.read(4), "big")
+        while trunk and trunk not in pages:
+            pages.add(trunk)
+            f.seek((trunk - 1) * page)
+            head = f.read(8)
+            if len(head) < 8:
+                break
+            nxt, count = int.from_bytes(head[:4], "big"), int.from_bytes(head[4:], "big")
+            leaves = f.read(4 * min(count, page // 4 - 2))
+            pages.update(int.from_bytes(leaves[i:i + 4], "big") for i in range(0, len(leaves), 4))
+            trunk = nxt
+    return pages
 
 
 # SQLite's lock bytes (os_unix.c): PENDING, RESERVED, then the 510-byte SHARED range.

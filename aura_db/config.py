@@ -49,7 +49,8 @@ KEYS: dict[str, tuple[tuple[str, ...], Any, type]] = {
 # --compress, --lock-timeout, --no-backup as backup_before_migrate=False)
 # before it first reads the settings, so -v names the value it uses.
 FLAGS = {"url": "--db", "migrations": "--migrations", "backup_dir": "--backup-dir",
-         "lock_timeout": "--lock-timeout", "keep": "--keep", "compression": "--compress",
+         "lock_timeout": "--lock-timeout", "keep": "--keep", "keep_safety": "--keep-safety",
+         "compression": "--compress",
          "backup_before_migrate": "--no-backup"}
 # Spellings accepted in the file for the same keys.
 ALIASES = {"keep-safety": "keep_safety", "backup-dir": "backup_dir", "lock-timeout": "lock_timeout",

@@ -228,5 +228,5 @@ def restored(app: "AppState", r: "RestoreResult") -> None:
         app.out.print(f"[yellow]changed on disk since they were applied: {', '.join(r.changed)}[/]")
     if r.pending:
         app.out.print(f"[yellow]{len(r.pending)} pending: run aura-db migrate[/] ({', '.join(r.pending)})")
-    elif not (r.unknown or r.changed):
+    elif not (r.unknown or r.changed or r.interrupted):
         app.out.print("schema is up to date with the migrations on disk", markup=False)

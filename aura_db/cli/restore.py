@@ -68,18 +68,30 @@ def restore(
             keep_safety=s.keep_safety,
             on_progress=on_progress,
         )
+    with _ctrl_c_held():  # the database is replaced: a Ctrl-C must not cut the report short
+        if result.interrupted:
+            app_state.warn(f"interrupted (Ctrl-C) after the swap: {result.plan.target} IS restored from "
+                           f"{result.plan.backup.name}; the checks after it were skipped (run `aura-db status`)")
+        if json_out:
+            app_state.emit_json(result.to_dict())
+        else:
+            render.restored(app_state, result)
+
+
+@contextlib.contextmanager
+def _ctrl_c_held():
+    """SIGINT ignored for the duration, then as it was (in-process callers keep their handler)."""
     import signal
 
-    # The database is replaced: from here a Ctrl-C must not cut the report short.
-    with contextlib.suppress(ValueError):  # not the main thread (tests)
-        signal.signal(signal.SIGINT, signal.SIG_IGN)
-    if result.interrupted:
-        app_state.warn(f"interrupted (Ctrl-C) after the swap: {result.plan.target} IS restored from "
-                       f"{result.plan.backup.name}; the checks after it were skipped (run `aura-db status`)")
-    if json_out:
-        app_state.emit_json(result.to_dict())
-    else:
-        render.restored(app_state, result)
+    try:
+        previous = signal.signal(signal.SIGINT, signal.SIG_IGN)
+    except ValueError:  # not the main thread
+        yield
+        return
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGINT, previous)
 
 
 def _pick(app_state, folder) -> str | None:
