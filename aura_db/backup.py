@@ -1205,9 +1205,10 @@ def plan_prune(backup_dir: Path, keep: int | None, *, keep_safety: int | None = 
     * the newest ``keep`` *good* regular backups are kept (labelled ones
       are regular); a safety backup never takes a regular one's place;
     * the newest ``keep_safety`` good safety backups are kept;
-    * a backup is good when its size and sha256 match its manifest.  The
-      checksums are read only when something would be deleted, and only of
-      the backups about to count as kept (``known_good`` are not read);
+    * a backup is good when its size and sha256 match its manifest, and the
+      newest one kept also passes the content check (``verify_backup``).
+      They are read only when something would be deleted, and only the
+      backups about to count as kept (``known_good`` are not read);
     * a damaged backup, or one whose manifest cannot be read, is never
       counted as kept and never deleted: it is left for the operator;
     * so the newest good backup of each database is always kept.
@@ -1253,15 +1254,15 @@ def plan_prune(backup_dir: Path, keep: int | None, *, keep_safety: int | None = 
                 continue
             if counted < limit:
                 if check and e.path.resolve() not in good:
-                    try:
-                        ok = sha256_file(e.path) == e.manifest.sha256
-                    except OSError:
-                        ok = False
-                    if not ok:
+                    # The newest one to be kept is checked in full (checksum and
+                    # content, as restore would): it is the one recovery relies
+                    # on, and a manifest is no proof of content.  The rest by
+                    # checksum.
+                    problem = _prune_check(e, full=counted == 0)
+                    if problem:
                         result.left.append(e.path)
                         result.decisions.append(PruneDecision(
-                            e.path, "leave", "damaged (sha256 differs from its manifest): "
-                            "not counted as kept, not deleted", kind))
+                            e.path, "leave", f"damaged ({problem}): not counted as kept, not deleted", kind))
                         continue
                 counted += 1
                 why = "the newest good" if counted == 1 else f"#{counted} of the newest {limit} good"
@@ -1275,6 +1276,24 @@ def plan_prune(backup_dir: Path, keep: int | None, *, keep_safety: int | None = 
                 result.decisions.append(PruneDecision(
                     e.path, "delete", f"older than the newest {limit} good {word} backup(s) of its database", kind))
     return result
+
+
+def _prune_check(e: BackupEntry, *, full: bool) -> str | None:
+    """What is wrong with a backup retention is about to count as kept (None: nothing)."""
+    if full:
+        try:
+            r = verify_backup(e.path)
+        except CheckFailed as exc:
+            return exc.message
+        except AuraError:
+            # The content cannot be checked here (no client tools): the
+            # checksum is all retention can go by.
+            return _prune_check(e, full=False)
+        return None if r.ok else "; ".join(r.problems)[:300]
+    try:
+        return None if sha256_file(e.path) == e.manifest.sha256 else "sha256 differs from its manifest"
+    except OSError as exc:
+        return f"cannot read it: {exc.strerror or exc}"
 
 
 def prune(backup_dir: Path, keep: int | None, *, keep_safety: int | None = DEFAULT_KEEP_SAFETY,

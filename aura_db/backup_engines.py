@@ -204,7 +204,8 @@ def _check_sqlite_file(path: Path, *, full: bool, pragma: bool = True
                 check = "integrity_check" if full else "quick_check"
                 rows = [r[0] for r in con.execute(f"PRAGMA {check}").fetchall()]
                 if rows != ["ok"]:
-                    return [f"{check}: " + "; ".join(rows[:5])], {}, None
+                    # One line: SQLite's own rows carry line breaks.
+                    return [f"{check}: " + "; ".join(" ".join(str(r).split()) for r in rows[:5])], {}, None
             return [], sqlite_row_counts(con), sqlite_schema_head(con)
         except sqlite3.DatabaseError as exc:
             return [f"not a valid SQLite database: {exc}"], {}, None

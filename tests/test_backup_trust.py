@@ -72,6 +72,25 @@ def test_prune_never_counts_a_damaged_backup_as_kept(cli, live, workdir, damage)
     assert Path(json.loads(r.stdout)["backup"]).name == b
 
 
+def test_prune_checks_the_content_of_the_newest_one_it_keeps_not_just_its_manifest(cli, live, workdir):
+    import hashlib
+
+    from tests.test_backup import damage_page_of
+
+    a = backup_json(cli, "--label", "a")["file"]
+    add_notes(live, 1)
+    b = backup_json(cli, "--label", "b")["file"]
+    add_notes(live, 1)
+    forged = Path(backup_json(cli, "--label", "forged")["path"])
+    damage_page_of(forged, "IX_ActionLogs_UserId")  # and a manifest that vouches for the damage
+    mpath = Path(f"{forged}.json")
+    m = json.loads(mpath.read_text())
+    m.update(sha256=hashlib.sha256(forged.read_bytes()).hexdigest(), size=forged.stat().st_size)
+    mpath.write_text(json.dumps(m))
+    doc = prune_json(cli, "--keep", "1")
+    assert doc["kept"] == [b] and doc["deleted"] == [a] and doc["left"] == [forged.name]
+
+
 def test_prune_says_what_it_keeps_and_deletes_and_why_in_human_output(cli, live, workdir):
     a = backup_json(cli, "--label", "a")["file"]
     add_notes(live, 1)

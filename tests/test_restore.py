@@ -441,6 +441,7 @@ def test_a_damaged_backup_with_a_forged_manifest_is_refused(cli, live, workdir, 
     r = cli("restore", path.name, "--yes")
     assert r.exit_code == 3, r
     assert r.stderr.startswith("error: refusing to restore") and "quick_check" in r.stderr
+    assert len(r.stderr.splitlines()) == 1  # SQLite's multi-line report, on one line
     assert fingerprint(live) == before
     assert not [p for p in workdir.iterdir() if p.name.startswith(".aura_stage")]
 
