@@ -205,7 +205,7 @@ def _check_sqlite_file(path: Path, *, full: bool, pragma: bool = True
                 rows = [r[0] for r in con.execute(f"PRAGMA {check}").fetchall()]
                 if rows != ["ok"]:
                     # One line: SQLite's own rows carry line breaks.
-                    return [f"{check}: " + "; ".join(" ".join(str(r).split()) for r in rows[:5])], {}, None
+                    return [f"{check}: " + _one_line(rows[:5])], {}, None
             return [], sqlite_row_counts(con), sqlite_schema_head(con)
         except sqlite3.DatabaseError as exc:
             return [f"not a valid SQLite database: {exc}"], {}, None
@@ -440,7 +440,7 @@ class SqliteBackup(EngineBackup):
             raise AuraError(f"cannot read {self.path}: {error}")
         warnings = []
         if found["check"] != ["ok"]:
-            warnings.append("the database fails quick_check: " + "; ".join(found["check"][:3]))
+            warnings.append("the database fails quick_check: " + _one_line(found["check"][:3]))
         # Both ways the check read exactly what was copied: the copy itself,
         # or the source under the read lock that froze it for the copy.
         return Snapshot(found["counts"], found["head"], found["version"], warnings=warnings,
@@ -512,7 +512,7 @@ class SqliteBackup(EngineBackup):
             for p in (tmp, Path(f"{tmp}-journal")):
                 with contextlib.suppress(OSError):
                     p.unlink()
-        warnings = [] if check == ["ok"] else ["the live database fails quick_check: " + "; ".join(check[:3])]
+        warnings = [] if check == ["ok"] else ["the live database fails quick_check: " + _one_line(check[:3])]
         # The check read the snapshot file, whose bytes are what was stored.
         return Snapshot(counts, head, sqlite3.sqlite_version, warnings=warnings,
                         content_check="quick_check" if check == ["ok"] else None)
@@ -966,6 +966,11 @@ def _freelist_pages(path: Path, page: int) -> set[int]:
 # SQLite's lock bytes (os_unix.c): PENDING, RESERVED, then the 510-byte SHARED range.
 SQLITE_PENDING_BYTE = 0x40000000
 SQLITE_LOCK_SPAN = 2 + 510
+
+
+def _one_line(rows: list[Any]) -> str:
+    """SQLite's check report (rows that carry line breaks of their own) as one line."""
+    return "; ".join(" ".join(str(r).split()) for r in rows)
 
 
 def _file_identity(path: Path) -> tuple[int, ...]:

@@ -382,3 +382,14 @@ def test_ctrl_c_after_the_swap_reports_restored(workdir):
             hits += 1
             break
     assert hits, "no SIGINT landed after the swap in 10 tries"
+
+
+def test_a_backup_of_a_database_failing_quick_check_warns_in_one_line(cli, live):
+    from tests.test_backup import damage_page_of
+
+    damage_page_of(live, "IX_ActionLogs_UserId")
+    r = cli("backup")
+    assert r.exit_code == 0, r
+    warning = [line for line in r.stderr.splitlines() if "fails quick_check" in line]
+    assert len(warning) == 1 and "Page" in warning[0]
+    assert not [line for line in r.stderr.splitlines() if line.startswith("Page ")]
