@@ -37,6 +37,14 @@ FORMAT_VERSION = 1
 PREFIX = "aura_backup_"
 COMPRESSIONS = {"none": "", "zstd": ".zst", "gzip": ".gz"}
 DEFAULT_KEEP = 10
+# Safety backups (taken before migrate, rollback, restore) are kept apart from
+# the regular ones: their own newest N of each database.  Five covers a day of
+# retries and rollbacks without letting a loop of failed runs fill the disk.
+DEFAULT_KEEP_SAFETY = 5
+# Safety backups written before this field existed are known by their label.
+SAFETY_LABELS = frozenset({"safety", "pre-migrate", "pre-rollback", "pre-restore"})
+# A manifest is a few KB; anything larger (or not a regular file) is not read.
+MANIFEST_LIMIT = 1 << 20
 CHUNK = 1 << 20  # 1 MiB: large enough for syscalls and hashing to run at disk speed
 # zstd level 1 on one thread compresses typical Aura data at several hundred
 # MB/s (benchmarks/backup_bench.py); its multi-threaded mode was slower fed
@@ -83,6 +91,10 @@ class Manifest:
     # Compression inside the dump's own format ("gzip:9": pg_dump's), which
     # its tool reads as it is; ``compression`` is that of the file as stored.
     archive_compression: str | None = None
+    # "regular" (aura-db backup) or "safety" (taken by migrate, rollback or
+    # restore before a change): they are kept apart, and only a regular one
+    # is ever "latest".
+    kind: str = "regular"
     format: str = FORMAT
     format_version: int = FORMAT_VERSION
     aura_db_version: str = __version__
@@ -96,7 +108,12 @@ class Manifest:
         missing = [k for k in ("engine", "created_at", "size", "sha256", "compression", "file") if k not in data]
         if missing:
             raise ValueError(f"manifest lacks {', '.join(missing)}")
-        return cls(**{k: v for k, v in data.items() if k in known})
+        values = {k: v for k, v in data.items() if k in known}
+        if "kind" not in data:
+            values["kind"] = "safety" if data.get("label") in SAFETY_LABELS else "regular"
+        if values["kind"] not in ("regular", "safety"):
+            raise ValueError(f"unknown kind {values['kind']!r}")
+        return cls(**values)
 
 
 @dataclass
@@ -108,6 +125,11 @@ class BackupEntry:
     state: str  # ok | unchecked | no manifest | bad manifest | size differs | checksum differs
     size: int
     created_at: str | None
+    problem: str | None = None  # why the manifest could not be read
+
+    @property
+    def kind(self) -> str | None:
+        return self.manifest.kind if self.manifest else None
 
     @property
     def name(self) -> str:
@@ -127,6 +149,8 @@ class BackupEntry:
             "sha256": m.sha256 if m else None,
             "row_counts": m.row_counts if m else None,
             "state": self.state,
+            "kind": self.kind,
+            "problem": self.problem,
         }
 
 
@@ -137,14 +161,21 @@ class CreateResult:
     duration_s: float
     pruned: list[Path] = field(default_factory=list)
     warnings: list[str] = field(default_factory=list)
+    # True when no file was written: the content was identical to the newest
+    # backup of this database, which ``path`` names.
+    reused: bool = False
+    prune: "PruneResult | None" = None
 
     def to_dict(self) -> dict[str, Any]:
         return {
             "file": self.path.name,
             "path": str(self.path),
+            "kind": self.manifest.kind,
+            "reused": self.reused,
             "manifest": self.manifest.to_dict(),
             "duration_s": round(self.duration_s, 3),
             "pruned": [p.name for p in self.pruned],
+            "retention": self.prune.to_dict()["decisions"] if self.prune else [],
             "warnings": self.warnings,
         }
 
@@ -170,12 +201,36 @@ class VerifyResult:
 
 
 @dataclass
-class PruneResult:
-    kept: list[Path]
-    deleted: list[Path]
+class PruneDecision:
+    path: Path
+    action: str  # keep | delete | leave
+    reason: str
+    kind: str | None = None
 
     def to_dict(self) -> dict[str, Any]:
-        return {"kept": [p.name for p in self.kept], "deleted": [p.name for p in self.deleted]}
+        return {"file": self.path.name, "action": self.action, "kind": self.kind, "reason": self.reason}
+
+
+@dataclass
+class PruneResult:
+    """What retention keeps, deletes and leaves alone, each with its reason.
+
+    ``deleted`` lists what is to be deleted by a plan (``plan_prune``) and
+    what was deleted by ``prune``; ``left`` are files retention does not
+    judge (damaged, or without a readable manifest): never counted as kept,
+    never deleted.
+    """
+
+    kept: list[Path]
+    deleted: list[Path]
+    left: list[Path] = field(default_factory=list)
+    decisions: list[PruneDecision] = field(default_factory=list)
+    warnings: list[str] = field(default_factory=list)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"kept": [p.name for p in self.kept], "deleted": [p.name for p in self.deleted],
+                "left": [p.name for p in self.left], "decisions": [d.to_dict() for d in self.decisions],
+                "warnings": self.warnings}
 
 
 @dataclass
@@ -222,12 +277,23 @@ class RestoreResult:
     # the database is ahead of (or apart from) this checkout's code.
     unknown: list[str] = field(default_factory=list)
     changed: list[str] = field(default_factory=list)
+    # The safety backup was not written: the live content was identical to
+    # the newest backup of this database, which ``safety_backup`` names.
+    safety_reused: bool = False
+    # Ctrl-C came after the swap: the database *is* restored; what follows
+    # the swap (the migrations check) was skipped.
+    interrupted: bool = False
+    # Newer backups ``latest`` passed over because they failed their checks.
+    skipped: list[str] = field(default_factory=list)
 
     def to_dict(self) -> dict[str, Any]:
         d = self.plan.to_dict()
         d.update({
             "restored": True,
+            "interrupted": self.interrupted,
             "safety_backup": str(self.safety_backup) if self.safety_backup else None,
+            "safety_backup_reused": self.safety_reused,
+            "skipped": self.skipped,
             "pending": self.pending,
             "not_on_disk": self.unknown,
             "changed": self.changed,
@@ -731,17 +797,53 @@ def _write_json_file(path: Path, doc: dict[str, Any]) -> None:
         os.close(fd)
 
 
+def _read_bounded(mpath: Path) -> bytes:
+    """The bytes of ``mpath`` if it is a regular file of at most MANIFEST_LIMIT bytes.
+
+    Opened without blocking (a FIFO would otherwise wait for a writer for
+    ever) and checked on the open descriptor (a symlink to a FIFO or a device
+    is what it points at), so nothing is read from anything but a small file.
+    """
+    import stat
+
+    fd = os.open(mpath, os.O_RDONLY | os.O_NONBLOCK | getattr(os, "O_CLOEXEC", 0))
+    try:
+        st = os.fstat(fd)
+        if not stat.S_ISREG(st.st_mode):
+            what = ("a FIFO" if stat.S_ISFIFO(st.st_mode) else "a folder" if stat.S_ISDIR(st.st_mode)
+                    else "a device" if stat.S_ISCHR(st.st_mode) or stat.S_ISBLK(st.st_mode)
+                    else "a socket" if stat.S_ISSOCK(st.st_mode) else "not a regular file")
+            raise CheckFailed(f"manifest {mpath.name} is {what}, not a regular file: ignored",
+                              hint=f"an aura-db manifest is a small JSON file; look at {mpath}")
+        if st.st_size > MANIFEST_LIMIT:
+            raise CheckFailed(f"manifest {mpath.name} is {st.st_size} bytes, over the {MANIFEST_LIMIT >> 20} MiB "
+                              "a manifest can be: ignored", hint=f"an aura-db manifest is a few KB; look at {mpath}")
+        chunks, total = [], 0
+        while total <= MANIFEST_LIMIT:
+            block = os.read(fd, MANIFEST_LIMIT + 1 - total)
+            if not block:
+                break
+            chunks.append(block)
+            total += len(block)
+        if total > MANIFEST_LIMIT:  # grew since fstat
+            raise CheckFailed(f"manifest {mpath.name} is over the {MANIFEST_LIMIT >> 20} MiB a manifest can be: ignored")
+        return b"".join(chunks)
+    finally:
+        os.close(fd)
+
+
 def read_manifest(path: Path) -> Manifest:
-    """The manifest beside ``path``; CheckFailed when missing or not ours."""
+    """The manifest beside ``path``; CheckFailed when missing, not ours, or not a small regular file."""
     mpath = path.with_name(path.name + ".json")
     try:
-        data = json.loads(mpath.read_text(encoding="utf-8"))
+        data = json.loads(_read_bounded(mpath).decode("utf-8"))
     except FileNotFoundError:
         raise CheckFailed(
             f"{path.name} has no manifest ({mpath.name}): not an aura-db backup, or an unfinished one"
         ) from None
-    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
-        raise CheckFailed(f"manifest {mpath.name} is unreadable: {exc}") from None
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError, RecursionError) as exc:
+        reason = exc.strerror if isinstance(exc, OSError) and exc.strerror else exc
+        raise CheckFailed(f"manifest {mpath.name} is unreadable: {reason}") from None
     if not isinstance(data, dict) or data.get("format") != FORMAT:
         raise CheckFailed(f"{mpath.name} is not an aura-db backup manifest")
     if int(data.get("format_version", 0)) > FORMAT_VERSION:
@@ -766,12 +868,14 @@ def create_backup(
     label: str | None = None,
     compression: str = "none",
     keep: int | None = DEFAULT_KEEP,
+    keep_safety: int = DEFAULT_KEEP_SAFETY,
     on_progress: Progress | None = None,
 ) -> CreateResult:
     """A consistent snapshot of the live database into the backup folder, with its manifest.
 
-    Afterwards keeps the newest ``keep`` backups (never the one just made);
-    ``keep=None`` prunes nothing.
+    Afterwards applies retention to this database's backups (``prune``):
+    the newest ``keep`` good regular ones and the newest ``keep_safety``
+    safety ones, never the one just made; ``keep=None`` prunes nothing.
     """
     from aura_db.backup_engines import for_engine
 
@@ -782,13 +886,18 @@ def create_backup(
     eb = for_engine(engine)
     eb.check_source()
     return create_with(eb, engine, Path(backup_dir), label=label, compression=compression, keep=keep,
-                       on_progress=on_progress)
+                       keep_safety=keep_safety, on_progress=on_progress)
 
 
 def create_with(eb: Any, engine: "Engine", backup_dir: Path, *, label: str | None,
-                compression: str = "none", keep: int | None = None,
-                on_progress: Progress | None = None) -> CreateResult:
-    """``create_backup`` with the engine's backup object given (a restore's safety backup reuses its lock)."""
+                compression: str = "none", keep: int | None = None, keep_safety: int | None = None,
+                kind: str = "regular", on_progress: Progress | None = None) -> CreateResult:
+    """``create_backup`` with the engine's backup object given (a restore's safety backup reuses its lock).
+
+    A ``kind="safety"`` backup whose bytes are identical to the newest
+    backup of this database (and that file is still whole) is not written
+    again: the result names that file, with ``reused`` set.
+    """
     started = time.monotonic()
     folder = ensure_folder(Path(backup_dir))
     clean_leftovers(folder)
@@ -811,6 +920,19 @@ def create_with(eb: Any, engine: "Engine", backup_dir: Path, *, label: str | Non
             writer.finish()
         finally:
             os.close(fd)
+        if kind == "safety":
+            same = _identical_newest(eb, folder, engine, tmp, snap, writer.size, writer.sha.hexdigest(),
+                                     compression)
+            if same is not None:
+                tmp.unlink()
+                result = CreateResult(same.path, same.manifest, time.monotonic() - started, reused=True,
+                                      warnings=list(snap.warnings))
+                if keep_safety is not None:
+                    result.prune = prune(folder, None, keep_safety=keep_safety, protect=[same.path],
+                                         database=database_key(engine.name, engine.describe()))
+                    result.pruned = result.prune.deleted
+                    result.warnings.extend(result.prune.warnings)
+                return result
         while True:
             manifest = Manifest(
                 engine=engine.name,
@@ -830,6 +952,7 @@ def create_with(eb: Any, engine: "Engine", backup_dir: Path, *, label: str | Non
                 row_counts_exact=snap.row_counts_exact,
                 content_check=snap.content_check,
                 archive_compression=inside,
+                kind=kind,
             )
             _write_json_file(mtmp, manifest.to_dict())
             # Manifest first, backup last: the backup only becomes visible
@@ -860,25 +983,71 @@ def create_with(eb: Any, engine: "Engine", backup_dir: Path, *, label: str | Non
             # aura-db made it 0700; someone opened it since (or made it so).
             result.warnings.append(f"backup folder {folder} is open to other users ({mode:04o}): the backups are "
                                    f"0600, but their names, sizes and times show; chmod 700 {folder}")
-    if keep is not None:
+    if keep is not None or keep_safety is not None:
         # Only this database's: others sharing the folder keep what their own runs keep.
-        result.pruned = prune(folder, keep, protect=[final],
-                              database=database_key(engine.name, engine.describe())).deleted
+        # The file just written is known whole: it is not read again.
+        result.prune = prune(folder, keep, keep_safety=keep_safety, protect=[final], known_good=[final],
+                             database=database_key(engine.name, engine.describe()))
+        result.pruned = result.prune.deleted
+        result.warnings.extend(result.prune.warnings)
     return result
 
 
-def safety_backup(engine: "Engine", backup_dir: Path, *, label: str = "safety",
-                  on_progress: Progress | None = None) -> Path | None:
+def _identical_newest(eb: Any, folder: Path, engine: "Engine", tmp: Path, snap: Any, size: int, sha: str,
+                      compression: str) -> BackupEntry | None:
+    """The newest (regular or safety) backup of this database when the snapshot in ``tmp`` holds the same content.
+
+    The same bytes (``size``/``sha``, and the old file read again to be sure
+    it still is what its manifest says), or - where the engine can tell -
+    the same content apart from aura-db's own run log, which a failed
+    migrate writes to between its retries.
+    """
+    mine = database_key(engine.name, engine.describe())
+    newest: dict[str, BackupEntry] = {}  # the newest of each kind: a restore just made live the regular one
+    for e in list_backups(folder):
+        if e.manifest is not None and _database_of(e.manifest) == mine:
+            newest.setdefault(e.manifest.kind, e)
+    for e in sorted(newest.values(), key=lambda e: (_sort_time(e.created_at), e.name), reverse=True):
+        m = e.manifest
+        if m.compression != compression or e.size != m.size:
+            continue
+        if (m.size, m.sha256) == (size, sha):
+            with contextlib.suppress(OSError):
+                if sha256_file(e.path) == sha:
+                    return e
+            continue
+        if m.schema_head == snap.schema_head and compression == "none":
+            with contextlib.suppress(OSError):
+                if eb.same_apart_from_run_log(tmp, e.path, m):
+                    return e
+    return None
+
+
+def take_safety_backup(engine: "Engine", backup_dir: Path, *, label: str = "safety",
+                       keep_safety: int = DEFAULT_KEEP_SAFETY,
+                       on_progress: Progress | None = None) -> CreateResult | None:
     """A backup taken before a change that cannot be undone; None when there is no database yet.
 
-    Safety backups are never pruned by the backup they are taken in, and do
-    not prune others: the operator's own retention decides.
+    It is a safety backup: kept apart from the regular ones (the newest
+    ``keep_safety`` of them), never "latest", and not written again when the
+    newest backup of this database already holds exactly these bytes.
     """
     from aura_db.backup_engines import for_engine
 
-    if not for_engine(engine).source_exists():
+    label = check_label(label)
+    eb = for_engine(engine)
+    if not eb.source_exists():
         return None
-    return create_backup(engine, backup_dir, label=label, keep=None, on_progress=on_progress).path
+    eb.check_source()
+    return create_with(eb, engine, Path(backup_dir), label=label, kind="safety", keep_safety=keep_safety,
+                       on_progress=on_progress)
+
+
+def safety_backup(engine: "Engine", backup_dir: Path, *, label: str = "safety",
+                  keep_safety: int = DEFAULT_KEEP_SAFETY, on_progress: Progress | None = None) -> Path | None:
+    """``take_safety_backup``, the path only."""
+    made = take_safety_backup(engine, backup_dir, label=label, keep_safety=keep_safety, on_progress=on_progress)
+    return made.path if made is not None else None
 
 
 # --------------------------------------------------------------------------
@@ -895,7 +1064,7 @@ def _entry(path: Path, *, checksums: bool) -> BackupEntry:
     except CheckFailed as exc:
         state = "no manifest" if "no manifest" in exc.message else "bad manifest"
         created = _created_from_name(path.name)
-        return BackupEntry(path, None, state, size, created)
+        return BackupEntry(path, None, state, size, created, problem=exc.message)
     if size != manifest.size:
         state = "size differs"
     elif checksums:
@@ -923,8 +1092,17 @@ def _sort_time(created_at: str | None) -> float:
         return 0.0
 
 
+def listing_warnings(entries: list[BackupEntry]) -> list[str]:
+    """One line for each backup whose manifest could not be read (a FIFO, a huge file, bad JSON)."""
+    return [e.problem for e in entries if e.state == "bad manifest" and e.problem]
+
+
 def list_backups(backup_dir: Path, *, checksums: bool = False) -> list[BackupEntry]:
-    """The backups in the folder, newest first.  Read-only: never creates the folder."""
+    """The backups in the folder, newest first.  Read-only: never creates the folder.
+
+    Manifests are read only when they are small regular files (``read_manifest``):
+    anything else is an entry in state "bad manifest" whose ``problem`` says why.
+    """
     folder = Path(backup_dir)
     if not folder.is_dir():
         return []
@@ -937,29 +1115,59 @@ def list_backups(backup_dir: Path, *, checksums: bool = False) -> list[BackupEnt
     return entries
 
 
+def latest_candidates(backup_dir: Path, *, engine: str | None = None, source: str | None = None
+                      ) -> tuple[list[Path], list[str]]:
+    """What ``latest`` may mean, best first, and warnings about what the folder holds.
+
+    Regular backups (never a safety backup) of ``engine`` and, when given,
+    of the database ``source`` (as manifests name it), newest first, whose
+    manifest reads and whose size matches it; the checksum and content are
+    the caller's to check (restore checks them as it stages, and goes on to
+    the next when one fails).  UsageError when there is none.
+    """
+    folder = Path(backup_dir)
+    entries = list_backups(folder)
+    warnings = listing_warnings(entries)
+    usable = [e for e in entries
+              if e.manifest is not None and (engine is None or e.manifest.engine == engine)]
+    mine = [e for e in usable
+            if source is None or _database_of(e.manifest) == database_key(e.manifest.engine, source)]
+    regular = [e for e in mine if e.manifest.kind == "regular"]
+    whole = [e for e in regular if e.state != "size differs"]
+    for e in regular:
+        if e.state == "size differs":
+            warnings.append(f"{e.name} is {e.size} bytes, its manifest says {e.manifest.size}: damaged, passed over")
+    if whole:
+        return [e.path for e in whole], warnings
+    of = f" of {source}" if source else (f" of a {engine} database" if engine else "")
+    if regular:
+        raise CheckFailed(f"no usable regular backup{of} in {folder}: every one is damaged "
+                          f"(newest: {regular[0].name})", hint="name an older file, or a safety backup, to restore it")
+    safety = [e for e in mine if e.manifest.kind == "safety"]
+    if safety:
+        raise UsageError(f"no regular backups{of} in {folder}; {len(safety)} safety backup(s) "
+                         f"(newest: {safety[0].name}, taken before a {safety[0].manifest.label or 'change'})",
+                         hint="`latest` never means a safety backup: name the file to restore it")
+    if usable:
+        raise UsageError(
+            f"no backups{of} in {folder}; {len(usable)} of other databases "
+            f"(newest: {usable[0].name}, of {usable[0].manifest.source})",
+            hint="name the one to restore here: aura-db restore FILE")
+    raise UsageError(f"no backups{of} in {folder}", hint="take one with `aura-db backup`")
+
+
 def resolve_backup(backup_dir: Path, spec: str, *, engine: str | None = None, source: str | None = None) -> Path:
     """FILE as the user gave it: ``latest``, a name in the backup folder, or a path.
 
-    ``latest`` is the newest backup of ``engine`` and, when given, of the
-    database ``source`` (as manifests name it): one folder may hold the
+    ``latest`` is the newest regular backup (never a safety backup) of
+    ``engine`` and, when given, of the database ``source`` (as manifests
+    name it) whose size matches its manifest: one folder may hold the
     backups of several databases, and another database's newest is never
     "latest" here.
     """
     folder = Path(backup_dir)
     if spec == "latest":
-        usable = [e for e in list_backups(folder)
-                  if e.manifest is not None and (engine is None or e.manifest.engine == engine)]
-        mine = [e for e in usable
-                if source is None or _database_of(e.manifest) == database_key(e.manifest.engine, source)]
-        if not mine:
-            of = f" of {source}" if source else (f" of a {engine} database" if engine else "")
-            if usable:
-                raise UsageError(
-                    f"no backups{of} in {folder}; {len(usable)} of other databases "
-                    f"(newest: {usable[0].name}, of {usable[0].manifest.source})",
-                    hint="name the one to restore here: aura-db restore FILE")
-            raise UsageError(f"no backups{of} in {folder}", hint="take one with `aura-db backup`")
-        return mine[0].path
+        return latest_candidates(folder, engine=engine, source=source)[0][0]
     candidates = [Path(spec)]
     if not Path(spec).is_absolute():
         candidates.append(folder / spec)
@@ -997,62 +1205,132 @@ def _database_of(m: Manifest) -> tuple[str, str]:
     return database_key(m.engine, m.source)
 
 
-def _beyond_keep(backup_dir: Path, keep: int, database: tuple[str, str] | None
-                 ) -> tuple[list[BackupEntry], list[BackupEntry]]:
-    """(kept, beyond) among the backups with a manifest: the newest ``keep`` of each database count as kept.
+def plan_prune(backup_dir: Path, keep: int | None, *, keep_safety: int | None = DEFAULT_KEEP_SAFETY,
+               database: tuple[str, str] | None = None, protect: list[Path] | tuple = (),
+               known_good: list[Path] | tuple = ()) -> PruneResult:
+    """What retention keeps, deletes and leaves alone, and why; nothing is deleted.
 
-    With ``database`` (engine, source) only that database's backups are looked at.
+    Per database (engine and source in the manifest; with ``database`` only
+    that one), regular and safety backups are counted apart:
+
+    * the newest ``keep`` *good* regular backups are kept (labelled ones
+      are regular); a safety backup never takes a regular one's place;
+    * the newest ``keep_safety`` good safety backups are kept;
+    * a backup is good when its size and sha256 match its manifest, and the
+      newest one kept also passes the content check (``verify_backup``).
+      They are read only when something would be deleted, and only the
+      backups about to count as kept (``known_good`` are not read);
+    * a damaged backup, or one whose manifest cannot be read, is never
+      counted as kept and never deleted: it is left for the operator;
+    * so the newest good backup of each database is always kept.
+
+    ``keep=None`` (or ``keep_safety=None``) leaves that kind alone.
     """
-    if keep < 1:
-        raise UsageError(f"--keep must be at least 1, got {keep}")
-    seen: dict[tuple[str, str], int] = {}
-    kept: list[BackupEntry] = []
-    beyond: list[BackupEntry] = []
+    for name, n in (("--keep", keep), ("keep_safety", keep_safety)):
+        if n is not None and n < 1:
+            raise UsageError(f"{name} must be at least 1, got {n}")
+    protected = {Path(p).resolve() for p in protect}
+    good = {Path(p).resolve() for p in known_good}
+    result = PruneResult([], [])
+    groups: dict[tuple[tuple[str, str], str], list[BackupEntry]] = {}
     for e in list_backups(backup_dir):  # newest first
         if e.manifest is None:
-            continue
+            if e.state == "bad manifest":
+                result.warnings.append(e.problem or f"{e.name}: its manifest cannot be read")
+                result.left.append(e.path)
+                result.decisions.append(PruneDecision(e.path, "leave", f"{e.state}: not judged, not deleted"))
+            continue  # no manifest at all: not aura-db's to judge
         key = _database_of(e.manifest)
         if database is not None and key != database:
             continue
-        seen[key] = seen.get(key, 0) + 1
-        (kept if seen[key] <= keep else beyond).append(e)
-    return kept, beyond
-
-
-def prune(backup_dir: Path, keep: int, *, protect: list[Path] | tuple = (),
-          database: tuple[str, str] | None = None) -> PruneResult:
-    """Delete the oldest backups (and their manifests) beyond the newest ``keep`` of each database.
-
-    A folder may hold the backups of several databases (engine and source in
-    the manifest); each keeps its own newest ``keep``.  With ``database`` only
-    that one's are pruned.  Files without a manifest are not aura-db's to
-    judge, so they are left alone.
-    """
-    protected = {Path(p).resolve() for p in protect}
-    keeping, beyond = _beyond_keep(backup_dir, keep, database)
-    kept = [e.path for e in keeping]
-    deleted: list[Path] = []
-    for e in beyond:
-        if e.path.resolve() in protected:
-            kept.append(e.path)
+        groups.setdefault((key, e.manifest.kind), []).append(e)
+    for (_, kind), entries in groups.items():
+        limit = keep if kind == "regular" else keep_safety
+        word = "regular" if kind == "regular" else "safety"
+        if limit is None:
+            for e in entries:
+                result.kept.append(e.path)
+                result.decisions.append(PruneDecision(e.path, "keep", f"{word}: not pruned by this run", kind))
             continue
+        whole = [e for e in entries if e.state != "size differs"]
+        # Only when something would go are checksums worth reading.
+        check = len(whole) > limit
+        counted = 0
+        for e in entries:
+            if e.state == "size differs":
+                result.left.append(e.path)
+                result.decisions.append(PruneDecision(
+                    e.path, "leave", f"damaged ({e.size} bytes, its manifest says {e.manifest.size}): "
+                    "not counted as kept, not deleted", kind))
+                continue
+            if counted < limit:
+                if check and e.path.resolve() not in good:
+                    # The newest one to be kept is checked in full (checksum and
+                    # content, as restore would): it is the one recovery relies
+                    # on, and a manifest is no proof of content.  The rest by
+                    # checksum.
+                    problem = _prune_check(e, full=counted == 0)
+                    if problem:
+                        result.left.append(e.path)
+                        result.decisions.append(PruneDecision(
+                            e.path, "leave", f"damaged ({problem}): not counted as kept, not deleted", kind))
+                        continue
+                counted += 1
+                why = "the newest good" if counted == 1 else f"#{counted} of the newest {limit} good"
+                result.kept.append(e.path)
+                result.decisions.append(PruneDecision(e.path, "keep", f"{why} {word} backup of its database", kind))
+            elif e.path.resolve() in protected:
+                result.kept.append(e.path)
+                result.decisions.append(PruneDecision(e.path, "keep", "just written", kind))
+            else:
+                result.deleted.append(e.path)
+                result.decisions.append(PruneDecision(
+                    e.path, "delete", f"older than the newest {limit} good {word} backup(s) of its database", kind))
+    return result
+
+
+def _prune_check(e: BackupEntry, *, full: bool) -> str | None:
+    """What is wrong with a backup retention is about to count as kept (None: nothing)."""
+    if full:
+        try:
+            r = verify_backup(e.path)
+        except CheckFailed as exc:
+            return exc.message
+        except AuraError:
+            # The content cannot be checked here (no client tools): the
+            # checksum is all retention can go by.
+            return _prune_check(e, full=False)
+        return None if r.ok else "; ".join(r.problems)[:300]
+    try:
+        return None if sha256_file(e.path) == e.manifest.sha256 else "sha256 differs from its manifest"
+    except OSError as exc:
+        return f"cannot read it: {exc.strerror or exc}"
+
+
+def prune(backup_dir: Path, keep: int | None, *, keep_safety: int | None = DEFAULT_KEEP_SAFETY,
+          protect: list[Path] | tuple = (), database: tuple[str, str] | None = None,
+          known_good: list[Path] | tuple = (), plan: PruneResult | None = None) -> PruneResult:
+    """Apply retention (``plan_prune``, or the ``plan`` given): delete what it marks, with their manifests."""
+    result = plan if plan is not None else plan_prune(backup_dir, keep, keep_safety=keep_safety,
+                                                      database=database, protect=protect,
+                                                      known_good=known_good)
+    deleted: list[Path] = []
+    for path in result.deleted:
         try:
             # The backup goes first: a manifest left alone is tidied later,
             # a backup left without its manifest would look foreign.
-            e.path.unlink()
+            path.unlink()
             with contextlib.suppress(FileNotFoundError):
-                e.path.with_name(e.name + ".json").unlink()
+                path.with_name(path.name + ".json").unlink()
+        except FileNotFoundError:
+            continue
         except OSError as exc:
-            raise AuraError(f"cannot delete {e.path}: {exc.strerror}") from None
-        deleted.append(e.path)
+            raise AuraError(f"cannot delete {path}: {exc.strerror}") from None
+        deleted.append(path)
     if deleted:
         _fsync_dir(Path(backup_dir))
-    return PruneResult(kept, deleted)
-
-
-def plan_prune(backup_dir: Path, keep: int, *, database: tuple[str, str] | None = None) -> list[Path]:
-    """What ``prune`` would delete."""
-    return [e.path for e in _beyond_keep(backup_dir, keep, database)[1]]
+    result.deleted = deleted
+    return result
 
 
 # --------------------------------------------------------------------------
@@ -1157,20 +1435,113 @@ def restore(
     confirm: Callable[[RestorePlan], None] | None = None,
     migrations_dir: Path | None = None,
     lock_timeout: float = 10.0,
+    keep_safety: int = DEFAULT_KEEP_SAFETY,
     on_progress: Progress | None = None,
 ) -> RestoreResult:
     """Put a backup back in place of the live database.
 
-    In order: the backup is checked (checksum, engine, content) while it is
-    staged beside the database; ``confirm(plan)`` is called and may raise
-    ``Refused``; a safety backup of the live database is taken; the staged
-    copy replaces the database atomically.  Any failure before the last step
-    leaves the live database untouched.
+    In order: every refusal that does not need the backup (a database in
+    use, read-only, not writable) is checked; the backup is checked
+    (checksum, engine, content) while it is staged beside the database -
+    for ``latest``, a damaged one is passed over for the next older;
+    ``confirm(plan)`` is called and may raise ``Refused``; a safety backup of
+    the live database is taken; the staged copy replaces the database
+    atomically.  Any failure before the last step leaves the live database
+    untouched.  A KeyboardInterrupt after the swap does not undo it: the
+    result says ``interrupted`` and the steps after the swap are skipped.
     """
     from aura_db.backup_engines import for_engine
 
     started = time.monotonic()
-    path = resolve_backup(backup_dir, spec, engine=engine.name, source=engine.describe())
+    eb = for_engine(engine)
+    eb.check_target()  # a server database that is missing or out of reach: say so before any work
+    eb.preflight()  # in use, read-only, not writable: before anything is staged or backed up
+    folder = Path(backup_dir)
+    warnings: list[str] = []
+    skipped: list[str] = []
+    if spec == "latest":
+        paths, notes = latest_candidates(folder, engine=engine.name, source=engine.describe())
+        warnings.extend(notes)
+    else:
+        paths = [resolve_backup(folder, spec, engine=engine.name, source=engine.describe())]
+    summary = _Background(eb.live_summary) if eb.summary_while_staging else None
+    staged = None
+    for i, path in enumerate(paths):
+        try:
+            manifest, staged = _stage_checked(eb, engine, path, on_progress)
+            break
+        except CheckFailed as exc:
+            if spec != "latest" or i == len(paths) - 1:
+                if skipped:
+                    exc.message += f" (and {len(skipped)} newer backup(s) failed their checks too)"
+                raise
+            skipped.append(path.name)
+            warnings.append(f"passed over {path.name}: {exc.message.removeprefix('refusing to restore ')}")
+    assert staged is not None
+    made: list[Any] = []
+    interrupted = False
+    try:
+        live_exists, live_head, live_counts = summary.result() if summary else eb.live_summary()
+        caveats = list(eb.restore_caveats())
+        if _database_of(manifest) != database_key(engine.name, engine.describe()):
+            caveats.insert(0, f"this is a backup of {manifest.source}, not of {engine.describe()}")
+        if manifest.kind == "safety":
+            caveats.append(f"{path.name} is a safety backup (taken before a {manifest.label or 'change'})")
+        plan = RestorePlan(path, manifest, engine.describe(), live_exists, live_head, live_counts,
+                           safety_backup=safety and live_exists, caveats=caveats)
+        if confirm is not None:
+            confirm(plan)
+
+        def take_safety() -> None:
+            if plan.safety_backup:
+                made.append(eb.safety_snapshot(folder, on_progress, keep_safety=keep_safety))
+
+        try:
+            warnings.extend(eb.replace(staged, take_safety, lock_timeout=lock_timeout, on_progress=on_progress)
+                            or [])
+        except BaseException as exc:
+            if isinstance(exc, KeyboardInterrupt) and getattr(eb, "swapped", False):
+                interrupted = True  # the database is restored: say so, skip the rest
+            else:
+                _name_safety_backup(exc, made)
+                raise
+    finally:
+        eb.discard(staged)
+    safety_made = made[0] if made else None
+    result = RestoreResult(plan, safety_made.path if safety_made is not None else None,
+                           duration_s=time.monotonic() - started, warnings=warnings,
+                           safety_reused=bool(safety_made is not None and safety_made.reused),
+                           interrupted=interrupted or bool(getattr(eb, "interrupted", False)), skipped=skipped)
+    if safety_made is not None:
+        result.warnings.extend(w for w in safety_made.warnings if "is damaged" not in w)
+    if migrations_dir is not None and not result.interrupted:
+        try:
+            from aura_db.migrations import status
+
+            st = status(engine, migrations_dir)
+            result.pending, result.unknown, result.changed = st.pending, st.missing, st.changed
+        except AuraError:
+            pass
+        except KeyboardInterrupt:
+            result.interrupted = True
+    result.duration_s = time.monotonic() - started
+    return result
+
+
+def _name_safety_backup(exc: BaseException, made: list[Any]) -> None:
+    """A restore that failed after its safety backup: the error says where the way back is (--json too)."""
+    if not made:
+        return
+    details = getattr(exc, "details", None)
+    if isinstance(details, dict):
+        details.setdefault("safety_backup", str(made[0].path))
+    else:
+        with contextlib.suppress(AttributeError):
+            exc.details = {"safety_backup": str(made[0].path)}  # type: ignore[attr-defined]
+
+
+def _stage_checked(eb: Any, engine: "Engine", path: Path, on_progress: Progress | None) -> tuple[Manifest, Any]:
+    """(manifest, staged copy) of ``path``, checked; CheckFailed "refusing to restore ..." when it fails."""
     try:
         manifest = read_manifest(path)
     except CheckFailed as exc:
@@ -1184,10 +1555,6 @@ def restore(
         raise CheckFailed(
             f"refusing to restore {path.name}: it is {size} bytes, its manifest says {manifest.size} (damaged)"
         )
-    eb = for_engine(engine)
-    eb.check_target()  # a server database that is missing or out of reach: say so before any work
-    folder = Path(backup_dir)
-    summary = _Background(eb.live_summary) if eb.summary_while_staging else None
     try:
         staged = eb.stage(path, manifest, on_progress)
     except OSError as exc:
@@ -1197,40 +1564,4 @@ def restore(
         if exc.message.startswith("refusing"):
             raise
         raise CheckFailed(f"refusing to restore {path.name}: {exc.message}", hint=exc.hint) from None
-    try:
-        live_exists, live_head, live_counts = summary.result() if summary else eb.live_summary()
-        caveats = list(eb.restore_caveats())
-        if _database_of(manifest) != database_key(engine.name, engine.describe()):
-            caveats.insert(0, f"this is a backup of {manifest.source}, not of {engine.describe()}")
-        plan = RestorePlan(path, manifest, engine.describe(), live_exists, live_head, live_counts,
-                           safety_backup=safety and live_exists, caveats=caveats)
-        if confirm is not None:
-            confirm(plan)
-        made: list[Path] = []
-
-        def take_safety() -> None:
-            if plan.safety_backup:
-                made.append(eb.safety_snapshot(folder, on_progress))
-
-        try:
-            warnings = eb.replace(staged, take_safety, lock_timeout=lock_timeout, on_progress=on_progress)
-        except BaseException as exc:
-            if made:  # the way back exists: the failure says where (its --json document too)
-                details = getattr(exc, "details", None)
-                if isinstance(details, dict):
-                    details.setdefault("safety_backup", str(made[0]))
-                else:
-                    with contextlib.suppress(AttributeError):
-                        exc.details = {"safety_backup": str(made[0])}  # type: ignore[attr-defined]
-            raise
-    finally:
-        eb.discard(staged)
-    result = RestoreResult(plan, made[0] if made else None, duration_s=time.monotonic() - started,
-                           warnings=list(warnings or []))
-    if migrations_dir is not None:
-        with contextlib.suppress(AuraError):
-            from aura_db.migrations import status
-
-            st = status(engine, migrations_dir)
-            result.pending, result.unknown, result.changed = st.pending, st.missing, st.changed
-    return result
+    return manifest, staged

@@ -113,8 +113,20 @@ class EngineBackup:
     def live_summary(self) -> tuple[bool, str | None, dict[str, int] | None]:
         raise NotImplementedError
 
+    # Set by replace() the instant the live database has been replaced: a
+    # KeyboardInterrupt after it must not be reported as "nothing changed".
+    swapped = False
+
     def check_target(self) -> None:
         """Raise when the database cannot be restored into at all (before any work is done)."""
+
+    def preflight(self) -> None:
+        """Raise every refusal that does not need the backup: in use, read-only, not writable.
+
+        Called before anything is staged or backed up, so that a restore that
+        cannot happen leaves no safety backup behind; replace() checks again
+        at the swap.
+        """
 
     def restore_caveats(self) -> list[str]:
         """What the operator should know before saying yes to a restore on this engine."""
@@ -127,10 +139,16 @@ class EngineBackup:
     def discard(self, staged: Any) -> None:
         raise NotImplementedError
 
-    def safety_snapshot(self, folder: Path, on_progress: "Progress | None") -> Path:
+    def same_apart_from_run_log(self, new: Path, old: Path, manifest: "Manifest") -> bool:
+        """Whether two uncompressed backups hold the same content but for aura-db's run log (False: cannot tell)."""
+        return False
+
+    def safety_snapshot(self, folder: Path, on_progress: "Progress | None", *, keep_safety: int | None = None) -> Any:
+        """The pre-restore safety backup (a CreateResult; ``reused`` when identical to the newest backup)."""
         from aura_db.backup import create_with
 
-        return create_with(self, self.engine, folder, label="pre-restore", on_progress=on_progress).path
+        return create_with(self, self.engine, folder, label="pre-restore", kind="safety", keep_safety=keep_safety,
+                           on_progress=on_progress)
 
 
 def _compare_counts(expected: dict[str, int], actual: dict[str, int]) -> list[str]:
@@ -288,6 +306,7 @@ class SqliteBackup(EngineBackup):
         self._held: tuple[sqlite3.Connection, int] | None = None  # while a restore holds the database
         self._held_damaged: int | None = None  # the same, for a live file SQLite cannot open
         self._damage: str | None = None  # why the live database could not be read, for the plan
+        self.interrupted = False  # a Ctrl-C after the swap, caught where it came
 
     # -- source --------------------------------------------------------
     def check_source(self) -> None:
@@ -312,7 +331,12 @@ class SqliteBackup(EngineBackup):
     def _connect(self, timeout: float | None = None) -> sqlite3.Connection:
         # Read-write (never create): a read-only connection cannot roll back a
         # hot journal that a crashed writer left, and would then fail.
+        from aura_db.db import probe_sqlite_file
+
         timeout = self._timeout() if timeout is None else timeout
+        # Never a read-write connection to a file SQLite cannot read: closing
+        # one deletes the -wal beside it, and the commits in it with it.
+        probe_sqlite_file(self.path)
         try:
             con = sqlite3.connect(_sqlite_uri(self.path, mode="rw"), uri=True, isolation_level=None,
                                   timeout=timeout, check_same_thread=False)
@@ -320,6 +344,10 @@ class SqliteBackup(EngineBackup):
         except sqlite3.DatabaseError as exc:
             if _is_locked(exc):
                 raise self._locked_error(timeout) from None
+            if "not a database" in str(exc) or "malformed" in str(exc) or "encrypted" in str(exc):
+                from aura_db.db import unreadable_sqlite
+
+                raise unreadable_sqlite(self.path, str(exc)) from None
             raise DatabaseUnavailable(f"{self.path} is not a usable SQLite database: {exc}") from None
         return con
 
@@ -510,6 +538,65 @@ class SqliteBackup(EngineBackup):
         return Snapshot(counts, head, sqlite3.sqlite_version, warnings=warnings,
                         content_check="quick_check" if check == ["ok"] else None)
 
+    def same_apart_from_run_log(self, new: Path, old: Path, manifest: "Manifest") -> bool:
+        """Compare two SQLite files page by page: only the run log's pages (and free ones) may differ.
+
+        A failed ``migrate`` writes a row to aura_migration_log after its
+        safety backup, so each retry's database differs from the last
+        backup by that row alone.  Every differing page must belong to the
+        run log's b-trees (in either file), be on the freelist (in either
+        file), or be page 1 differing only in its header's counters.  The
+        old file is hashed as it is read: it must still be what its
+        manifest says.
+        """
+        from aura_db.migrations import LOG_TABLE
+
+        with open(new, "rb") as a, open(old, "rb") as b:
+            ha, hb = a.read(100), b.read(100)
+        if len(ha) < 100 or ha[:16] != b"SQLite format 3\x00" or ha[16:18] != hb[16:18]:
+            return False
+        if ha[40:44] != hb[40:44]:  # schema cookie: the schema changed
+            return False
+        page = int.from_bytes(ha[16:18], "big")
+        page = 65536 if page == 1 else page
+        # What may differ, known before reading: the first page that may not ends the comparison.
+        allowed: set[int] = set()
+        for path in (new, old):
+            con = sqlite3.connect(_sqlite_uri(str(path), mode="ro", immutable="1"), uri=True)
+            try:
+                names = [r[0] for r in con.execute(
+                    "SELECT name FROM sqlite_master WHERE tbl_name = ? AND type IN ('table', 'index')", (LOG_TABLE,))]
+                for name in names:
+                    allowed.update(r[0] for r in con.execute("SELECT pageno FROM dbstat WHERE name = ?", (name,)))
+                allowed.update(_freelist_pages(path, page))
+            except sqlite3.Error:
+                return False
+            finally:
+                con.close()
+        sha = hashlib.sha256()
+        with open(new, "rb", buffering=0) as a, open(old, "rb", buffering=0) as b:
+            n = 0  # pages before this block
+            step = max(1, CHUNK // page)
+            while True:
+                ba, bb = a.read(step * page), b.read(step * page)
+                if not ba and not bb:
+                    break
+                sha.update(bb)
+                if ba != bb:
+                    for k in range(0, max(len(ba), len(bb)), page):
+                        pa, pb = ba[k:k + page], bb[k:k + page]
+                        if pa == pb:
+                            continue
+                        number = n + k // page + 1
+                        if number == 1:
+                            # Header counters (change counter, size, freelist, version) may move; nothing else.
+                            if any(pa[lo:hi] != pb[lo:hi] for lo, hi in ((0, 24), (40, 92), (96, page))):
+                                return False
+                        elif number not in allowed:
+                            return False
+                n += step
+        return sha.hexdigest() == manifest.sha256
+
     # -- checking ------------------------------------------------------
     def check_content(self, path: Path, manifest: "Manifest", *, full: bool, scratch_dir: Path,
                       on_progress: "Progress | None") -> tuple[list[str], list[str]]:
@@ -550,13 +637,11 @@ class SqliteBackup(EngineBackup):
         clean_leftovers(live.parent)
         staged = tmp_name(live.parent, f"aura_stage_{live.name}")
         checked: dict[str, Any] = {}
-        # A backup whose manifest says its bytes passed quick_check as it was
-        # taken needs no second one: the sha256 of what is staged proves the
-        # bytes are the same (as a restore trusts its checksums in pgBackRest).
-        # Its rows are still counted and its schema read, which catches a
-        # manifest that belongs to another file.  Anything else is checked
-        # here, on the other core while the copy runs.
-        vouched = manifest.content_check == "quick_check"
+        # The content is checked every time, whatever the manifest says: a
+        # manifest is a claim anyone who can write to the backup folder can
+        # make (sha256 and content_check included), not proof.  An
+        # uncompressed backup is quick-checked on the other core while the
+        # copy runs, so the check costs little wall time.
         try:
             if manifest.compression == "none":
                 # One read of the backup: each block is hashed and written
@@ -569,9 +654,8 @@ class SqliteBackup(EngineBackup):
                 before = _file_identity(path)
                 src = os.open(path, os.O_RDONLY)
                 try:
-                    checker = None if vouched else threading.Thread(target=check, daemon=True)
-                    if checker is not None:
-                        checker.start()
+                    checker = threading.Thread(target=check, daemon=True)
+                    checker.start()
                     try:
                         fd = open_new_for_copy(staged)
                         try:
@@ -580,12 +664,7 @@ class SqliteBackup(EngineBackup):
                         finally:
                             os.close(fd)
                     finally:
-                        if checker is not None:
-                            checker.join()
-                    if vouched and digest == manifest.sha256:
-                        # The backup file, just read, is in the page cache;
-                        # the staged copy went past it.
-                        checked["result"] = _check_sqlite_file(path, full=False, pragma=False)
+                        checker.join()
                 finally:
                     os.close(src)
                 if _file_identity(path) != before:
@@ -610,10 +689,9 @@ class SqliteBackup(EngineBackup):
                 digest = sha.hexdigest()
             if digest != manifest.sha256:
                 raise CheckFailed(f"refusing to restore {path.name}: sha256 differs from its manifest (damaged)")
-            # The checksum proves these are the bytes checked when the backup
-            # was taken; quick_check guards against a backup of a sick database.
-            problems, counts, _ = checked.get("result") or _check_sqlite_file(staged, full=False,
-                                                                              pragma=not vouched)
+            # The checksum proves these are the bytes the manifest describes;
+            # quick_check proves they are a sound database.
+            problems, counts, _ = checked.get("result") or _check_sqlite_file(staged, full=False)
             problems = problems or _compare_counts(manifest.row_counts, counts)
             if problems:
                 raise CheckFailed(f"refusing to restore {path.name}: " + "; ".join(problems[:3]))
@@ -626,6 +704,49 @@ class SqliteBackup(EngineBackup):
     def check_target(self) -> None:
         self.check_path_only()
 
+    def preflight(self) -> None:
+        live = self.path
+        folder = os.path.dirname(live)
+        if not os.path.isdir(folder):
+            raise DatabaseUnavailable(f"cannot restore to {live}: folder {folder} does not exist")
+        with contextlib.suppress(OSError, AttributeError):
+            if os.statvfs(folder).f_flag & os.ST_RDONLY:
+                raise AuraError(f"cannot restore {live}: its file system is mounted read-only; nothing changed",
+                                hint="restore on a writable copy, or remount it read-write")
+        # The swap is a rename in this folder, over this file.
+        if not os.access(folder, os.W_OK | os.X_OK):
+            raise AuraError(f"cannot restore {live}: no permission to write in {folder}; nothing changed",
+                            hint="run as the database's owner, or fix the folder's permissions")
+        if os.path.exists(live):
+            if not os.access(live, os.W_OK):
+                raise AuraError(f"cannot restore {live}: the file is read-only (or immutable); nothing changed",
+                                hint=f"make it writable (chmod u+w {live}; lsattr/chattr -i), then restore again")
+            in_use = self.other_processes()
+            if in_use:
+                raise DatabaseInUse(
+                    f"{live} is in use by process {', '.join(map(str, in_use[:5]))}; nothing changed",
+                    hint="stop the application (and any aura-db) using it, then restore again",
+                )
+
+    def _swap(self, staged: Path, live: str) -> None:
+        """The rename that replaces the database, with ``swapped`` set in the same breath.
+
+        SIGINT is held back across the two (its handler runs right after), so
+        a Ctrl-C can never fall between the rename and the flag saying it
+        happened.
+        """
+        import signal
+
+        mask = hasattr(signal, "pthread_sigmask") and threading.current_thread() is threading.main_thread()
+        if mask:
+            signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGINT})
+        try:
+            os.rename(staged, live)
+            self.swapped = True
+        finally:
+            if mask:
+                signal.pthread_sigmask(signal.SIG_UNBLOCK, {signal.SIGINT})
+
     def check_path_only(self) -> None:
         if self.path is None:
             raise UsageError("an in-memory SQLite database cannot be restored", hint="pass --db with a file path")
@@ -635,6 +756,13 @@ class SqliteBackup(EngineBackup):
     def live_summary(self) -> tuple[bool, str | None, dict[str, int] | None]:
         if not self.source_exists():
             return False, None, None
+        from aura_db.db import probe_sqlite_file
+
+        try:
+            probe_sqlite_file(self.path)
+        except DatabaseUnavailable as exc:
+            self._damage = getattr(exc, "reason", exc.message)
+            return True, None, None
         try:
             con = sqlite3.connect(_sqlite_uri(self.path, mode="ro"), uri=True, timeout=10)
             try:
@@ -695,7 +823,7 @@ class SqliteBackup(EngineBackup):
                 with contextlib.suppress(FileNotFoundError):
                     os.unlink(live + suffix)
             os.chmod(staged, 0o644 & ~_umask())
-            os.rename(staged, live)
+            self._swap(staged, live)
             _fsync_dir(folder)
             return []
         in_use = self.other_processes()
@@ -712,7 +840,7 @@ class SqliteBackup(EngineBackup):
                 try:
                     con = self._connect(timeout=IN_USE_TIMEOUT_S)
                 except DatabaseUnavailable as exc:  # not a database SQLite can open: replace it as it is
-                    self._damage = self._damage or exc.message
+                    self._damage = self._damage or getattr(exc, "reason", exc.message)
                     return self._replace_damaged(staged, fd, take_safety)
                 try:
                     was_wal = con.execute("PRAGMA journal_mode").fetchone()[0].lower() == "wal"
@@ -730,6 +858,10 @@ class SqliteBackup(EngineBackup):
                             f"{live} is in use by another connection ({exc}); nothing changed",
                             hint="stop the application using it, then restore again",
                         ) from None
+                    wal = live + "-wal"
+                    if os.path.exists(wal) and os.path.getsize(wal) > 0:
+                        # Leaving WAL mode above checkpointed it: data left means another holder.
+                        raise DatabaseInUse(f"{wal} still holds data; nothing changed")
                     self._held = (con, fd)
                     try:
                         take_safety()
@@ -754,7 +886,7 @@ class SqliteBackup(EngineBackup):
                     os.chmod(staged, st.st_mode & 0o777)
                     with contextlib.suppress(PermissionError):
                         os.chown(staged, st.st_uid, st.st_gid)
-                    os.rename(staged, live)
+                    self._swap(staged, live)
                     _fsync_dir(folder)
                     with contextlib.suppress(sqlite3.Error):
                         con.execute("ROLLBACK")
@@ -764,6 +896,13 @@ class SqliteBackup(EngineBackup):
                 os.close(fd)
         warnings: list[str] = []
         if was_wal:
+            warnings.extend(self._back_to_wal(live))
+        return warnings
+
+    def _back_to_wal(self, live: str) -> list[str]:
+        """The restored file back in WAL mode, as the live one was; a Ctrl-C here is said, not raised."""
+        warnings: list[str] = []
+        try:
             try:
                 con = sqlite3.connect(_sqlite_uri(live, mode="rw"), uri=True)
                 try:
@@ -772,6 +911,10 @@ class SqliteBackup(EngineBackup):
                     con.close()
             except sqlite3.Error as exc:
                 warnings.append(f"restored, but could not switch back to WAL mode: {exc}")
+        except KeyboardInterrupt:
+            self.interrupted = True
+            warnings.append(f"restored, but interrupted before switching back to WAL mode: "
+                            f"run `sqlite3 {live} 'PRAGMA journal_mode=WAL'`")
         return warnings
 
     def _replace_damaged(self, staged: Path, fd: int, take_safety: Callable[[], None]) -> list[str]:
@@ -810,7 +953,7 @@ class SqliteBackup(EngineBackup):
             os.chmod(staged, st.st_mode & 0o777)
             with contextlib.suppress(PermissionError):
                 os.chown(staged, st.st_uid, st.st_gid)
-            os.rename(staged, live)
+            self._swap(staged, live)
             _fsync_dir(os.path.dirname(live))
         finally:
             os.close(lock_fd)
@@ -822,9 +965,33 @@ class SqliteBackup(EngineBackup):
                 Path(staged).unlink()
 
 
+def _freelist_pages(path: Path, page: int) -> set[int]:
+    """The pages on a SQLite file's freelist (trunk and leaf), read from the file (fileformat2 1.5)."""
+    pages: set[int] = set()
+    with open(path, "rb") as f:
+        f.seek(32)
+        trunk = int.from_bytes(f.read(4), "big")
+        while trunk and trunk not in pages:
+            pages.add(trunk)
+            f.seek((trunk - 1) * page)
+            head = f.read(8)
+            if len(head) < 8:
+                break
+            nxt, count = int.from_bytes(head[:4], "big"), int.from_bytes(head[4:], "big")
+            leaves = f.read(4 * min(count, page // 4 - 2))
+            pages.update(int.from_bytes(leaves[i:i + 4], "big") for i in range(0, len(leaves), 4))
+            trunk = nxt
+    return pages
+
+
 # SQLite's lock bytes (os_unix.c): PENDING, RESERVED, then the 510-byte SHARED range.
 SQLITE_PENDING_BYTE = 0x40000000
 SQLITE_LOCK_SPAN = 2 + 510
+
+
+def _one_line(rows: list[Any]) -> str:
+    """SQLite's check report (rows that carry line breaks of their own) as one line."""
+    return "; ".join(" ".join(str(r).split()) for r in rows)
 
 
 def _file_identity(path: Path) -> tuple[int, ...]:
@@ -1051,6 +1218,20 @@ class PostgresBackup(_ServerBackup):
 
     suffix = ".dump"
     password_env = "PGPASSWORD"
+
+    def preflight(self) -> None:
+        # A hot standby, or a database whose sessions are read-only by default:
+        # the restore would fail at its first statement, after the safety backup.
+        db = self.engine.open()
+        try:
+            standby, ro = db.execute_sql(
+                "SELECT pg_is_in_recovery(), current_setting('transaction_read_only')").fetchone()
+        finally:
+            db.close()
+        if standby or str(ro).lower() == "on":
+            what = "a read-only standby" if standby else "read-only (default_transaction_read_only)"
+            raise AuraError(f"cannot restore {self.engine.url.redacted}: it is {what}; nothing changed",
+                            hint="restore on the primary, or make the database writable first")
 
     def _q(self, name: str) -> str:
         return '"' + name.replace('"', '""') + '"'

@@ -38,6 +38,8 @@ KEYS: dict[str, tuple[tuple[str, ...], Any, type]] = {
     "migrations": (("AURA_DB_MIGRATIONS",), None, str),
     "backup_dir": (("AURA_DB_BACKUP_DIR",), "backups", str),
     "keep": (("AURA_DB_KEEP",), 10, int),
+    # Safety backups (before migrate/rollback/restore) are kept apart: their own newest N.
+    "keep_safety": (("AURA_DB_KEEP_SAFETY",), 5, int),
     "compression": (("AURA_DB_COMPRESSION",), "none", str),
     "lock_timeout": (("AURA_DB_LOCK_TIMEOUT",), 60.0, float),
     "backup_before_migrate": (("AURA_DB_BACKUP_BEFORE_MIGRATE",), True, bool),
@@ -47,10 +49,11 @@ KEYS: dict[str, tuple[tuple[str, ...], Any, type]] = {
 # --compress, --lock-timeout, --no-backup as backup_before_migrate=False)
 # before it first reads the settings, so -v names the value it uses.
 FLAGS = {"url": "--db", "migrations": "--migrations", "backup_dir": "--backup-dir",
-         "lock_timeout": "--lock-timeout", "keep": "--keep", "compression": "--compress",
+         "lock_timeout": "--lock-timeout", "keep": "--keep", "keep_safety": "--keep-safety",
+         "compression": "--compress",
          "backup_before_migrate": "--no-backup"}
 # Spellings accepted in the file for the same keys.
-ALIASES = {"backup-dir": "backup_dir", "lock-timeout": "lock_timeout",
+ALIASES = {"keep-safety": "keep_safety", "backup-dir": "backup_dir", "lock-timeout": "lock_timeout",
            "backup-before-migrate": "backup_before_migrate", "db": "url"}
 
 
@@ -138,7 +141,7 @@ def _coerce(key: str, raw: Any, typ: type, origin: str, *, typed: bool = False) 
 
 _TYPE_WORDS = {str: "a string", int: "a whole number", float: "a number of seconds", bool: "true or false"}
 # keep = 0 would prune every backup, the one just taken included.
-_MINIMUM = {"keep": 1}
+_MINIMUM = {"keep": 1, "keep_safety": 1}
 _TOML_POSITION = re.compile(r"\s*\(at line (\d+), column (\d+)\)\s*$")
 
 

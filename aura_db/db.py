@@ -237,9 +237,23 @@ class SqliteEngine(Engine):
     def _unreadable(self, exc: Exception) -> DatabaseUnavailable:
         """What failing to read the schema means: not a database, or not openable."""
         path, msg = self.url.path, str(exc)
-        if "not a database" in msg or "malformed" in msg or "encrypted" in msg:
-            return DatabaseUnavailable(f"{path} is not a SQLite database ({msg})")
+        if _damaged_message(msg):
+            return unreadable_sqlite(path, msg)
         return DatabaseUnavailable(f"cannot open {path}: {msg}")
+
+    def probe(self) -> None:
+        """Refuse, before any read-write connection, a file SQLite cannot read.
+
+        SQLite deletes the ``-wal`` (and a hot ``-journal``) beside a file it
+        cannot read when a read-write connection to it closes: the commits
+        that live only there would be lost by merely looking.  So the header
+        is read by hand first, then the schema through a read-only
+        connection, which never removes a side file; only a file that passes
+        both is opened read-write.  Raises DatabaseUnavailable (exit 4)
+        naming the side files and what they hold.
+        """
+        if self.url.path is not None and os.path.isfile(self.url.path):
+            probe_sqlite_file(self.url.path)
 
     def reader(self) -> "Reader":
         # The sqlite3 module, not peewee: importing peewee is most of what a
@@ -252,6 +266,7 @@ class SqliteEngine(Engine):
         import sqlite3
 
         self._check_path(create=False)
+        self.probe()
         conn = sqlite3.connect(self.url.path, timeout=timeout)
         try:
             conn.execute("SELECT count(*) FROM sqlite_master").fetchone()
@@ -265,6 +280,7 @@ class SqliteEngine(Engine):
 
         path = self.url.path
         self._check_path(create=create)
+        self.probe()
         params = dict(self.url.params)
         timeout = float(params.pop("timeout", 10))
         db = pw.SqliteDatabase(
@@ -352,6 +368,82 @@ class SqliteEngine(Engine):
         for table, _rowid, parent, _fkid in rows:
             counts[(table, parent)] = counts.get((table, parent), 0) + 1
         return [f"{n} row(s) of {t} point at missing {p}" for (t, p), n in counts.items()]
+
+
+SQLITE_MAGIC = b"SQLite format 3\x00"
+SIDE_FILES = ("-wal", "-journal", "-shm")
+
+
+def _damaged_message(msg: str) -> bool:
+    return "not a database" in msg or "malformed" in msg or "encrypted" in msg
+
+
+def side_files(path: str) -> list[tuple[str, int]]:
+    """The ``-wal``/``-journal``/``-shm`` beside ``path`` that exist, with their sizes."""
+    found = []
+    for suffix in SIDE_FILES:
+        with contextlib.suppress(OSError):
+            found.append((path + suffix, os.stat(path + suffix).st_size))
+    return found
+
+
+def unreadable_sqlite(path: str, reason: str) -> DatabaseUnavailable:
+    """The error for a file SQLite cannot read: what it is, which files hold what, that nothing changed."""
+    parts = []
+    for side, size in side_files(path):
+        if side.endswith("-wal") and size:
+            parts.append(f"{os.path.basename(side)} ({size} bytes) holds commits not yet in the database file")
+        elif side.endswith("-journal") and size:
+            parts.append(f"{os.path.basename(side)} ({size} bytes) holds what an unfinished write needs to undo")
+        else:
+            parts.append(f"{os.path.basename(side)} ({size} bytes)")
+    beside = ("; beside it " + ", ".join(parts) + " - left as they are") if parts else ""
+    hint = "nothing was changed; copy the database and its side files together before any repair"
+    if parts:
+        hint += f" (cp {path}* DIR), or restore a backup with `aura-db restore`"
+    else:
+        hint += ", or restore a backup with `aura-db restore`"
+    error = DatabaseUnavailable(f"{path} is not a SQLite database that SQLite can read ({reason}){beside}",
+                                hint=hint)
+    error.reason = reason  # type: ignore[attr-defined]
+    return error
+
+
+def probe_sqlite_file(path: str) -> None:
+    """Check that SQLite can read ``path`` without writing or removing anything beside it.
+
+    The 100-byte header is read by hand (no SQLite connection at all over a
+    file whose header is damaged: not even a ``-shm`` is made), then the
+    schema through a read-only connection.  A read-only connection cannot
+    roll back a hot journal or open a WAL database in a read-only folder:
+    those errors are no verdict, and the caller goes on to read-write.
+    """
+    import sqlite3
+
+    try:
+        with open(path, "rb") as f:
+            head = f.read(100)
+    except OSError as exc:
+        raise DatabaseUnavailable(f"cannot open {path}: {exc.strerror or exc}") from None
+    if not head:
+        return  # an empty file is an empty database
+    if len(head) < 100 or not head.startswith(SQLITE_MAGIC):
+        what = "it is shorter than a SQLite header" if len(head) < 100 and head.startswith(SQLITE_MAGIC[:len(head)]) \
+            else "its first 16 bytes are not the SQLite header"
+        raise unreadable_sqlite(path, what)
+    from urllib.parse import quote
+
+    try:
+        con = sqlite3.connect(f"file:{quote(path)}?mode=ro", uri=True, timeout=0.1)
+    except sqlite3.Error:
+        return
+    try:
+        con.execute("SELECT count(*) FROM sqlite_master").fetchone()
+    except sqlite3.DatabaseError as exc:
+        if _damaged_message(str(exc)):
+            raise unreadable_sqlite(path, str(exc)) from None
+    finally:
+        con.close()
 
 
 def _read_lock_holder(fd: int) -> str:

@@ -22,6 +22,7 @@ LEVELS = {
     "migrations": ("file_migrations", "env_migrations", "flag_migrations"),
     "backup_dir": ("file_backups", "env_backups", "flag_backups"),
     "keep": (3, "4", "5"),
+    "keep_safety": (2, "6", "7"),
     "compression": ("gzip", "zstd", "none"),
     "lock_timeout": (7, "8.5", "9"),
     "backup_before_migrate": (False, "true", "0"),
@@ -31,6 +32,7 @@ EXPECTED = {
     "migrations": ("file_migrations", "env_migrations", "flag_migrations"),
     "backup_dir": ("file_backups", "env_backups", "flag_backups"),
     "keep": (3, 4, 5),
+    "keep_safety": (2, 6, 7),
     "compression": ("gzip", "zstd", "none"),
     "lock_timeout": (7.0, 8.5, 9.0),
     "backup_before_migrate": (False, True, False),
@@ -223,7 +225,8 @@ def test_verbose_says_where_each_value_came_from(cli, workdir, monkeypatch):
 
 
 def test_every_setting_names_the_flag_that_sets_it(tmp_path):
-    flags = {"url": "sqlite:///f.db", "migrations": "m", "backup_dir": "b", "keep": 3, "compression": "gzip",
+    flags = {"url": "sqlite:///f.db", "migrations": "m", "backup_dir": "b", "keep": 3, "keep_safety": 2,
+             "compression": "gzip",
              "lock_timeout": 2.0, "backup_before_migrate": False}
     assert set(flags) == set(KEYS)
     s = load_settings(flags, env={}, cwd=tmp_path)

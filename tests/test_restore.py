@@ -402,11 +402,11 @@ def _rewrite_manifest(path: Path, **changes) -> None:
 
 
 @pytest.mark.parametrize("compression", ["none", "zstd"])
-def test_a_vouched_backup_is_not_quick_checked_again_but_still_opened_and_counted(cli, live, monkeypatch,
-                                                                                   compression):
+def test_the_content_is_quick_checked_whatever_the_manifest_says(cli, live, monkeypatch, compression):
     from aura_db import backup_engines
 
     path = Path(backup_json(cli, "--compress", compression)["path"])
+    assert json.loads(Path(f"{path}.json").read_text())["content_check"] == "quick_check"
     calls = []
     real = backup_engines._check_sqlite_file
 
@@ -417,12 +417,33 @@ def test_a_vouched_backup_is_not_quick_checked_again_but_still_opened_and_counte
     monkeypatch.setattr(backup_engines, "_check_sqlite_file", spy)
     r = cli("restore", path.name, "--yes", "--no-safety-backup")
     assert r.exit_code == 0, r
-    assert calls == [False]
-    _rewrite_manifest(path, content_check=None)  # as written by an aura-db that did not record it
-    calls.clear()
-    r = cli("restore", path.name, "--yes", "--no-safety-backup")
-    assert r.exit_code == 0, r
     assert calls == [True]
+
+
+@pytest.mark.parametrize("compression", ["none", "zstd"])
+def test_a_damaged_backup_with_a_forged_manifest_is_refused(cli, live, workdir, compression):
+    # Anyone who can write to the folder can recompute sha256 and size and
+    # claim content_check: the manifest is no proof.
+    path = Path(backup_json(cli, "--compress", compression)["path"])
+    if compression == "zstd":
+        import zstandard
+
+        raw = workdir / "raw.db"
+        raw.write_bytes(zstandard.ZstdDecompressor().decompress(path.read_bytes(), max_output_size=1 << 30))
+        damage_page_of(raw, "IX_ActionLogs_UserId")
+        path.write_bytes(zstandard.ZstdCompressor().compress(raw.read_bytes()))
+        raw.unlink()
+    else:
+        damage_page_of(path, "IX_ActionLogs_UserId")
+    _rewrite_manifest(path, content_check="quick_check")
+    assert cli("backup", "verify", path.name).exit_code == 3
+    before = fingerprint(live)
+    r = cli("restore", path.name, "--yes")
+    assert r.exit_code == 3, r
+    assert r.stderr.startswith("error: refusing to restore") and "quick_check" in r.stderr
+    assert len(r.stderr.splitlines()) == 1  # SQLite's multi-line report, on one line
+    assert fingerprint(live) == before
+    assert not [p for p in workdir.iterdir() if p.name.startswith(".aura_stage")]
 
 
 def test_a_backup_nothing_vouches_for_is_quick_checked_and_refused_when_damaged(cli, live, workdir):

@@ -5,7 +5,7 @@ the sources; tests/test_fast_path.py fails when it is out of date.
 """
 
 SNAPSHOT = {'format': 1,
- 'fingerprint': '80b8b4dd',
+ 'fingerprint': '4b70451b',
  'help_columns': 80,
  'no_args': ['Usage: aura-db [OPTIONS] COMMAND [ARGS]...\n'
              '\n'
@@ -219,13 +219,15 @@ SNAPSHOT = {'format': 1,
                      '                             10).  [x>=1]\n'
                      '  --compress zstd|gzip|none  Compression (default: setting, else none).\n'
                      '  --json                     One JSON document on stdout.\n'
+                     '  --keep-safety N            Keep the newest N safety backups of this database\n'
+                     '                             (default 5).  [x>=1]\n'
                      '  -h, --help                 Show this message and exit.\n'
                      '\n'
                      'Commands:\n'
                      '  create  Take a consistent backup (the same as plain `aura-db backup`).\n'
                      '  list    The backups, newest first: file, created, age, size, engine,...\n'
                      '  verify  Checksum against the manifest, then an integrity check of the...\n'
-                     '  prune   Delete the oldest backups beyond the newest N.\n'
+                     '  prune   Delete the oldest backups beyond the newest N good ones of each...\n'
                      '\n'
                      '  Example: aura-db backup --label pre-deploy --compress zstd\n',
                      '',
@@ -240,6 +242,8 @@ SNAPSHOT = {'format': 1,
                             '                             10).  [x>=1]\n'
                             '  --compress zstd|gzip|none  Compression (default: setting, else none).\n'
                             '  --json                     One JSON document on stdout.\n'
+                            '  --keep-safety N            Keep the newest N safety backups of this database\n'
+                            '                             (default 5).  [x>=1]\n'
                             '  -h, --help                 Show this message and exit.\n'
                             '\n'
                             '  Example: aura-db backup create --keep 20\n',
@@ -277,13 +281,19 @@ SNAPSHOT = {'format': 1,
                             0],
           'backup prune': ['Usage: aura-db backup prune [OPTIONS]\n'
                            '\n'
-                           '  Delete the oldest backups beyond the newest N.\n'
+                           '  Delete the oldest backups beyond the newest N good ones of each database.\n'
+                           '\n'
+                           '  Safety backups (taken before migrate, rollback, restore) are kept apart:\n'
+                           '  their own newest N (--keep-safety, default 5). Damaged backups are never\n'
+                           '  counted as kept, nor deleted; the newest good one is always kept.\n'
                            '\n'
                            'Options:\n'
-                           '  --keep N    How many to keep (default 10).  [x>=1]\n'
-                           '  -y, --yes   Do not ask for confirmation.\n'
-                           '  --json      One JSON document on stdout.\n'
-                           '  -h, --help  Show this message and exit.\n'
+                           '  --keep N         How many to keep (default 10).  [x>=1]\n'
+                           '  --keep-safety N  Keep the newest N safety backups of this database (default\n'
+                           '                   5).  [x>=1]\n'
+                           '  -y, --yes        Do not ask for confirmation.\n'
+                           '  --json           One JSON document on stdout.\n'
+                           '  -h, --help       Show this message and exit.\n'
                            '\n'
                            '  Example: aura-db backup prune --keep 5 --yes\n',
                            '',
@@ -293,8 +303,10 @@ SNAPSHOT = {'format': 1,
                       '  Verify a backup, take a safety backup, ask, then replace the database\n'
                       '  atomically.\n'
                       '\n'
-                      '  Refuses while another process has the database in use. Without FILE, lists\n'
-                      '  the backups (and lets you pick one on a terminal).\n'
+                      "  Refuses while another process has the database in use. 'latest' is the\n"
+                      '  newest regular backup of this database that passes its checks (never a\n'
+                      '  safety backup). Without FILE, lists the backups (and lets you pick one on a\n'
+                      '  terminal). A Ctrl-C after the swap reports the restore done, exit 0.\n'
                       '\n'
                       'Arguments:\n'
                       '  [FILE|latest]  Backup to restore: a name in the backup folder, a path, or\n'
@@ -1138,6 +1150,21 @@ SNAPSHOT = {'format': 1,
                                             'fish': 'One JSON document on stdout.',
                                             'powershell': 'One JSON document on stdout.'},
                                   'complete': ['none']},
+                                 {'name': 'keep_safety',
+                                  'opts': ['--keep-safety'],
+                                  'flag': False,
+                                  'nargs': 1,
+                                  'multiple': False,
+                                  'hidden': False,
+                                  'eager': False,
+                                  'help': 'Keep the newest N safety backups of this database (default 5).',
+                                  'shown': {'zsh': 'Keep the newest N safety backups of this database '
+                                                   '(default 5).',
+                                            'fish': 'Keep the newest N safety backups of this database '
+                                                    '(default 5).',
+                                            'powershell': 'Keep the newest N safety backups of this database '
+                                                          '(default 5).'},
+                                  'complete': ['none']},
                                  {'name': 'help',
                                   'opts': ['-h', '--help'],
                                   'flag': True,
@@ -1223,6 +1250,22 @@ SNAPSHOT = {'format': 1,
                                          'shown': {'zsh': 'One JSON document on stdout.',
                                                    'fish': 'One JSON document on stdout.',
                                                    'powershell': 'One JSON document on stdout.'},
+                                         'complete': ['none']},
+                                        {'name': 'keep_safety',
+                                         'opts': ['--keep-safety'],
+                                         'flag': False,
+                                         'nargs': 1,
+                                         'multiple': False,
+                                         'hidden': False,
+                                         'eager': False,
+                                         'help': 'Keep the newest N safety backups of this database (default '
+                                                 '5).',
+                                         'shown': {'zsh': 'Keep the newest N safety backups of this database '
+                                                          '(default 5).',
+                                                   'fish': 'Keep the newest N safety backups of this '
+                                                           'database (default 5).',
+                                                   'powershell': 'Keep the newest N safety backups of this '
+                                                                 'database (default 5).'},
                                          'complete': ['none']},
                                         {'name': 'help',
                                          'opts': ['-h', '--help'],
@@ -1343,6 +1386,22 @@ SNAPSHOT = {'format': 1,
                                         'shown': {'zsh': 'How many to keep (default 10).',
                                                   'fish': 'How many to keep (default 10).',
                                                   'powershell': 'How many to keep (default 10).'},
+                                        'complete': ['none']},
+                                       {'name': 'keep_safety',
+                                        'opts': ['--keep-safety'],
+                                        'flag': False,
+                                        'nargs': 1,
+                                        'multiple': False,
+                                        'hidden': False,
+                                        'eager': False,
+                                        'help': 'Keep the newest N safety backups of this database (default '
+                                                '5).',
+                                        'shown': {'zsh': 'Keep the newest N safety backups of this database '
+                                                         '(default 5).',
+                                                  'fish': 'Keep the newest N safety backups of this database '
+                                                          '(default 5).',
+                                                  'powershell': 'Keep the newest N safety backups of this '
+                                                                'database (default 5).'},
                                         'complete': ['none']},
                                        {'name': 'yes',
                                         'opts': ['--yes', '-y'],

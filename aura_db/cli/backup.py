@@ -18,24 +18,26 @@ app = typer.Typer(
 
 _LABEL = typer.Option(None, "--label", metavar="LABEL", help="Word added to the file name and manifest.")
 _KEEP = typer.Option(None, "--keep", metavar="N", min=1, help="Keep the newest N backups afterwards (default 10).")
+_KEEP_SAFETY = typer.Option(None, "--keep-safety", metavar="N", min=1,
+                            help="Keep the newest N safety backups of this database (default 5).")
 _COMPRESS = typer.Option(None, "--compress", metavar="zstd|gzip|none", help="Compression (default: setting, else none).")
 _JSON = typer.Option(False, "--json", help="One JSON document on stdout.")
 
 
 def _create(ctx: typer.Context, label: Optional[str], keep: Optional[int], compress: Optional[str],
-            json_out: bool) -> None:
+            json_out: bool, keep_safety: Optional[int] = None) -> None:
     from aura_db import backup as core
     from aura_db.cli import render_backup as render
 
     app_state = state(ctx)
     # Before the settings are first read (and, with -v, explained): the
     # values this run uses, each named as coming from its flag.
-    app_state.flags.update(keep=keep, compression=compress)
+    app_state.flags.update(keep=keep, compression=compress, keep_safety=keep_safety)
     s = app_state.settings
     with render.progress(app_state, "backup") as on_progress:
         result = core.create_backup(
             app_state.engine(), s.backup_path, label=label, compression=s.compression, keep=s.keep,
-            on_progress=on_progress,
+            keep_safety=s.keep_safety, on_progress=on_progress,
         )
     if json_out:
         app_state.emit_json(result.to_dict())
@@ -50,6 +52,7 @@ def backup(
     keep: Optional[int] = _KEEP,
     compress: Optional[str] = _COMPRESS,
     json_out: bool = _JSON,
+    keep_safety: Optional[int] = _KEEP_SAFETY,
 ) -> None:
     """Take a consistent backup of the live database into the backup folder.
 
@@ -57,7 +60,7 @@ def backup(
     """
     if ctx.invoked_subcommand is not None:
         return
-    _create(ctx, label, keep, compress, json_out)
+    _create(ctx, label, keep, compress, json_out, keep_safety)
 
 
 @app.command("create")
@@ -67,12 +70,13 @@ def create(
     keep: Optional[int] = _KEEP,
     compress: Optional[str] = _COMPRESS,
     json_out: bool = _JSON,
+    keep_safety: Optional[int] = _KEEP_SAFETY,
 ) -> None:
     """Take a consistent backup (the same as plain `aura-db backup`).
 
     Example: aura-db backup create --keep 20
     """
-    _create(ctx, label, keep, compress, json_out)
+    _create(ctx, label, keep, compress, json_out, keep_safety)
 
 
 @app.command("list")
@@ -91,6 +95,8 @@ def list_(
     app_state = state(ctx)
     folder = app_state.settings.backup_path
     entries = core.list_backups(folder, checksums=check)
+    for w in core.listing_warnings(entries):
+        app_state.warn(w)
     if json_out:
         app_state.emit_json([e.to_dict() for e in entries])
     else:
@@ -149,10 +155,15 @@ def _server_for_full(app_state):
 def prune(
     ctx: typer.Context,
     keep: Optional[int] = typer.Option(None, "--keep", metavar="N", min=1, help="How many to keep (default 10)."),
+    keep_safety: Optional[int] = _KEEP_SAFETY,
     yes: bool = typer.Option(False, "--yes", "-y", help="Do not ask for confirmation."),
     json_out: bool = _JSON,
 ) -> None:
-    """Delete the oldest backups beyond the newest N.
+    """Delete the oldest backups beyond the newest N good ones of each database.
+
+    Safety backups (taken before migrate, rollback, restore) are kept apart:
+    their own newest N (--keep-safety, default 5). Damaged backups are
+    never counted as kept, nor deleted; the newest good one is always kept.
 
     Example: aura-db backup prune --keep 5 --yes
     """
@@ -160,14 +171,18 @@ def prune(
     from aura_db.cli import render_backup as render
 
     app_state = state(ctx)
-    app_state.flags.update(keep=keep)  # before the settings are read: -v names the flag
+    app_state.flags.update(keep=keep, keep_safety=keep_safety)  # before the settings are read: -v names the flag
     s = app_state.settings
-    n = s.keep
-    doomed = core.plan_prune(s.backup_path, n)
+    plan = core.plan_prune(s.backup_path, s.keep, keep_safety=s.keep_safety)
+    doomed = plan.deleted
     if doomed:
+        if not json_out:
+            render.prune_plan(app_state, plan)
         app_state.confirm(f"Delete {len(doomed)} backup(s): {', '.join(p.name for p in doomed)}?", yes=yes,
                           what=f"deleting {len(doomed)} backup(s)")
-    result = core.prune(s.backup_path, n)
+    result = core.prune(s.backup_path, s.keep, plan=plan)
+    for w in result.warnings:
+        app_state.warn(w)
     if json_out:
         app_state.emit_json(result.to_dict())
     else:

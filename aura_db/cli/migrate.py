@@ -37,16 +37,20 @@ def safety_backup_hook(app_state: AppState, label: str):
 
         s = app_state.settings
         try:
-            made = backup_core.safety_backup(app_state.engine(), s.backup_path, label=label)
+            made = backup_core.take_safety_backup(app_state.engine(), s.backup_path, label=label,
+                                                  keep_safety=s.keep_safety)
         except AuraError as exc:
             # Nothing has changed yet; say what stopped and the way past it.
             exc.message = f"the safety backup ({label}) failed, so nothing was changed: {exc.message}"
             exc.hint = (exc.hint + "; or " if exc.hint else "") + "skip it with --no-backup (then there is no way back)"
             raise
         if made is not None:
-            app_state.note(f"safety backup: {made}")
-            app_state.made["backup"] = str(made)  # in the --json document even if the run then fails
-            return str(made)
+            for w in made.warnings:
+                app_state.warn(w)
+            same = " (identical to the newest backup: not written again)" if made.reused else ""
+            app_state.note(f"safety backup: {made.path}{same}")
+            app_state.made["backup"] = str(made.path)  # in the --json document even if the run then fails
+            return str(made.path)
         return None
 
     return take

@@ -100,8 +100,13 @@ def created(app: "AppState", r: "CreateResult") -> None:
     _write(app, [f"backup {r.path}",
                  f"  {size(m.size)}, {compression}, {len(m.row_counts)} tables, {rows} rows, "
                  f"schema {m.schema_head or 'none'}, {r.duration_s:.1f}s"])
-    for p in r.pruned:
-        app.note(f"pruned {p.name}")
+    if r.reused:
+        app.note(f"identical to {r.path.name}: not written again")
+    for d in r.prune.decisions if r.prune else []:
+        if d.action == "delete":
+            app.note(f"pruned {d.path.name}: {d.reason}")
+        elif d.action == "leave":
+            app.note(f"left {d.path.name}: {d.reason}")
 
 
 def backup_table(app: "AppState", entries: list["BackupEntry"], folder: Any, *, stderr: bool = False) -> None:
@@ -126,7 +131,7 @@ def backup_table(app: "AppState", entries: list["BackupEntry"], folder: Any, *, 
         shown = "size ok" if e.state == "unchecked" else e.state
         rows.append([str(i), (e.created_at or "")[:16].replace("T", " "), age(e.created_at), size(e.size),
                      m.engine if m else "", (m.schema_head if m else "") or "", e.to_dict()["label"] or "", shown])
-        files.append([e.name])
+        files.append([e.name + ("  (safety)" if e.kind == "safety" else "")])
     lines = titled(app, "Backups", str(folder))
     if entries:
         lines += layout(app, columns, rows, below=files)
@@ -154,11 +159,37 @@ def verified(app: "AppState", results: list["VerifyResult"]) -> None:
     _write(app, lines)
 
 
+def _decision(app: "AppState", verb: str, name: str, reason: str) -> list[str]:
+    """``verb name: reason`` on one line when it fits the width; else the name whole on its line, the
+    reason wrapped under it."""
+    import textwrap
+
+    line = f"{verb:7} {name}: {reason}"
+    if len(line) <= app.width:
+        return [line]
+    head = f"{verb:7} {name}:"
+    lines, text = ([head], reason) if len(head) <= app.width else ([name], f"{verb}: {reason}")
+    return lines + textwrap.wrap(text, width=max(app.width, 30), initial_indent=" " * 8,
+                                 subsequent_indent=" " * 8, break_long_words=False, break_on_hyphens=False)
+
+
+def prune_plan(app: "AppState", r: "PruneResult") -> None:
+    """What retention will do and why, on stderr (it precedes a question)."""
+    _write(app, [line for d in r.decisions for line in _decision(app, d.action, d.path.name, d.reason)],
+           stderr=True)
+
+
 def pruned(app: "AppState", r: "PruneResult") -> None:
+    deleted = set(r.deleted)
+    lines = [line for d in r.decisions if d.action != "delete"
+             for line in _decision(app, d.action, d.path.name, d.reason)]
+    lines += [line for d in r.decisions if d.action == "delete" and d.path in deleted
+              for line in _decision(app, "deleted", d.path.name, d.reason)]
+    _write(app, lines)
     if not r.deleted:
-        _write(app, [f"nothing to prune ({len(r.kept)} kept)"])
+        _write(app, [f"nothing to prune ({len(r.kept)} kept, {len(r.left)} left alone)"])
         return
-    _write(app, [*(f"deleted {p.name}" for p in r.deleted), f"{len(r.deleted)} deleted, {len(r.kept)} kept"])
+    _write(app, [f"{len(r.deleted)} deleted, {len(r.kept)} kept, {len(r.left)} left alone"])
 
 
 def restore_plan(app: "AppState", plan: "RestorePlan") -> None:
@@ -204,7 +235,8 @@ def restored(app: "AppState", r: "RestoreResult") -> None:
     for w in r.warnings:
         app.warn(w)
     if r.safety_backup:
-        app.note(f"safety backup: {r.safety_backup}")
+        same = " (identical content: the existing backup, not written again)" if r.safety_reused else ""
+        app.note(f"safety backup: {r.safety_backup}{same}")
     line = f"restored {r.plan.backup.name} into {r.plan.target} ({r.duration_s:.1f}s)"
     if len(line) > app.width:
         line = f"restored {r.plan.backup.name} ({r.duration_s:.1f}s)\n  into {r.plan.target}"
@@ -216,5 +248,5 @@ def restored(app: "AppState", r: "RestoreResult") -> None:
         app.out.print(f"[yellow]changed on disk since they were applied: {', '.join(r.changed)}[/]")
     if r.pending:
         app.out.print(f"[yellow]{len(r.pending)} pending: run aura-db migrate[/] ({', '.join(r.pending)})")
-    elif not (r.unknown or r.changed):
+    elif not (r.unknown or r.changed or r.interrupted):
         app.out.print("schema is up to date with the migrations on disk", markup=False)

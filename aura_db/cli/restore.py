@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 from typing import Optional
 
 import typer
@@ -25,8 +26,10 @@ def restore(
 ) -> None:
     """Verify a backup, take a safety backup, ask, then replace the database atomically.
 
-    Refuses while another process has the database in use. Without FILE, lists
-    the backups (and lets you pick one on a terminal).
+    Refuses while another process has the database in use. 'latest' is the
+    newest regular backup of this database that passes its checks (never a
+    safety backup). Without FILE, lists the backups (and lets you pick one on
+    a terminal). A Ctrl-C after the swap reports the restore done, exit 0.
 
     Example: aura-db restore latest --yes
     """
@@ -62,12 +65,33 @@ def restore(
             confirm=confirm,
             migrations_dir=s.migrations_dir,
             lock_timeout=s.lock_timeout if lock_timeout is None else lock_timeout,
+            keep_safety=s.keep_safety,
             on_progress=on_progress,
         )
-    if json_out:
-        app_state.emit_json(result.to_dict())
-    else:
-        render.restored(app_state, result)
+    with _ctrl_c_held():  # the database is replaced: a Ctrl-C must not cut the report short
+        if result.interrupted:
+            app_state.warn(f"interrupted (Ctrl-C) after the swap: {result.plan.target} IS restored from "
+                           f"{result.plan.backup.name}; the checks after it were skipped (run `aura-db status`)")
+        if json_out:
+            app_state.emit_json(result.to_dict())
+        else:
+            render.restored(app_state, result)
+
+
+@contextlib.contextmanager
+def _ctrl_c_held():
+    """SIGINT ignored for the duration, then as it was (in-process callers keep their handler)."""
+    import signal
+
+    try:
+        previous = signal.signal(signal.SIGINT, signal.SIG_IGN)
+    except ValueError:  # not the main thread
+        yield
+        return
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGINT, previous)
 
 
 def _pick(app_state, folder) -> str | None:
@@ -80,10 +104,18 @@ def _pick(app_state, folder) -> str | None:
     # This database's backups; another's only when it has none (a moved file, a renamed host).
     here = core.database_key(engine.name, engine.describe())
     entries = [e for e in usable if core.database_key(e.manifest.engine, e.manifest.source) == here] or usable
+    for w in core.listing_warnings(core.list_backups(folder)):
+        app_state.warn(w)
     render.backup_table(app_state, entries, folder, stderr=True)
     if not entries or not app_state.interactive:
         return None
-    choice = typer.prompt(f"Restore which backup? [1-{len(entries)}, or a file name]", default="1", err=True)
+    # The default is the newest regular backup that looks whole: never a
+    # safety backup (a retry would put back what the last restore replaced).
+    default = next((str(i) for i, e in enumerate(entries, 1)
+                    if e.manifest.kind == "regular" and e.state != "size differs"), None)
+    if any(e.manifest.kind == "safety" for e in entries):
+        app_state.note("(safety) marks a safety backup: what the database held before a migrate, rollback or restore")
+    choice = typer.prompt(f"Restore which backup? [1-{len(entries)}, or a file name]", default=default, err=True)
     choice = choice.strip()
     if choice.isdigit() and 1 <= int(choice) <= len(entries):
         return str(entries[int(choice) - 1].path)
