@@ -2,9 +2,9 @@
 
 * A server that accepts the connection and never answers ends in the
   connect timeout (exit 4), it does not hang a CI gate.
-* Ctrl-C is exit 130 with one ``error: interrupted`` line, on the fast path
-  and the Typer path, while connecting, while a migration runs, and at a
-  confirmation prompt (where "no" and end of input stay a refusal, exit 6).
+* Ctrl-C is exit 130 with one ``error: interrupted`` line, while connecting,
+  while a migration runs, and at a confirmation prompt (where "no" and end
+  of input stay a refusal, exit 6).
 * A reader of stdout that goes away (``aura-db inspect | head -1``) ends
   aura-db quietly with exit 141, without a traceback or an error line.
 
@@ -31,8 +31,6 @@ import pytest
 from conftest import NOOP_STEPS, migrations_with
 
 ENTRY = "import sys; sys.argv[0] = 'aura-db'; from aura_db.cli.app import main; main()"
-TYPER_PATH = {"_AURA_DB_NO_FAST_PATH": "1"}
-PATHS = pytest.mark.parametrize("path", [{}, TYPER_PATH], ids=["fast", "typer"])
 
 
 def _env(**extra: str) -> dict[str, str]:
@@ -44,7 +42,7 @@ def _env(**extra: str) -> dict[str, str]:
 
 def start(args: list[str], cwd: Path, env: dict[str, str], *, prelude: str = "", stdin=subprocess.DEVNULL,
           stdout=subprocess.PIPE) -> subprocess.Popen:
-    """aura-db as installed (the console script's name, so the fast front may answer)."""
+    """aura-db as installed (the console script's entry point)."""
     return subprocess.Popen([sys.executable, "-c", prelude + ENTRY, *args], cwd=cwd, env=env, stdin=stdin,
                             stdout=stdout, stderr=subprocess.PIPE)
 
@@ -127,13 +125,12 @@ def silent_server():
 # -- connect timeout ------------------------------------------------------------
 
 
-@PATHS
 @pytest.mark.parametrize("engine", ["postgresql", "mysql"])
-def test_a_silent_server_ends_in_the_connect_timeout(engine, path, silent_server, tmp_path):
+def test_a_silent_server_ends_in_the_connect_timeout(engine, silent_server, tmp_path):
     """`?connect_timeout=1`: exit 4 after about a second, one error line and its hint."""
     started = time.monotonic()
     proc = start(["--db", silent_server.url(engine, "?connect_timeout=1"), "status", "--check"], tmp_path,
-                 _env(**path))
+                 _env())
     code, out, err = finish(proc, timeout=20)
     assert code == 4, err
     assert time.monotonic() - started < 15
@@ -195,11 +192,10 @@ def test_a_real_server_still_answers_within_the_timeout(engine, server_url, tmp_
 # -- Ctrl-C --------------------------------------------------------------------
 
 
-@PATHS
 @pytest.mark.parametrize("engine", ["postgresql", "mysql"])
-def test_ctrl_c_while_connecting(engine, path, silent_server, tmp_path):
-    """SIGINT while the server keeps silent: exit 130 at once, one line, on both paths."""
-    proc = start(["--db", silent_server.url(engine, "?connect_timeout=60"), "status"], tmp_path, _env(**path))
+def test_ctrl_c_while_connecting(engine, silent_server, tmp_path):
+    """SIGINT while the server keeps silent: exit 130 at once, one line."""
+    proc = start(["--db", silent_server.url(engine, "?connect_timeout=60"), "status"], tmp_path, _env())
     silent_server.wait_for_connection(1)
     time.sleep(0.3)  # in the driver's wait for the server's first words
     sent = time.monotonic()
@@ -322,17 +318,16 @@ def migrated(tmp_path_factory) -> Path:
     return cwd
 
 
-@PATHS
 @pytest.mark.parametrize("args", [
     ["status"], ["status", "--json"], ["inspect"], ["inspect", "--json"], ["migrate", "list"], ["script"],
     ["--help"], ["migrate", "--help"], ["--version"],
 ], ids=" ".join)
-def test_a_closed_stdout_ends_quietly(args, path, migrated):
+def test_a_closed_stdout_ends_quietly(args, migrated):
     """stdout's reader is gone before aura-db writes: exit 141, nothing on stderr."""
     reader, writer = os.pipe()
     os.close(reader)
     try:
-        proc = start(["--db", "aura.db", *args], migrated, _env(**path), stdout=writer)
+        proc = start(["--db", "aura.db", *args], migrated, _env(), stdout=writer)
     finally:
         os.close(writer)
     code, _, err = finish(proc, timeout=60)

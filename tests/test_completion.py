@@ -29,17 +29,11 @@ def _load_generator():
     return module
 
 
-def complete(words: str, cwd: Path, *, shell: str = "bash", path: str = "fast",
-             prelude: str = "") -> subprocess.CompletedProcess:
-    """What aura-db answers when TAB is pressed after ``words`` (ending in the word being typed).
-
-    ``path="typer"`` switches the fast front (aura_db.cli.fast) off, so Typer answers.
-    """
+def complete(words: str, cwd: Path, *, shell: str = "bash", prelude: str = "") -> subprocess.CompletedProcess:
+    """What aura-db answers when TAB is pressed after ``words`` (ending in the word being typed)."""
     env = {k: v for k, v in os.environ.items() if not k.startswith(("AURA_DB_", "_AURA_DB_", "_TYPER_"))}
     env.pop("DATABASE_URL", None)
     env["_AURA_DB_COMPLETE"] = f"complete_{shell}"
-    if path == "typer":
-        env["_AURA_DB_NO_FAST_PATH"] = "1"
     if shell == "bash":
         env["COMP_WORDS"] = words
         env["COMP_CWORD"] = str(len(words.split(" ")) - 1)
@@ -49,9 +43,6 @@ def complete(words: str, cwd: Path, *, shell: str = "bash", path: str = "fast",
             env["_TYPER_COMPLETE_FISH_ACTION"] = "get-args"
     return subprocess.run([sys.executable, "-c", prelude + ENTRY], cwd=cwd, env=env, capture_output=True,
                           text=True, timeout=60)
-
-
-PATHS = ["fast", "typer"]
 
 
 def values(proc: subprocess.CompletedProcess) -> list[str]:
@@ -153,27 +144,15 @@ def test_rollback_target_completes_migration_names(workdir, two_migrations):
     assert got == ["001_initial", "002_add_tags"]
 
 
-@pytest.mark.parametrize("path", PATHS)
 @pytest.mark.parametrize("given", ["--all", "--steps 1", "--steps=2", "--all --dry-run"])
-def test_rollback_offers_no_target_once_all_or_steps_is_given(workdir, two_migrations, path, given):
+def test_rollback_offers_no_target_once_all_or_steps_is_given(workdir, two_migrations, given):
     """TARGET, --steps and --all exclude each other: after one of the options, no TARGET."""
-    assert values(complete(f"aura-db --migrations {two_migrations} rollback {given} ", workdir, path=path)) == []
+    assert values(complete(f"aura-db --migrations {two_migrations} rollback {given} ", workdir)) == []
 
 
-@pytest.mark.parametrize("path", PATHS)
-def test_rollback_still_offers_targets_after_other_options(workdir, two_migrations, path):
-    got = values(complete(f"aura-db --migrations {two_migrations} rollback --dry-run --yes ", workdir, path=path))
+def test_rollback_still_offers_targets_after_other_options(workdir, two_migrations):
+    got = values(complete(f"aura-db --migrations {two_migrations} rollback --dry-run --yes ", workdir))
     assert got == ["001_initial", "002_add_tags"]
-
-
-def test_the_fast_front_hands_completers_the_command_s_own_values(two_migrations):
-    """Completers see the command's parsed options, and find the root's settings through find_root."""
-    from aura_db.cli import completion, fast
-
-    root = fast._Root({"migrations": str(two_migrations)})
-    assert completion.complete_rollback_target(fast._Command({}, root), "") == ["001_initial", "002_add_tags"]
-    assert completion.complete_rollback_target(fast._Command({"all_": True}, root), "") == []
-    assert completion.complete_rollback_target(fast._Command({"steps": "2"}, root), "") == []
 
 
 def test_zsh_and_fish_get_the_same_values(workdir, two_migrations):
@@ -249,8 +228,7 @@ def test_inspect_table_completes_table_names(cli, workdir):
     assert "aura_schema_history" in everything and len(everything) >= 13
 
 
-@pytest.mark.parametrize("path", PATHS)
-def test_inspect_table_completes_in_any_case(cli, workdir, path):
+def test_inspect_table_completes_in_any_case(cli, workdir):
     """A table name matches in any case (`inspect table projectstates` works), and
     click keeps only values starting with exactly the typed word: so they are
     offered spelled the way the word was typed."""
@@ -259,19 +237,18 @@ def test_inspect_table_completes_in_any_case(cli, workdir, path):
     assert cli("-q", "migrate", "--no-backup").exit_code == 0
     from aura_db.models.schema import TABLES
 
-    lower = values(complete("aura-db inspect table s", workdir, path=path))
+    lower = values(complete("aura-db inspect table s", workdir))
     assert lower == sorted(t.lower() for t in TABLES if t.lower().startswith("s"))
     assert "scenestates" in lower
-    assert values(complete("aura-db inspect table SC", workdir, path=path)) == ["SCENESTATES"]
-    assert values(complete("aura-db inspect table pRo", workdir, path=path)) == sorted(
+    assert values(complete("aura-db inspect table SC", workdir)) == ["SCENESTATES"]
+    assert values(complete("aura-db inspect table pRo", workdir)) == sorted(
         "pRo" + t[3:] for t in TABLES if t.startswith("Pro"))
     # What completion offers, inspect finds.
     r = cli("inspect", "table", lower[0], "--json")
     assert r.exit_code == 0, r
 
 
-@pytest.mark.parametrize("path", PATHS)
-def test_table_names_on_sqlite_are_read_without_peewee(cli, workdir, path):
+def test_table_names_on_sqlite_are_read_without_peewee(cli, workdir):
     """On SQLite the names come from sqlite_master through the sqlite3 module:
     peewee's import (and the server drivers it loads) would be most of a TAB press."""
     if not _has("inspect"):
@@ -282,10 +259,10 @@ def test_table_names_on_sqlite_are_read_without_peewee(cli, workdir, path):
     conn.close()
     probe = ("import atexit, sys; atexit.register(lambda: sys.stderr.write(' '.join(sorted("
              "{'peewee', 'psycopg2', 'pymysql', 'rich', 'typer'} & {n for n, m in sys.modules.items() if m}))));")
-    proc = complete("aura-db inspect table only", workdir, path=path, prelude=probe)
+    proc = complete("aura-db inspect table only", workdir, prelude=probe)
     assert proc.returncode == 0, proc.stderr
     assert proc.stdout.split() == ["only_in_the_database"]
-    assert proc.stderr == ("typer" if path == "typer" else "")
+    assert proc.stderr == "typer"
 
 
 # --------------------------------------------------------------------------

@@ -1,10 +1,8 @@
 """Output where aura-db runs: terminals, pipes, CI logs.
 
 Colour only on a terminal (NO_COLOR and --no-color honoured there), no ANSI
-escapes in a pipe, --quiet prints only errors and the output asked for.  The
-process tests also pin down which heavy modules start-up loads, because
-every TAB press and CI step pays for them (benchmarks/startup.py has the
-times; this has no timings).
+escapes in a pipe, --quiet prints only errors and the output asked for.
+(What start-up loads is pinned down in tests/test_startup.py.)
 """
 
 from __future__ import annotations
@@ -211,88 +209,6 @@ def test_quiet_still_prints_errors(cli, workdir):
     r = cli("-q", "status")
     assert r.exit_code == 4
     assert r.stderr.startswith("error: ")
-
-
-# --------------------------------------------------------------------------
-# What start-up loads
-
-
-def _modules_after(*args: str, cwd: Path, env: dict[str, str] | None = None) -> set[str]:
-    """The modules a real aura-db process had loaded when it exited."""
-    probe = (
-        "import atexit, sys\n"
-        "atexit.register(lambda: sys.__stderr__.write('\\nMODULES ' + ' '.join("
-        "n for n, m in sys.modules.items() if m is not None) + '\\n'))\n" + ENTRY.replace("; ", "\n")
-    )
-    r = subprocess.run([sys.executable, "-c", probe, *args], cwd=cwd, env=env or _env(), capture_output=True,
-                       text=True, timeout=120, stdin=subprocess.DEVNULL)
-    line = next(ln for ln in r.stderr.splitlines() if ln.startswith("MODULES "))
-    return set(line.split()[1:])
-
-
-def test_version_does_not_load_typer(workdir):
-    loaded = _modules_after("--version", cwd=workdir)
-    assert "typer" not in loaded and "rich" not in loaded and "peewee" not in loaded
-
-
-# The fast front (aura_db.cli.fast) answers --help, TAB and status without
-# Typer; the Typer path must stay lazy as well, for everything else and for
-# when the fast front steps aside (tests/test_fast_path.py).
-TYPER_PATH = {"_AURA_DB_NO_FAST_PATH": "1"}
-
-
-def test_help_loads_no_typer_database_or_rich_modules(workdir):
-    loaded = _modules_after("--help", cwd=workdir)
-    assert not {"typer", "peewee", "rich", "rich.console", "peewee_migrate", "psycopg2", "pymysql"} & loaded
-
-
-def test_help_on_the_typer_path_loads_no_database_or_rich_modules(workdir):
-    loaded = _modules_after("--help", cwd=workdir, env=_env(**TYPER_PATH))
-    assert "typer" in loaded
-    assert not {"peewee", "rich", "rich.console", "peewee_migrate", "psycopg2", "pymysql"} & loaded
-
-
-def test_help_of_one_command_builds_only_that_command(workdir):
-    loaded = _modules_after("status", "--help", cwd=workdir, env=_env(**TYPER_PATH))
-    assert "aura_db.cli.status" in loaded
-    assert not {"aura_db.cli.backup", "aura_db.cli.seed", "aura_db.cli.inspect", "aura_db.cli.migrate"} & loaded
-
-
-@pytest.mark.parametrize("path", [{}, TYPER_PATH], ids=["fast", "typer"])
-def test_tab_completion_loads_no_rich_or_peewee_migrate(workdir, path):
-    env = _env(_AURA_DB_COMPLETE="complete_bash", COMP_WORDS="aura-db migrate --to ", COMP_CWORD="3", **path)
-    loaded = _modules_after(cwd=workdir, env=env)
-    assert "aura_db.cli.completion" in loaded  # it did complete
-    assert ("typer" in loaded) == bool(path)
-    # Names only: not the migration runner, not a database module.
-    assert not {"aura_db.migrations", "rich", "rich.console", "peewee_migrate", "peewee",
-                "psycopg2", "pymysql"} & loaded
-
-
-@pytest.mark.parametrize("path", [{}, TYPER_PATH], ids=["fast", "typer"])
-def test_status_on_sqlite_loads_no_server_driver_and_no_rich(migrated, path):
-    loaded = _modules_after("status", cwd=migrated, env=_env(**path))
-    assert "aura_db.migrations" in loaded
-    assert ("typer" in loaded) == bool(path)
-    assert not {"psycopg2", "pymysql", "rich", "rich.console", "peewee_migrate"} & loaded
-
-
-def test_server_drivers_stay_available_for_server_urls(workdir):
-    """The SQLite shortcut must not hide a driver from a PostgreSQL run: it
-    reaches the connection attempt (exit 4: nothing listens on port 1)."""
-    r = run("status", cwd=workdir, env=_env(AURA_DB_URL="postgresql://aura:pw@127.0.0.1:1/aura"))
-    assert r.returncode == 4, r.stderr
-    assert "pw@" not in r.stderr and "driver" not in r.stderr.lower()
-
-
-def test_fast_version_says_what_the_full_option_says(workdir):
-    from aura_db import __version__
-
-    fast = run("--version", cwd=workdir)  # answered before Typer is imported
-    full = run("--no-color", "--version", cwd=workdir)  # through the root's --version option
-    assert fast.returncode == full.returncode == 0
-    assert fast.stdout == full.stdout == f"aura-db {__version__}\n"
-    assert fast.stderr == full.stderr == ""
 
 
 # --------------------------------------------------------------------------

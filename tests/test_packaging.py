@@ -1,4 +1,7 @@
-"""The wheel carries the migrations: an installed aura-db works from any directory."""
+"""The wheel carries the migrations and nothing generated.
+
+An installed aura-db works, and starts lean, from any directory.
+"""
 
 from __future__ import annotations
 
@@ -53,17 +56,38 @@ def test_installed_package_migrates_from_another_directory(wheel, tmp_path):
     assert r.returncode == 0, r.stdout + r.stderr
 
 
-def test_installed_package_answers_status_and_help_without_typer(wheel, tmp_path):
-    """The wheel ships the command snapshot, and it matches the shipped sources."""
+def test_the_wheel_holds_the_sources_and_nothing_generated(wheel):
+    """Start-up needs no build step: every module in the wheel is a file of this source tree."""
+    names = [n for n in zipfile.ZipFile(wheel).namelist()
+             if n.startswith("aura_db/") and not n.startswith("aura_db/_migrations/") and n.endswith(".py")]
+    assert "aura_db/cli/app.py" in names
+    assert [n for n in names if not (REPO / n).is_file()] == []
+
+
+def test_installed_package_starts_lean(wheel, tmp_path):
+    """From the unpacked wheel, as from the checkout: `status` and a TAB press load
+    no rich, peewee or driver module, and a bare `--version` does not load Typer."""
     site = tmp_path / "site"
     zipfile.ZipFile(wheel).extractall(site)
-    assert (site / "aura_db" / "cli" / "_snapshot.py").is_file()
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("AURA_DB_", "_AURA_DB_"))}
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("AURA_DB_", "_AURA_DB_", "COMP_"))}
     env["PYTHONPATH"] = str(site)
-    entry = ("import atexit, sys; atexit.register(lambda: sys.stderr.write('TYPER=%s' % ('typer' in sys.modules)));"
+    heavy = ["typer", "rich", "peewee", "peewee_migrate", "psycopg2", "pymysql"]
+    entry = ("import atexit, sys; atexit.register(lambda: sys.stderr.write("
+             f"'LOADED=' + ','.join(n for n in {heavy!r} if sys.modules.get(n))));"
              "sys.argv[0] = 'aura-db'; from aura_db.cli.app import main; main()")
-    for args in (["migrate"], ["status", "--check"], ["--help"]):
-        r = subprocess.run([sys.executable, "-c", entry, *args], cwd=tmp_path, env=env, capture_output=True,
-                           text=True, timeout=120, stdin=subprocess.DEVNULL)
+    tab = {"_AURA_DB_COMPLETE": "complete_bash", "COMP_WORDS": "aura-db migrate --to ", "COMP_CWORD": "3"}
+    out = {}
+    for case, args, extra, loaded in (
+        ("migrate", ["-q", "migrate"], {}, None),  # whatever it needs
+        ("status", ["status", "--check"], {}, "typer"),
+        ("tab", [], tab, "typer"),
+        ("version", ["--version"], {}, ""),
+    ):
+        r = subprocess.run([sys.executable, "-c", entry, *args], cwd=tmp_path, env={**env, **extra},
+                           capture_output=True, text=True, timeout=120, stdin=subprocess.DEVNULL)
         assert r.returncode == 0, r.stderr
-        assert r.stderr.endswith("TYPER=%s" % (args == ["migrate"])), (args, r.stderr)
+        if loaded is not None:
+            assert r.stderr.endswith(f"LOADED={loaded}"), (args, r.stderr)
+        out[case] = r.stdout
+    assert out["tab"].split() == sorted(p.stem for p in (site / "aura_db" / "_migrations").glob("[0-9]*.py"))
+    assert out["version"].startswith("aura-db ")

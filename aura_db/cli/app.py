@@ -1,23 +1,32 @@
-"""The entry point of ``aura-db``: the fast front first, then Typer.
+"""The entry point of ``aura-db``.
 
-This module stays small and imports nothing heavy.  ``aura_db.cli.fast``
-answers ``--version``, ``--help``, TAB completion and ``status`` without
-loading the CLI framework (Typer's import is most of aura-db's start-up
-time); everything else, and every attribute (``app``, ``AuraGroup``, ...),
-comes from ``aura_db.cli.root``.
+This module stays small and imports nothing heavy: every command line goes
+to the Typer app in ``aura_db.cli.root``, which builds only the command it
+runs (see ``LazyCommands``) and whose command modules import their database,
+rich and driver modules inside the command functions.  Start-up is measured
+by benchmarks/startup.py; tests/test_startup.py keeps the imports lean.
+
+One line is answered before Typer is imported: a bare ``aura-db --version``,
+which scripts run to see what is installed and which prints exactly what the
+root's eager ``--version`` option prints.  Every attribute (``app``,
+``AuraGroup``, ...) comes from ``aura_db.cli.root``.
 """
 
 from __future__ import annotations
 
+import os  # already loaded by the interpreter: free
 import sys
 
 
 def main() -> None:
     try:
-        from aura_db.cli import fast
+        if sys.argv[1:] == ["--version"] and "_AURA_DB_COMPLETE" not in os.environ:
+            from aura_db import __version__
 
-        code = fast.run(sys.argv[0], sys.argv[1:])
-        if code is None:
+            sys.stdout.write(f"aura-db {__version__}\n")
+            sys.stdout.flush()
+            code = 0
+        else:
             from aura_db.cli import common
             from aura_db.cli.root import app
 

@@ -1,8 +1,8 @@
 """What every command shares: settings, consoles, confirmation, JSON output, failures.
 
 Only the cli package imports typer and rich, and this module imports neither
-at import time: the fast front (``aura_db.cli.fast``) runs ``status`` with it
-and without Typer, and rich is imported when something is printed.
+at import time: ``status`` and TAB completion load it and must stay quick
+(tests/test_startup.py), and rich is imported when something is printed.
 """
 
 from __future__ import annotations

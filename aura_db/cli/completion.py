@@ -7,8 +7,8 @@ completes to nothing rather than printing an error into the shell.
 
 from __future__ import annotations
 
-# No typing import: it costs a TAB press more than the completion itself.
-# Typer evaluates the completers' annotations, so they name builtins only.
+# Typer evaluates the completers' annotations when it builds a command, so
+# they name builtins only.
 
 
 def _settings(ctx: object):
@@ -54,8 +54,8 @@ def complete_migration_target(ctx: object, incomplete: str) -> list[str]:
 def _given(ctx: object, names: tuple[str, ...]) -> bool:
     """Whether the command line being completed gives one of the command's parameters ``names``.
 
-    Typer and the fast front (``aura_db.cli.fast``) both hand the completer
-    the command's context, whose params hold what was parsed so far.
+    Typer hands the completer the command's context, whose params hold what
+    was parsed so far.
     """
     try:
         params = ctx.params if ctx.find_root() is not ctx else {}

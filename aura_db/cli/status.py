@@ -1,8 +1,8 @@
 """aura-db status: where the database stands.
 
-``run`` is the command; ``register`` gives it its Typer signature.  No Typer
-import at module level: the fast front (``aura_db.cli.fast``) runs ``status``
-without Typer, since CI gates and shell prompts run it again and again.
+``run`` is the command; ``register`` gives it its Typer signature.  Nothing
+heavy at module level (no rich, no peewee, no driver): CI gates and shell
+prompts run ``status`` again and again (tests/test_startup.py).
 """
 
 # No `from __future__ import annotations` here: Typer reads the command's
