@@ -147,7 +147,7 @@ def generated() -> str:
     out = [START, ""]
     out.append(f"{len(MODELS)} tables, {len(INDEXES)} secondary indexes.")
     out.append("")
-    out.append("Generic types and what each engine stores them as (`aura_db/db.py`):")
+    out.append("Generic types and what each engine stores them as (each engine's `dialect.py`):")
     out.append("")
     out.append("| type | SQLite | PostgreSQL | MySQL / MariaDB |")
     out.append("|---|---|---|---|")

@@ -119,8 +119,8 @@ def test_the_cycle_finder_finds_a_cycle():
 
 def test_the_graph_sees_lazy_imports_and_skips_type_checking_ones():
     graph = import_graph()
-    # restore imports the engine registry inside a function only.
-    assert "aura_db.engines.registry" in graph["aura_db.backup.restore"]
+    # verify imports the engine registry inside a function only.
+    assert "aura_db.engines.registry" in graph["aura_db.backup.verify"]
     # engine.py names the Engine class for type checkers only.
     assert "aura_db.db" not in graph["aura_db.backup.engine"]
 

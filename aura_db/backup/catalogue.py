@@ -169,22 +169,22 @@ def resolve_backup(backup_dir: Path, spec: str, *, engine: str | None = None, so
     raise UsageError(f"backup {spec} not found", hint=f"see `aura-db backup list` (folder {folder})")
 
 
-_DEFAULT_PORTS = {"postgresql": 5432, "mysql": 3306}
-
-
 def database_key(engine: str, source: str) -> tuple[str, str]:
     """Which database a manifest's ``source`` names: the file, or server, port and database.
 
     The user in a server URL is left out: the same database reached with
     other credentials is still the same database.
     """
-    if engine == "sqlite" or "://" not in source:
+    from aura_db.engines.registry import ENGINES
+
+    cls = ENGINES.get(engine)
+    if (cls is not None and cls.features.database_is_a_file) or "://" not in source:
         return engine, source
     from urllib.parse import urlsplit
 
     parts = urlsplit(source)
     try:
-        port = parts.port or _DEFAULT_PORTS.get(engine)
+        port = parts.port or (cls.dialect.default_port if cls is not None else None)
     except ValueError:
         return engine, source
     return engine, f"{(parts.hostname or '').lower()}:{port}{parts.path}"

@@ -70,13 +70,11 @@ def create_backup(
     the newest ``keep`` good regular ones and the newest ``keep_safety``
     safety ones, never the one just made; ``keep=None`` prunes nothing.
     """
-    from aura_db.engines.registry import for_engine
-
     label = check_label(label)
     compression = check_compression(compression)
     if keep is not None and keep < 1:
         raise UsageError(f"--keep must be at least 1, got {keep}")
-    eb = for_engine(engine)
+    eb = engine.backup()
     eb.check_source()
     return create_with(eb, engine, Path(backup_dir), label=label, compression=compression, keep=keep,
                        keep_safety=keep_safety, on_progress=on_progress)
@@ -225,10 +223,8 @@ def take_safety_backup(engine: "Engine", backup_dir: Path, *, label: str = "safe
     ``keep_safety`` of them), never "latest", and not written again when the
     newest backup of this database already holds exactly these bytes.
     """
-    from aura_db.engines.registry import for_engine
-
     label = check_label(label)
-    eb = for_engine(engine)
+    eb = engine.backup()
     if not eb.source_exists():
         return None
     eb.check_source()

@@ -142,10 +142,8 @@ def restore(
     untouched.  A KeyboardInterrupt after the swap does not undo it: the
     result says ``interrupted`` and the steps after the swap are skipped.
     """
-    from aura_db.engines.registry import for_engine
-
     started = time.monotonic()
-    eb = for_engine(engine)
+    eb = engine.backup()
     eb.check_target()  # a server database that is missing or out of reach: say so before any work
     eb.preflight()  # in use, read-only, not writable: before anything is staged or backed up
     folder = Path(backup_dir)

@@ -199,9 +199,9 @@ class ServerBackup(EngineBackup):
         return db, name
 
     def _scratch_engine(self, name: str) -> "Engine":
-        from aura_db.db import DatabaseURL, engine_for
+        import dataclasses
 
         params = dict(self.engine.url.params)
         params["database"] = name
-        url = DatabaseURL(raw=self.engine.url.raw, engine=self.engine.name, params=params)
-        return engine_for(url)
+        # The same engine, on another database of the same server.
+        return type(self.engine)(dataclasses.replace(self.engine.url, params=params))

@@ -47,7 +47,7 @@ def verify_backup(path: Path, *, engine: "Engine | None" = None, server: "Engine
     it; ``server`` is where a full check of a server backup may restore into a
     scratch database.  Damage is reported in the result, not raised.
     """
-    from aura_db.engines.registry import checker_for
+    from aura_db.engines.registry import backup_checker
 
     path = Path(path)
     result = VerifyResult(path, ok=False)
@@ -78,7 +78,7 @@ def verify_backup(path: Path, *, engine: "Engine | None" = None, server: "Engine
         result.checks["sha256"] = "differs"
         return result
     result.checks["sha256"] = "ok"
-    checker = checker_for(manifest.engine, server or engine)
+    checker = backup_checker(manifest.engine, server or engine)
     try:
         problems, warnings = checker.check_content(path, manifest, full=full,
                                                    scratch_dir=scratch_dir or path.parent,

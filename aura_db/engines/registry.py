@@ -1,34 +1,104 @@
-"""The one place that maps an engine's name to what serves it."""
+"""The one registry: every engine aura-db knows, by name.
+
+Adding an engine is a package ``aura_db/engines/<name>/`` (base.py naming its
+features, dialect, catalog, backup and bulk writer) and one line in ``ENGINES``.
+Nothing else maps names to engines: URL schemes come from each engine's
+``schemes``, and callers ask the engine they hold.
+"""
 
 from __future__ import annotations
 
+import re
+from pathlib import Path
 from typing import TYPE_CHECKING
 
-from aura_db.engines.mysql.backup import MysqlBackup
-from aura_db.engines.postgresql.backup import PostgresBackup
-from aura_db.engines.sqlite.backup import SqliteBackup
-from aura_db.errors import CheckFailed
+from aura_db.engines.base import Engine
+from aura_db.engines.mysql.base import MysqlEngine
+from aura_db.engines.postgresql.base import PostgresEngine
+from aura_db.engines.sqlite.base import SqliteEngine
+from aura_db.engines.url import DatabaseURL, redact
+from aura_db.errors import CheckFailed, UsageError
 
 if TYPE_CHECKING:
     from aura_db.backup.engine import EngineBackup
-    from aura_db.db import Engine
 
-ENGINE_BACKUPS: dict[str, type["EngineBackup"]] = {
-    "sqlite": SqliteBackup,
-    "postgresql": PostgresBackup,
-    "mysql": MysqlBackup,
-}
+ENGINES: dict[str, type[Engine]] = {cls.name: cls for cls in (
+    SqliteEngine,
+    PostgresEngine,
+    MysqlEngine,
+)}
+
+# Every URL scheme (before any "+driver") -> the engine's name.
+SCHEMES = {scheme: cls.name for cls in ENGINES.values() for scheme in cls.schemes}
+# A plain path (no scheme) names a file of this engine.
+FILE_ENGINE = next(cls for cls in ENGINES.values() if cls.features.database_is_a_file)
 
 
-def for_engine(engine: "Engine") -> "EngineBackup":
-    return ENGINE_BACKUPS[engine.name](engine)
+def engine_class(name: str) -> type[Engine]:
+    """The engine called ``name`` (as a URL or a manifest names it); UsageError when there is none."""
+    try:
+        return ENGINES[name]
+    except KeyError:
+        raise UsageError(f"unknown engine {name!r}", hint="one of: " + ", ".join(ENGINES)) from None
 
 
-def checker_for(engine_name: str, server: "Engine | None") -> "EngineBackup":
-    """The class that checks a backup of ``engine_name``; ``server`` is where a full check may restore."""
-    cls = ENGINE_BACKUPS.get(engine_name)
+def parse_url(url: str, *, cwd: Path | None = None) -> DatabaseURL:
+    """Parse ``--db``: a ``playhouse.db_url`` URL or a plain path (a SQLite file)."""
+    url = (url or "").strip()
+    if not url:
+        raise UsageError("empty database URL", hint="pass --db URL or set AURA_DB_URL")
+    cwd = cwd or Path.cwd()
+    if "://" not in url:
+        if re.match(r"^[A-Za-z][A-Za-z0-9+.-]*:", url) and not re.match(r"^[A-Za-z]:[\\/]", url):
+            raise UsageError(
+                f"unknown database URL {redact(url)!r}",
+                hint="use sqlite:///path, postgresql://user@host/db, mysql://user@host/db or a file path",
+            )
+        return FILE_ENGINE.path_url(url, cwd)
+    scheme = url.split("://", 1)[0].lower()
+    name = SCHEMES.get(scheme.split("+", 1)[0])
+    if name is None:
+        raise UsageError(
+            f"unknown URL scheme {scheme!r} in {redact(url)}",
+            hint="supported: " + ", ".join(
+                f"{cls.name}" + (f" ({', '.join(s for s in cls.schemes if s != cls.name)})"
+                                 if len(cls.schemes) > 1 else "") for cls in ENGINES.values()),
+        )
+    return ENGINES[name].parse_url(url, cwd)
+
+
+# Parts of the URL itself, not query parameters (playhouse.db_url's names).
+URL_PARTS = {"host", "port", "user", "password", "passwd", "database"}
+
+
+def check_url_parameters(url: DatabaseURL) -> None:
+    """UsageError (exit 2) for a query parameter the engine's driver does not know.
+
+    The driver would otherwise refuse it only when connecting, as a raw
+    TypeError or "invalid dsn" (exit 1), a step later than a typo deserves.
+    """
+    extra = [k for k in url.params if k not in URL_PARTS]
+    if not extra:
+        return
+    cls = ENGINES[url.engine]
+    bad = cls.unknown_url_parameters(extra)
+    if bad:
+        listed = ", ".join(repr(k) for k in bad)
+        raise UsageError(f"unknown parameter {listed} in the database URL {url.redacted}",
+                         hint=cls.url_parameters_hint)
+
+
+def engine_for(url: DatabaseURL | str) -> Engine:
+    if isinstance(url, str):
+        url = parse_url(url)
+    return ENGINES[url.engine](url)
+
+
+def backup_checker(engine_name: str, server: Engine | None) -> "EngineBackup":
+    """The backup class that checks a backup of ``engine_name``; ``server`` is where a full check may restore."""
+    cls = ENGINES.get(engine_name)
     if cls is None:
         raise CheckFailed(f"unknown engine {engine_name!r} in the manifest")
     if server is not None and server.name == engine_name:
-        return cls(server)
-    return cls(None)
+        return server.backup()
+    return cls.backup_class()(None)

@@ -69,7 +69,7 @@ class SqliteRestore(EngineBackup):
     def _connect(self, timeout: float | None = None) -> sqlite3.Connection:
         # Read-write (never create): a read-only connection cannot roll back a
         # hot journal that a crashed writer left, and would then fail.
-        from aura_db.db import probe_sqlite_file
+        from aura_db.engines.sqlite.probe import probe_sqlite_file
 
         timeout = self._timeout() if timeout is None else timeout
         # Never a read-write connection to a file SQLite cannot read: closing
@@ -83,7 +83,7 @@ class SqliteRestore(EngineBackup):
             if is_locked(exc):
                 raise self._locked_error(timeout) from None
             if "not a database" in str(exc) or "malformed" in str(exc) or "encrypted" in str(exc):
-                from aura_db.db import unreadable_sqlite
+                from aura_db.engines.sqlite.probe import unreadable_sqlite
 
                 raise unreadable_sqlite(self.path, str(exc)) from None
             raise DatabaseUnavailable(f"{self.path} is not a usable SQLite database: {exc}") from None
@@ -227,7 +227,7 @@ class SqliteRestore(EngineBackup):
     def live_summary(self) -> tuple[bool, str | None, dict[str, int] | None]:
         if not self.source_exists():
             return False, None, None
-        from aura_db.db import probe_sqlite_file
+        from aura_db.engines.sqlite.probe import probe_sqlite_file
 
         try:
             probe_sqlite_file(self.path)
@@ -303,9 +303,7 @@ class SqliteRestore(EngineBackup):
                 f"{live} is in use by process {', '.join(map(str, in_use[:5]))}; nothing changed",
                 hint="stop the application (and any aura-db) using it, then restore again",
             )
-        from aura_db.db import SqliteEngine
-
-        with SqliteEngine(self.engine.url).migration_lock(None, lock_timeout):
+        with self.engine.migration_lock(None, lock_timeout):
             fd = os.open(live, os.O_RDONLY)
             try:
                 try:
