@@ -175,8 +175,11 @@ class ServerBackup(EngineBackup):
         return {t: db.execute_sql(f"SELECT count(*) FROM {self._q(t)}").fetchone()[0]
                 for t in sorted(db.get_tables())}
 
+    # The engine's dialect (its class attribute: a checker may have no engine).
+    dialect: Any = None
+
     def _q(self, name: str) -> str:
-        raise NotImplementedError
+        return self.dialect.quote(name)
 
     def discard(self, staged: Any) -> None:
         path, owned = staged

@@ -8,11 +8,13 @@ from typing import TYPE_CHECKING, Callable, Iterator
 
 from aura_db.backup.engine import DatabaseInUse, Snapshot, compare_counts
 from aura_db.backup.server import ServerBackup, which
+from aura_db.engines.mysql.dialect import MysqlDialect
 from aura_db.errors import AuraError, CheckFailed
 
 if TYPE_CHECKING:
     from aura_db.backup.files import HashingWriter, Progress
     from aura_db.backup.manifest import Manifest
+
 
 class MysqlBackup(ServerBackup):
     """mariadb-dump / mysqldump --single-transaction, restored through the mariadb client."""
@@ -20,12 +22,11 @@ class MysqlBackup(ServerBackup):
     suffix = ".sql"
     password_env = "MYSQL_PWD"
 
-    def _q(self, name: str) -> str:
-        return "`" + name.replace("`", "``") + "`"
+    dialect = MysqlDialect()
 
     def _conn_args(self) -> list[str]:
         p = self.params
-        args = ["--protocol=TCP", "-h", str(p.get("host") or "127.0.0.1"), "-P", str(p.get("port") or 3306)]
+        args = ["--protocol=TCP", "-h", str(p.get("host") or "127.0.0.1"), "-P", str(p.get("port") or self.dialect.default_port)]
         if p.get("user"):
             args += ["-u", str(p["user"])]
         return args

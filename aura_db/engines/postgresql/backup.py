@@ -12,11 +12,13 @@ from typing import TYPE_CHECKING, Any, Callable, Iterator
 from aura_db.backup.engine import DatabaseInUse, Snapshot, compare_counts
 from aura_db.backup.files import CHUNK
 from aura_db.backup.server import ServerBackup, major, which
+from aura_db.engines.postgresql.dialect import PostgresDialect
 from aura_db.errors import AuraError, CheckFailed
 
 if TYPE_CHECKING:
     from aura_db.backup.files import HashingWriter, Progress
     from aura_db.backup.manifest import Manifest
+
 
 class PostgresBackup(ServerBackup):
     """pg_dump -Fc inside an exported snapshot, so the manifest's row counts are the dump's."""
@@ -38,12 +40,11 @@ class PostgresBackup(ServerBackup):
             raise AuraError(f"cannot restore {self.engine.url.redacted}: it is {what}; nothing changed",
                             hint="restore on the primary, or make the database writable first")
 
-    def _q(self, name: str) -> str:
-        return '"' + name.replace('"', '""') + '"'
+    dialect = PostgresDialect()
 
     def _conn_args(self, dbname: str | None = None) -> list[str]:
         p = self.params
-        args = ["--no-password", "-h", str(p.get("host") or "127.0.0.1"), "-p", str(p.get("port") or 5432)]
+        args = ["--no-password", "-h", str(p.get("host") or "127.0.0.1"), "-p", str(p.get("port") or self.dialect.default_port)]
         if p.get("user"):
             args += ["-U", str(p["user"])]
         return args + ["-d", dbname or self.dbname]

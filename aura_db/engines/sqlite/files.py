@@ -16,14 +16,14 @@ from typing import Any, Iterator
 from urllib.parse import quote
 
 from aura_db.backup.files import CHUNK
+from aura_db.engines.sqlite.dialect import SqliteDialect
 
 def sqlite_uri(path: str, **params: str) -> str:
     query = "&".join(f"{k}={v}" for k, v in params.items())
     return f"file:{quote(path)}" + (f"?{query}" if query else "")
 
 
-def quote_ident(name: str) -> str:
-    return '"' + name.replace('"', '""') + '"'
+quote_ident = SqliteDialect().quote
 
 
 def sqlite_tables(con: sqlite3.Connection) -> list[str]:

@@ -239,7 +239,7 @@ class SqliteRestore(EngineBackup):
             try:
                 # Counting a database that is not in the page cache reads one
                 # page per disk round trip; read them ahead all at once.
-                from aura_db.sqlite_prefetch import count_roots, prefetch_btrees
+                from aura_db.engines.sqlite.prefetch import count_roots, prefetch_btrees
 
                 prefetch_btrees(self.path, count_roots(con, sqlite_tables(con)))
                 return True, sqlite_schema_head(con), sqlite_row_counts(con)
