@@ -52,6 +52,9 @@ class Features:
     # A migration run switches foreign-key enforcement off outside its
     # transaction (SQLite ignores the switch inside one).
     foreign_keys_off_outside_transaction = False
+    # `aura-db script` runs the migrations on a scratch database of this engine
+    # in the process (``Engine.script_database``) rather than recording them offline.
+    scripts_by_running = False
 
 
 class Dialect:
@@ -143,6 +146,12 @@ class Engine:
         if password and isinstance(password, str):
             text = text.replace(password, "***")
         return text
+
+    @classmethod
+    def script_database(cls) -> "pw.Database":
+        """The peewee database ``aura-db script`` records on: never connected, unless
+        ``features.scripts_by_running`` (then a scratch database of its own)."""
+        raise NotImplementedError
 
     # -- migrations --------------------------------------------------------
     @property

@@ -51,6 +51,12 @@ class MysqlEngine(ServerEngine):
             _DATABASE_CLASS = _mysql_class()
         return _DATABASE_CLASS
 
+    @classmethod
+    def script_database(cls) -> "pw.Database":
+        import peewee as pw
+
+        return pw.MySQLDatabase("aura", field_types=cls.dialect.field_types)  # never connected
+
     def catalog(self, db: "pw.Database") -> "Catalog":
         from aura_db.catalog import MysqlCatalog
 

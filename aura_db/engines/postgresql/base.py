@@ -52,6 +52,12 @@ class PostgresEngine(ServerEngine):
             _DATABASE_CLASS = _postgres_class()
         return _DATABASE_CLASS
 
+    @classmethod
+    def script_database(cls) -> "pw.Database":
+        import peewee as pw
+
+        return pw.PostgresqlDatabase("aura", field_types=cls.dialect.field_types)  # never connected
+
     def catalog(self, db: "pw.Database") -> "Catalog":
         from aura_db.catalog import PostgresCatalog
 

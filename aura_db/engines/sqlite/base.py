@@ -66,6 +66,14 @@ class SqliteEngine(Engine):
     def unknown_url_parameters(cls, keys: list[str]) -> list[str]:
         return [k for k in keys if k not in URL_PARAMETERS]
 
+    @classmethod
+    def script_database(cls) -> "pw.Database":
+        import peewee as pw
+
+        # In memory, foreign keys off as migrate has them during a migration:
+        # a table rebuild must not cascade.
+        return pw.SqliteDatabase(":memory:", field_types=cls.dialect.field_types, pragmas={"foreign_keys": 0})
+
     def catalog(self, db: "pw.Database") -> "Catalog":
         from aura_db.catalog import SqliteCatalog
 

@@ -7,3 +7,4 @@ class SqliteFeatures(Features):
     database_is_a_file = True
     checks_foreign_keys_at_once = True
     foreign_keys_off_outside_transaction = True
+    scripts_by_running = True
