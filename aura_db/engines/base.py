@@ -55,6 +55,8 @@ class Features:
     # `aura-db script` runs the migrations on a scratch database of this engine
     # in the process (``Engine.script_database``) rather than recording them offline.
     scripts_by_running = False
+    # Dropping a column drops the indexes that cover it (SQLite refuses instead).
+    drops_indexes_with_column = True
 
 
 class Dialect:
@@ -146,6 +148,11 @@ class Engine:
         if password and isinstance(password, str):
             text = text.replace(password, "***")
         return text
+
+    @classmethod
+    def owns(cls, db: "pw.Database") -> bool:
+        """Whether the peewee database ``db`` (open or not) is one of this engine's."""
+        raise NotImplementedError
 
     @classmethod
     def script_database(cls) -> "pw.Database":

@@ -20,6 +20,8 @@ from aura_db.engines.url import DatabaseURL, redact
 from aura_db.errors import CheckFailed, UsageError
 
 if TYPE_CHECKING:
+    import peewee as pw
+
     from aura_db.backup.engine import EngineBackup
 
 ENGINES: dict[str, type[Engine]] = {cls.name: cls for cls in (
@@ -92,6 +94,14 @@ def engine_for(url: DatabaseURL | str) -> Engine:
     if isinstance(url, str):
         url = parse_url(url)
     return ENGINES[url.engine](url)
+
+
+def engine_of(db: "pw.Database") -> type[Engine]:
+    """The engine a peewee database (a migrator's, a scratch one) belongs to."""
+    for cls in ENGINES.values():
+        if cls.owns(db):
+            return cls
+    raise UsageError(f"no engine for the database {type(db).__name__}")
 
 
 def backup_checker(engine_name: str, server: Engine | None) -> "EngineBackup":

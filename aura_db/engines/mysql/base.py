@@ -52,6 +52,12 @@ class MysqlEngine(ServerEngine):
         return _DATABASE_CLASS
 
     @classmethod
+    def owns(cls, db: "pw.Database") -> bool:
+        import peewee as pw
+
+        return isinstance(db, pw.MySQLDatabase)
+
+    @classmethod
     def script_database(cls) -> "pw.Database":
         import peewee as pw
 

@@ -53,6 +53,12 @@ class PostgresEngine(ServerEngine):
         return _DATABASE_CLASS
 
     @classmethod
+    def owns(cls, db: "pw.Database") -> bool:
+        import peewee as pw
+
+        return isinstance(db, pw.PostgresqlDatabase)
+
+    @classmethod
     def script_database(cls) -> "pw.Database":
         import peewee as pw
 

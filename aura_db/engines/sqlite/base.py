@@ -67,6 +67,12 @@ class SqliteEngine(Engine):
         return [k for k in keys if k not in URL_PARAMETERS]
 
     @classmethod
+    def owns(cls, db: "pw.Database") -> bool:
+        import peewee as pw
+
+        return isinstance(db, pw.SqliteDatabase)
+
+    @classmethod
     def script_database(cls) -> "pw.Database":
         import peewee as pw
 

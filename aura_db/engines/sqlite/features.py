@@ -8,3 +8,4 @@ class SqliteFeatures(Features):
     checks_foreign_keys_at_once = True
     foreign_keys_off_outside_transaction = True
     scripts_by_running = True
+    drops_indexes_with_column = False
