@@ -25,7 +25,7 @@ from aura_db.backup.retention import DEFAULT_KEEP, DEFAULT_KEEP_SAFETY, PruneRes
 from aura_db.errors import AuraError, UsageError
 
 if TYPE_CHECKING:
-    from aura_db.db import Engine
+    from aura_db.engines.base import Engine
 
 @dataclass
 class CreateResult:

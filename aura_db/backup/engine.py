@@ -26,7 +26,7 @@ from aura_db.errors import AuraError
 if TYPE_CHECKING:
     from aura_db.backup.files import HashingWriter, Progress
     from aura_db.backup.manifest import Manifest
-    from aura_db.db import Engine
+    from aura_db.engines.base import Engine
 
 
 class DatabaseInUse(AuraError):

@@ -21,7 +21,7 @@ from aura_db.backup.retention import DEFAULT_KEEP_SAFETY
 from aura_db.errors import AuraError, CheckFailed
 
 if TYPE_CHECKING:
-    from aura_db.db import Engine
+    from aura_db.engines.base import Engine
 
 @dataclass
 class RestorePlan:

@@ -18,7 +18,7 @@ from aura_db.errors import AuraError, DatabaseUnavailable
 if TYPE_CHECKING:
     from aura_db.backup.files import HashingWriter, Progress
     from aura_db.backup.manifest import Manifest
-    from aura_db.db import Engine
+    from aura_db.engines.base import Engine
 
 def which(*names: str) -> str:
     for name in names:

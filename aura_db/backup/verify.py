@@ -16,7 +16,7 @@ from aura_db.backup.manifest import Manifest, read_manifest
 from aura_db.errors import CheckFailed
 
 if TYPE_CHECKING:
-    from aura_db.db import Engine
+    from aura_db.engines.base import Engine
 
 @dataclass
 class VerifyResult:

@@ -1,21 +1,19 @@
 """The one registry: every engine aura-db knows, by name.
 
 Adding an engine is a package ``aura_db/engines/<name>/`` (base.py naming its
-features, dialect, catalog, backup and bulk writer) and one line in ``ENGINES``.
+features, dialect, catalog, backup and bulk writer) and one line in ``_ENGINES``.
 Nothing else maps names to engines: URL schemes come from each engine's
 ``schemes``, and callers ask the engine they hold.
 """
 
 from __future__ import annotations
 
+import importlib
 import re
+from collections.abc import Iterator, Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from aura_db.engines.base import Engine
-from aura_db.engines.mysql.base import MysqlEngine
-from aura_db.engines.postgresql.base import PostgresEngine
-from aura_db.engines.sqlite.base import SqliteEngine
 from aura_db.engines.url import DatabaseURL, redact
 from aura_db.errors import CheckFailed, UsageError
 
@@ -23,20 +21,48 @@ if TYPE_CHECKING:
     import peewee as pw
 
     from aura_db.backup.engine import EngineBackup
+    from aura_db.engines.base import Engine
 
-ENGINES: dict[str, type[Engine]] = {cls.name: cls for cls in (
-    SqliteEngine,
-    PostgresEngine,
-    MysqlEngine,
-)}
-
-# Every URL scheme (before any "+driver") -> the engine's name.
-SCHEMES = {scheme: cls.name for cls in ENGINES.values() for scheme in cls.schemes}
-# A plain path (no scheme) names a file of this engine.
-FILE_ENGINE = next(cls for cls in ENGINES.values() if cls.features.database_is_a_file)
+# The one line per engine: its name and its Engine subclass ("module:class").
+# An engine's modules are imported when it is first asked for: `aura-db status`
+# on SQLite never loads the server engines.
+_ENGINES = {
+    "sqlite": "aura_db.engines.sqlite.base:SqliteEngine",
+    "postgresql": "aura_db.engines.postgresql.base:PostgresEngine",
+    "mysql": "aura_db.engines.mysql.base:MysqlEngine",
+}
 
 
-def engine_class(name: str) -> type[Engine]:
+class _Registry(Mapping):
+    """The registered engines by name (``ENGINES[name]`` is the Engine subclass)."""
+
+    def __getitem__(self, name: str) -> "type[Engine]":
+        module, _, cls = _ENGINES[name].partition(":")
+        return getattr(importlib.import_module(module), cls)
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(_ENGINES)
+
+    def __len__(self) -> int:
+        return len(_ENGINES)
+
+
+ENGINES: Mapping[str, "type[Engine]"] = _Registry()
+
+
+def engine_for_scheme(scheme: str) -> "type[Engine] | None":
+    """The engine a URL scheme (before any "+driver") names, or None."""
+    if scheme in ENGINES and scheme in ENGINES[scheme].schemes:
+        return ENGINES[scheme]  # the common case: only that engine is imported
+    return next((cls for cls in ENGINES.values() if scheme in cls.schemes), None)
+
+
+def file_engine() -> "type[Engine]":
+    """The engine whose database is a file: what a plain path (no scheme) names."""
+    return next(cls for cls in ENGINES.values() if cls.features.database_is_a_file)
+
+
+def engine_class(name: str) -> "type[Engine]":
     """The engine called ``name`` (as a URL or a manifest names it); UsageError when there is none."""
     try:
         return ENGINES[name]
@@ -56,17 +82,17 @@ def parse_url(url: str, *, cwd: Path | None = None) -> DatabaseURL:
                 f"unknown database URL {redact(url)!r}",
                 hint="use sqlite:///path, postgresql://user@host/db, mysql://user@host/db or a file path",
             )
-        return FILE_ENGINE.path_url(url, cwd)
+        return file_engine().path_url(url, cwd)
     scheme = url.split("://", 1)[0].lower()
-    name = SCHEMES.get(scheme.split("+", 1)[0])
-    if name is None:
+    cls = engine_for_scheme(scheme.split("+", 1)[0])
+    if cls is None:
         raise UsageError(
             f"unknown URL scheme {scheme!r} in {redact(url)}",
             hint="supported: " + ", ".join(
-                f"{cls.name}" + (f" ({', '.join(s for s in cls.schemes if s != cls.name)})"
-                                 if len(cls.schemes) > 1 else "") for cls in ENGINES.values()),
+                f"{e.name}" + (f" ({', '.join(s for s in e.schemes if s != e.name)})"
+                                 if len(e.schemes) > 1 else "") for e in ENGINES.values()),
         )
-    return ENGINES[name].parse_url(url, cwd)
+    return cls.parse_url(url, cwd)
 
 
 # Parts of the URL itself, not query parameters (playhouse.db_url's names).
@@ -90,13 +116,13 @@ def check_url_parameters(url: DatabaseURL) -> None:
                          hint=cls.url_parameters_hint)
 
 
-def engine_for(url: DatabaseURL | str) -> Engine:
+def engine_for(url: DatabaseURL | str) -> "Engine":
     if isinstance(url, str):
         url = parse_url(url)
     return ENGINES[url.engine](url)
 
 
-def engine_of(db: "pw.Database") -> type[Engine]:
+def engine_of(db: "pw.Database") -> "type[Engine]":
     """The engine a peewee database (a migrator's, a scratch one) belongs to."""
     for cls in ENGINES.values():
         if cls.owns(db):
@@ -104,7 +130,7 @@ def engine_of(db: "pw.Database") -> type[Engine]:
     raise UsageError(f"no engine for the database {type(db).__name__}")
 
 
-def backup_checker(engine_name: str, server: Engine | None) -> "EngineBackup":
+def backup_checker(engine_name: str, server: "Engine | None") -> "EngineBackup":
     """The backup class that checks a backup of ``engine_name``; ``server`` is where a full check may restore."""
     cls = ENGINES.get(engine_name)
     if cls is None:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import hashlib
 import time
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -94,6 +93,8 @@ class ServerEngine(Engine):
 
 
 def lock_key(name: str) -> int:
+    import hashlib  # here, not at import: OpenSSL costs `status` on SQLite start-up time
+
     digest = hashlib.sha256(f"aura-db migrate {name}".encode()).digest()
     return int.from_bytes(digest[:8], "big", signed=True)
 

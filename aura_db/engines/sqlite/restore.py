@@ -27,7 +27,7 @@ from aura_db.errors import AuraError, CheckFailed, DatabaseUnavailable, UsageErr
 if TYPE_CHECKING:
     from aura_db.backup.files import Progress
     from aura_db.backup.manifest import Manifest
-    from aura_db.db import Engine
+    from aura_db.engines.base import Engine
 
 IN_USE_TIMEOUT_S = 2.0
 
