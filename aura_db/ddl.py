@@ -6,6 +6,10 @@ out, ``--dry-run`` can show them and a fake replay skips them.  Statements are
 plain DDL: never ``IF NOT EXISTS``/``IF EXISTS``, so an object already there
 (or already gone) is an error and the migration's transaction rolls back.
 
+Each function also keeps peewee-migrate's model state (``migrator.orm``) in
+step, as peewee-migrate's own operations do, so that ``aura-db migrate add
+--auto`` diffs ``aura_db.models`` against what the migrations really build.
+
 The EF history table (``__EFMigrationsHistory``) is created and kept exactly as
 EF Core creates it, so the Aura app's own ``MigrateAsync()`` finds every
 migration aura-db has applied already applied.
@@ -61,9 +65,26 @@ def add_indexes(model: type[pw.Model], specs: Iterable[tuple]) -> None:
         model.add_index(*(by_column[c] for c in columns.split()), unique=unique, name=name)
 
 
+def _state(migrator: Any, table: str) -> type[pw.Model] | None:
+    orm = getattr(migrator, "orm", None)
+    try:
+        return orm[table] if orm is not None else None
+    except KeyError:
+        return None
+
+
+def _field_by_column(model: type[pw.Model], column: str) -> pw.Field:
+    for f in model._meta.sorted_fields:
+        if f.column_name == column:
+            return f
+    raise KeyError(f"{model._meta.table_name} has no column {column}")
+
+
 def create_table(migrator: Any, database: pw.Database, model: type[pw.Model]) -> None:
     """CREATE TABLE for ``model``, then CREATE INDEX for each of its named indexes."""
     model._meta.set_database(database)
+    if hasattr(migrator, "orm"):
+        migrator.orm.add(model)
     schema = model._schema
     sql, params = schema._create_table(safe=False).query()
     migrator.sql(sql, *params)
@@ -73,27 +94,48 @@ def create_table(migrator: Any, database: pw.Database, model: type[pw.Model]) ->
 
 
 def drop_table(migrator: Any, database: pw.Database, table: str) -> None:
+    model = _state(migrator, table)
+    if model is not None:
+        migrator.orm.remove(model)
     migrator.sql(f"DROP TABLE {quote(database, table)}")
 
 
 def rename_table(migrator: Any, database: pw.Database, old: str, new: str) -> None:
+    """RENAME TO ``new``; the model state forgets the table (a ``create_table`` names its successor)."""
+    model = _state(migrator, old)
+    if model is not None:
+        migrator.orm.remove(model)
     migrator.sql(f"ALTER TABLE {quote(database, old)} RENAME TO {quote(database, new)}")
 
 
-def add_column(migrator: Any, database: pw.Database, table: str, field: pw.Field,
+def add_column(migrator: Any, database: pw.Database, table: str, name: str, field: pw.Field,
                default: Any = None) -> None:
-    """ALTER TABLE ADD COLUMN; a NOT NULL column needs ``default`` (the app's)."""
+    """ALTER TABLE ADD COLUMN (``name`` is the model attribute); a NOT NULL column needs ``default``."""
     column = _render(database, field.ddl(database.get_sql_context()))
+    model = _state(migrator, table)
+    if model is not None:
+        model._meta.add_field(name, field)
     if default is not None:
         column += f" DEFAULT {literal(database, default)}"
     migrator.sql(f"ALTER TABLE {quote(database, table)} ADD COLUMN {column}")
 
 
 def drop_column(migrator: Any, database: pw.Database, table: str, column: str) -> None:
+    model = _state(migrator, table)
+    if model is not None:
+        model._meta.remove_field(_field_by_column(model, column).name)
     migrator.sql(f"ALTER TABLE {quote(database, table)} DROP COLUMN {quote(database, column)}")
 
 
-def rename_column(migrator: Any, database: pw.Database, table: str, old: str, new: str) -> None:
+def rename_column(migrator: Any, database: pw.Database, table: str, old: str, new: str,
+                  name: str | None = None) -> None:
+    """RENAME COLUMN ``old`` to ``new`` (``name``: the model attribute it becomes)."""
+    model = _state(migrator, table)
+    if model is not None:
+        field = _field_by_column(model, old)
+        model._meta.remove_field(field.name)
+        field.column_name = new
+        model._meta.add_field(name or field.name, field)
     migrator.sql(
         f"ALTER TABLE {quote(database, table)} RENAME COLUMN {quote(database, old)} TO {quote(database, new)}"
     )
@@ -101,12 +143,18 @@ def rename_column(migrator: Any, database: pw.Database, table: str, old: str, ne
 
 def create_index(migrator: Any, database: pw.Database, table: str, name: str, columns: str,
                  unique: bool = False) -> None:
+    model = _state(migrator, table)
+    if model is not None:
+        model.add_index(*(_field_by_column(model, c) for c in columns.split()), unique=unique, name=name)
     cols = ", ".join(quote(database, c) for c in columns.split())
     kind = "UNIQUE INDEX" if unique else "INDEX"
     migrator.sql(f"CREATE {kind} {quote(database, name)} ON {quote(database, table)} ({cols})")
 
 
 def drop_index(migrator: Any, database: pw.Database, table: str, name: str) -> None:
+    model = _state(migrator, table)
+    if model is not None:
+        model._meta.indexes = [i for i in model._meta.indexes if getattr(i, "_name", None) != name]
     if dialect(database) == "mysql":
         migrator.sql(f"DROP INDEX {quote(database, name)} ON {quote(database, table)}")
     else:

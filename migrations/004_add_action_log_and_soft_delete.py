@@ -89,9 +89,9 @@ MODELS = [ActionLog, CustomTemplate]
 
 
 def migrate(migrator, database, *, fake=False):
-    ddl.add_column(migrator, database, "ProjectStates", TimestampField(column_name="DeletedAt", null=True))
-    ddl.add_column(migrator, database, "ProjectStates", StringField(200, column_name="DeletedByUserId", null=True))
-    ddl.add_column(migrator, database, "ProjectStates", pw.BooleanField(column_name="IsDeleted"), default=False)
+    ddl.add_column(migrator, database, "ProjectStates", "deleted_at", TimestampField(column_name="DeletedAt", null=True))
+    ddl.add_column(migrator, database, "ProjectStates", "deleted_by_user_id", StringField(200, column_name="DeletedByUserId", null=True))
+    ddl.add_column(migrator, database, "ProjectStates", "is_deleted", pw.BooleanField(column_name="IsDeleted"), default=False)
     for model in MODELS:
         ddl.create_table(migrator, database, model)
     ddl.create_index(migrator, database, "ProjectStates", "IX_ProjectStates_IsDeleted", "IsDeleted")

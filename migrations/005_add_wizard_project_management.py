@@ -92,7 +92,7 @@ MODELS = [ContentBlob, ProjectVersion]
 
 
 def migrate(migrator, database, *, fake=False):
-    ddl.add_column(migrator, database, "ProjectStates", pw.IntegerField(column_name="CurrentWizardStep"), default=0)
+    ddl.add_column(migrator, database, "ProjectStates", "current_wizard_step", pw.IntegerField(column_name="CurrentWizardStep"), default=0)
     for model in MODELS:
         ddl.create_table(migrator, database, model)
     ddl.record_ef_migration(migrator, database, EF_MIGRATION_ID)

@@ -10,7 +10,7 @@ EF_MIGRATION_ID = "20251121045900_AddCreatedByToConfigurations"
 
 
 def migrate(migrator, database, *, fake=False):
-    ddl.add_column(migrator, database, "Configurations", StringField(column_name="CreatedBy", null=True))
+    ddl.add_column(migrator, database, "Configurations", "created_by", StringField(column_name="CreatedBy", null=True))
     ddl.record_ef_migration(migrator, database, EF_MIGRATION_ID)
 
 

@@ -769,23 +769,23 @@ NEW_TABLES = [AnalyticsRetentionSettings, AnalyticsSummary, AuditLog, HardwareSe
 
 
 def migrate(migrator, database, *, fake=False):
-    ddl.rename_column(migrator, database, "ProjectStates", "DeletedByUserId", "ModifiedBy")
-    ddl.add_column(migrator, database, "ProjectVersions", StringField(200, column_name="CreatedBy", null=True))
-    ddl.add_column(migrator, database, "ProjectVersions", StringField(200, column_name="DeletedBy", null=True))
-    ddl.add_column(migrator, database, "ProjectVersions", StringField(200, column_name="ModifiedBy", null=True))
-    ddl.add_column(migrator, database, "ProjectVersions", TimestampField(column_name="UpdatedAt"), default='0001-01-01 00:00:00')
-    ddl.add_column(migrator, database, "ProjectStates", StringField(100, column_name="Category", null=True))
-    ddl.add_column(migrator, database, "ProjectStates", StringField(200, column_name="CreatedBy", null=True))
-    ddl.add_column(migrator, database, "ProjectStates", StringField(200, column_name="DeletedBy", null=True))
-    ddl.add_column(migrator, database, "ProjectStates", pw.DoubleField(column_name="DurationSeconds", null=True))
-    ddl.add_column(migrator, database, "ProjectStates", TimestampField(column_name="LastAutoSaveAt", null=True))
-    ddl.add_column(migrator, database, "ProjectStates", StringField(1000, column_name="OutputFilePath", null=True))
-    ddl.add_column(migrator, database, "ProjectStates", StringField(1000, column_name="Tags", null=True))
-    ddl.add_column(migrator, database, "ProjectStates", StringField(50, column_name="TemplateId", null=True))
-    ddl.add_column(migrator, database, "ProjectStates", StringField(1000, column_name="ThumbnailPath", null=True))
-    ddl.add_column(migrator, database, "ContentBlobs", StringField(200, column_name="CreatedBy", null=True))
-    ddl.add_column(migrator, database, "ContentBlobs", StringField(200, column_name="ModifiedBy", null=True))
-    ddl.add_column(migrator, database, "ContentBlobs", TimestampField(column_name="UpdatedAt"), default='0001-01-01 00:00:00')
+    ddl.rename_column(migrator, database, "ProjectStates", "DeletedByUserId", "ModifiedBy", "modified_by")
+    ddl.add_column(migrator, database, "ProjectVersions", "created_by", StringField(200, column_name="CreatedBy", null=True))
+    ddl.add_column(migrator, database, "ProjectVersions", "deleted_by", StringField(200, column_name="DeletedBy", null=True))
+    ddl.add_column(migrator, database, "ProjectVersions", "modified_by", StringField(200, column_name="ModifiedBy", null=True))
+    ddl.add_column(migrator, database, "ProjectVersions", "updated_at", TimestampField(column_name="UpdatedAt"), default='0001-01-01 00:00:00')
+    ddl.add_column(migrator, database, "ProjectStates", "category", StringField(100, column_name="Category", null=True))
+    ddl.add_column(migrator, database, "ProjectStates", "created_by", StringField(200, column_name="CreatedBy", null=True))
+    ddl.add_column(migrator, database, "ProjectStates", "deleted_by", StringField(200, column_name="DeletedBy", null=True))
+    ddl.add_column(migrator, database, "ProjectStates", "duration_seconds", pw.DoubleField(column_name="DurationSeconds", null=True))
+    ddl.add_column(migrator, database, "ProjectStates", "last_auto_save_at", TimestampField(column_name="LastAutoSaveAt", null=True))
+    ddl.add_column(migrator, database, "ProjectStates", "output_file_path", StringField(1000, column_name="OutputFilePath", null=True))
+    ddl.add_column(migrator, database, "ProjectStates", "tags", StringField(1000, column_name="Tags", null=True))
+    ddl.add_column(migrator, database, "ProjectStates", "template_id", StringField(50, column_name="TemplateId", null=True))
+    ddl.add_column(migrator, database, "ProjectStates", "thumbnail_path", StringField(1000, column_name="ThumbnailPath", null=True))
+    ddl.add_column(migrator, database, "ContentBlobs", "created_by", StringField(200, column_name="CreatedBy", null=True))
+    ddl.add_column(migrator, database, "ContentBlobs", "modified_by", StringField(200, column_name="ModifiedBy", null=True))
+    ddl.add_column(migrator, database, "ContentBlobs", "updated_at", TimestampField(column_name="UpdatedAt"), default='0001-01-01 00:00:00')
     _move_custom_templates(migrator, database, CustomTemplateBefore, CustomTemplate, forward=True)
     for model in NEW_TABLES:
         ddl.create_table(migrator, database, model)
@@ -824,7 +824,7 @@ def rollback(migrator, database, *, fake=False):
         ("ProjectVersions", "CreatedBy"),
     ):
         ddl.drop_column(migrator, database, table, column)
-    ddl.rename_column(migrator, database, "ProjectStates", "ModifiedBy", "DeletedByUserId")
+    ddl.rename_column(migrator, database, "ProjectStates", "ModifiedBy", "DeletedByUserId", "deleted_by_user_id")
     ddl.update(migrator, database, "system_configuration", ("id", 1), SYSTEM_CONFIGURATION_TIMES_BEFORE)
 
 
