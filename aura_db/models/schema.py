@@ -205,6 +205,9 @@ class ContentBlob(BaseModel):
 
 
 class ProjectVersion(SoftDeleteModel):
+    # The columns that address ContentBlobs (each counts one reference).
+    HASH_COLUMNS = ("brief_hash", "plan_hash", "voice_hash", "render_hash", "timeline_hash")
+
     id = GuidField(column_name="Id", primary_key=True, default=new_guid)
     project = ForeignKey(ProjectState, field="id", column_name="ProjectId", on_delete="CASCADE", index=False, backref="versions")
     version_number = pw.IntegerField(column_name="VersionNumber", default=0)
