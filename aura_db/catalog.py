@@ -343,6 +343,9 @@ class PostgresCatalog(Catalog):
         "int8": "bigint",
         "float8": "double precision",
         "bool": "boolean",
+        # A serial column is an integer with a sequence behind its default.
+        "serial": "integer",
+        "bigserial": "bigint",
     }
 
     def tables(self) -> list[str]:
@@ -516,6 +519,7 @@ class MysqlCatalog(Catalog):
 
     def normalize_type(self, type_name: str) -> str:
         t = super().normalize_type(type_name)
+        t = t.removesuffix(" auto_increment")  # an attribute of the column, not its type
         if t in ("bool", "boolean", "tinyint(1)"):
             return "bool"
         # Display widths (int(11)) carry no meaning and differ between servers.

@@ -91,7 +91,7 @@ class ProjectState(SoftDeleteModel):
     id = GuidField(column_name="Id", primary_key=True, default=new_guid)
     title = StringField(500, column_name="Title")
     description = StringField(2000, column_name="Description", null=True)
-    status = StringField(column_name="Status", key=True)
+    status = StringField(column_name="Status", key=True, default="Draft")
     created_at = TimestampField(column_name="CreatedAt")
     updated_at = TimestampField(column_name="UpdatedAt")
     completed_at = TimestampField(column_name="CompletedAt", null=True)
