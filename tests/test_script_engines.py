@@ -14,6 +14,7 @@ from pathlib import Path
 import pytest
 
 from tests.test_script import ADD_TAGS, WIDEN_TITLE, write
+from conftest import HEAD, NEXT, SHIPPED
 
 PSQL = shutil.which("psql")
 needs_psql = pytest.mark.skipif(PSQL is None, reason="the psql client is not installed")
@@ -59,8 +60,8 @@ def pg_schema(url: str) -> dict:
 
 @pytest.fixture
 def mig(migrations_copy: Path) -> Path:
-    write(migrations_copy, "002_widen_title", WIDEN_TITLE)
-    write(migrations_copy, "003_add_tags", ADD_TAGS)
+    write(migrations_copy, f"{NEXT:03d}_widen_title", WIDEN_TITLE)
+    write(migrations_copy, f"{NEXT + 1:03d}_add_tags", ADD_TAGS)
     return migrations_copy
 
 
@@ -73,7 +74,7 @@ def test_psql_builds_the_migrated_database_and_aura_db_accepts_it(cli, mig, work
     psql(scripted, workdir / "out.sql")
     a, b = pg_schema(migrated), pg_schema(scripted)
     assert a == b
-    assert [n for n, _ in b["history"]] == ["001_initial", "002_widen_title", "003_add_tags"]
+    assert [n for n, _ in b["history"]] == [*SHIPPED, f"{NEXT:03d}_widen_title", f"{NEXT + 1:03d}_add_tags"]
     r = cli("--db", scripted, "--migrations", mig, "status", "--check")
     assert r.exit_code == 0, r
 
@@ -114,10 +115,10 @@ def test_rollback_script_on_postgresql(cli, mig, workdir, server_url):
     assert r.exit_code == 0, r
     psql(url, workdir / "down.sql")
     s = pg_schema(url)
-    assert [n for n, _ in s["history"]] == ["001_initial"]
-    assert ("ProjectStates", "Tags") not in {(c[0], c[1]) for c in s["columns"]}
+    assert [n for n, _ in s["history"]] == SHIPPED
+    assert ("ProjectStates", "Labels") not in {(c[0], c[1]) for c in s["columns"]}
     r = cli("--db", url, "--migrations", mig, "status", "--json")
-    assert json.loads(r.stdout)["pending"] == ["002_widen_title", "003_add_tags"]
+    assert json.loads(r.stdout)["pending"] == [f"{NEXT:03d}_widen_title", f"{NEXT + 1:03d}_add_tags"]
 
 
 def test_postgresql_dry_run_and_script_agree(cli, mig, workdir, server_url):
@@ -133,7 +134,7 @@ def test_postgresql_dry_run_and_script_agree(cli, mig, workdir, server_url):
 
 @needs_psql
 def test_a_step_that_reads_the_schema_uses_the_given_server_and_changes_nothing(cli, migrations_copy, workdir, server_url):
-    write(migrations_copy, "002_rename", RENAME_TABLE)
+    write(migrations_copy, f"{NEXT:03d}_rename", RENAME_TABLE)
     helper, target = server_url("postgresql"), server_url("postgresql")
     r = cli("--db", helper, "--migrations", migrations_copy, "script", "out.sql")
     assert r.exit_code == 0, r
@@ -152,13 +153,13 @@ def test_a_step_that_reads_the_schema_uses_the_given_server_and_changes_nothing(
 
 
 def test_a_server_at_another_state_is_refused(cli, migrations_copy, workdir, server_url):
-    write(migrations_copy, "002_rename", RENAME_TABLE)
+    write(migrations_copy, f"{NEXT:03d}_rename", RENAME_TABLE)
     url = server_url("postgresql")
     assert cli("--db", url, "--migrations", migrations_copy, "migrate", "--to", "001", "--no-backup").exit_code == 0
     r = cli("--db", url, "--migrations", migrations_copy, "script", "out.sql")
     assert r.exit_code == 2, r
-    assert re.search(r"at 001_initial.*empty database", r.stderr)
+    assert re.search(rf"at {HEAD}.*empty database", r.stderr)
     # from the state it is at, it helps
     r = cli("--db", url, "--migrations", migrations_copy, "script", "out.sql", "--from", "001")
     assert r.exit_code == 0, r
-    assert "-- migrate 002_rename" in (workdir / "out.sql").read_text()
+    assert f"-- migrate {NEXT:03d}_rename" in (workdir / "out.sql").read_text()
