@@ -16,13 +16,9 @@ import pytest
 
 from aura_db import models as m
 from aura_db.db import engine_for, parse_url
-from conftest import HEAD, NEXT
+from conftest import HEAD, NEXT, SHIPPED
 
-AURA_TABLES = {
-    "ProjectStates", "SceneStates", "AssetStates", "RenderCheckpoints", "ProjectVersions",
-    "ContentBlobs", "UserSetups", "SystemConfiguration", "Configurations", "Templates",
-    "CustomTemplates", "ExportHistory", "ActionLogs",
-}
+AURA_TABLES = set(m.TABLES) | {"__EFMigrationsHistory"}  # the app's 34 tables and EF's history
 
 
 def _open(url: str) -> pw.Database:
@@ -44,11 +40,12 @@ def test_migrate_status_rollback_round_trip(cli, any_engine_url, workdir):
     try:
         assert AURA_TABLES <= set(db.get_tables())
         ix = _ix(db)
-        assert len(ix) == 51
-        assert ix["IX_SceneStates_ProjectId_SceneIndex"] == (("ProjectId", "SceneIndex"), True)
-        assert ix["IX_UserSetups_UserId"][1] is True
-        assert db.execute_sql('SELECT count(*) FROM "SystemConfiguration"'.replace('"', "`") if "mysql" in url
-                              else 'SELECT count(*) FROM "SystemConfiguration"').fetchone()[0] == 1
+        assert len(ix) == 146
+        assert ix["IX_SceneStates_ProjectId_SceneIndex"] == (("ProjectId", "SceneIndex"), False)
+        assert ix["IX_user_setup_user_id"][1] is True
+        q = (lambda sql: sql.replace('"', "`")) if "mysql" in url else (lambda sql: sql)
+        assert db.execute_sql(q('SELECT count(*) FROM "system_configuration"')).fetchone()[0] == 1
+        assert db.execute_sql(q('SELECT count(*) FROM "__EFMigrationsHistory"')).fetchone()[0] == 8
     finally:
         db.close()
     r = cli("--db", url, "status", "--check", "--json")
@@ -73,7 +70,7 @@ def test_cascade_soft_delete_and_unique_behave_the_same(cli, any_engine_url, wor
     try:
         p = m.ProjectState.create(title="Launch video", brief_json={"topic": "launch"})
         for i in range(3):
-            m.SceneState.create(project=p, scene_index=i, created_at=dt.datetime(2025, 1, 1))
+            m.SceneState.create(project=p, scene_index=i, script_text="", created_at=dt.datetime(2025, 1, 1))
         m.ProjectVersion.create(project=p, version_number=1)
         got = m.ProjectState.get_by_id(p.id)
         assert isinstance(got.id, str) and len(got.id) == 36

@@ -213,7 +213,7 @@ class ProjectVersion(SoftDeleteModel):
     version_number = pw.IntegerField(column_name="VersionNumber", default=0)
     name = StringField(200, column_name="Name", null=True)
     description = StringField(2000, column_name="Description", null=True)
-    version_type = StringField(50, column_name="VersionType")
+    version_type = StringField(50, column_name="VersionType", default="Manual")
     trigger = StringField(200, column_name="Trigger", null=True)
     created_at = TimestampField(column_name="CreatedAt")
     created_by_user_id = StringField(200, column_name="CreatedByUserId", null=True)
