@@ -222,7 +222,7 @@ def slow_migrations(tmp_path) -> Path:
 
 def _interrupt_migrate(url: str, folder: Path, cwd: Path) -> tuple[int, str]:
     proc = start(["--db", url, "--migrations", str(folder), "migrate", "--no-backup"], cwd, _env())
-    seen = read_until(proc, b"applying 002_slow", timeout=120)
+    seen = read_until(proc, f"applying {NEXT:03d}_slow".encode(), timeout=120)
     time.sleep(0.5)  # into the migration's sleep
     proc.send_signal(signal.SIGINT)
     code, _, err = finish(proc, timeout=30)
@@ -343,7 +343,7 @@ def test_a_pipe_closed_early_ends_quietly(migrated, tmp_path):
     """`aura-db migrate --dry-run | head -c 100`: the reader leaves after the first bytes of a long output."""
     big = migrations_with(tmp_path / "mig")  # the shipped migrations are applied in `migrated`
     columns = ", ".join(f"c{i} TEXT" for i in range(200))
-    for n in range(2, 60):  # ~120 kB of SQL, printed statement by statement: more than a pipe holds
+    for n in range(NEXT, NEXT + 58):  # ~120 kB of SQL, printed statement by statement: more than a pipe holds
         (big / f"{n:03d}_t{n}.py").write_text(
             "def migrate(migrator, database, fake=False):\n"
             f"    migrator.sql('CREATE TABLE t{n} (id INTEGER PRIMARY KEY, {columns})')\n\n\n"
@@ -354,7 +354,7 @@ def test_a_pipe_closed_early_ends_quietly(migrated, tmp_path):
     head = os.read(proc.stdout.fileno(), 100)
     proc.stdout.close()  # the reader goes away, as `head` does
     code, _, err = finish(proc, timeout=60)
-    assert head.startswith(b"-- migrate 002_t2")
+    assert head.startswith(f"-- migrate {NEXT:03d}_t{NEXT}".encode())
     assert (code, err) == (141, "")
 
 

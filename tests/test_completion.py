@@ -135,8 +135,8 @@ def test_migrate_to_completes_migration_names(workdir, two_migrations):
 
 
 def test_migrate_to_completes_numbers_from_a_prefix(workdir, two_migrations):
-    got = values(complete(f"aura-db --migrations {two_migrations} migrate --to 002", workdir))
-    assert got == ["002", f"{NEXT:03d}_add_tags"]
+    got = values(complete(f"aura-db --migrations {two_migrations} migrate --to {NEXT:03d}", workdir))
+    assert got == [f"{NEXT:03d}", f"{NEXT:03d}_add_tags"]
 
 
 def test_migrate_to_uses_the_shipped_migrations_by_default(workdir):
@@ -145,7 +145,7 @@ def test_migrate_to_uses_the_shipped_migrations_by_default(workdir):
 
 def test_migrations_folder_from_the_settings_file(workdir, two_migrations):
     (workdir / "aura-db.toml").write_text(f'migrations = "{two_migrations}"\n', encoding="utf-8")
-    assert values(complete("aura-db migrate --to 002_", workdir)) == [f"{NEXT:03d}_add_tags"]
+    assert values(complete(f"aura-db migrate --to {NEXT:03d}_", workdir)) == [f"{NEXT:03d}_add_tags"]
 
 
 def test_rollback_target_completes_migration_names(workdir, two_migrations):

@@ -125,7 +125,7 @@ def test_no_prompt_without_a_terminal(migrated):
     r = run("rollback", cwd=migrated)
     assert r.returncode == 6
     assert "--yes" in r.stderr
-    assert run("status", "--json", cwd=migrated).stdout.count('"head": HEAD') == 1  # nothing changed
+    assert run("status", "--json", cwd=migrated).stdout.count(f'"head": "{HEAD}"') == 1  # nothing changed
 
 
 # --------------------------------------------------------------------------
@@ -136,13 +136,13 @@ def test_colour_on_a_terminal_and_no_color_turns_it_off(migrated):
     coloured = run_on_terminal("status", cwd=migrated, env=_env(TERM="xterm-256color"))
     assert ANSI.search(coloured) and "up to date" in coloured
     table = run_on_terminal("migrate", "list", cwd=migrated, env=_env(TERM="xterm-256color"))
-    assert ANSI.search(table) and HEAD in table
+    assert ANSI.search(table) and HEAD[:12] in table  # rich may fold the long name
 
     for env in (_env(TERM="xterm-256color", NO_COLOR="1"), _env(TERM="dumb")):
         plain = run_on_terminal("status", cwd=migrated, env=env)
         assert not ANSI.search(plain) and "up to date" in plain
         plain = run_on_terminal("migrate", "list", cwd=migrated, env=env)
-        assert not ANSI.search(plain) and HEAD in plain
+        assert not ANSI.search(plain) and HEAD[:12] in plain  # rich may fold the long name
     plain = run_on_terminal("--no-color", "status", cwd=migrated, env=_env(TERM="xterm-256color"))
     assert not ANSI.search(plain) and "up to date" in plain
 
