@@ -113,15 +113,16 @@ def wrap_value(key: str, value: str, key_width: int, width: int) -> list[str]:
 
 def migration_table(app: "AppState", st: "Status") -> None:
     columns = [
-        Col("#", justify="right"),
-        Col("name", shrink=24),
+        Col("#", justify="right", drop=3),  # the name starts with it: the first to go
+        Col("name"),  # whole: it is what `--to` and `rollback` take
         Col("state", style=lambda v: STATE_STYLE.get(v)),
-        Col("applied at (UTC)", shrink=16),  # seconds go first
+        # To the minute; without the year when narrow.
+        Col("applied (UTC)", compact=lambda v: v[5:] if len(v) == 16 else v),
         Col("by", shrink=8, drop=2),
         Col("checksum", drop=1),
     ]
     rows = [[f"{m.number:03d}" if m.number is not None else "?", m.name, m.state,
-             (m.applied_at or "").replace("T", " ")[:19], m.applied_by or "", m.checksum_state or ""]
+             (m.applied_at or "").replace("T", " ")[:16], m.applied_by or "", m.checksum_state or ""]
             for m in st.migrations]
     if not rows:
         rows = [["", "(no migrations)", "", "", "", ""]]
