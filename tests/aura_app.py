@@ -231,3 +231,60 @@ def schema_sql(path: Path | str) -> list[tuple]:
 
 def counts(path: Path | str) -> dict[str, int]:
     return {t: len(r) for t, r in snapshot(path).items()}
+
+
+# --------------------------------------------------------------------------
+# aura-db migrations that run the app's own SQL
+
+
+def _snake(ef_id: str) -> str:
+    import re
+
+    name = ef_id.split("_", 1)[1]
+    return re.sub(r"(?<!^)(?=[A-Z])", "_", name).lower()
+
+
+MODULE = '''"""Test migration: runs the Aura app's own SQL for {ef_id} (tests/fixtures/aura_app)."""
+
+EF_MIGRATION_ID = "{ef_id}"
+SQL_FILE = {sql!r}
+
+
+def _statements():
+    from pathlib import Path
+
+    text = "\\n".join(line for line in Path(SQL_FILE).read_text(encoding="utf-8").splitlines()
+                     if not line.startswith("--"))
+    for stmt in text.split(";\\n"):
+        s = stmt.strip().rstrip(";").strip()
+        head = s.upper()
+        if not s or head in ("BEGIN TRANSACTION", "COMMIT") or head.startswith(("PRAGMA", "SELECT CHANGES")):
+            continue  # aura-db runs each migration in its own transaction, foreign keys off
+        yield s
+
+
+def migrate(migrator, database, fake=False):
+    if fake:
+        return
+    for s in _statements():
+        migrator.sql(s)
+
+
+def rollback(migrator, database, fake=False):
+    raise RuntimeError("the app's migrations are not rolled back in these tests")
+'''
+
+
+def fixture_migrations(folder: Path, upto: int = 8) -> Path:
+    """A migrations folder whose NNN module runs the app's SQL for app migration NNN.
+
+    Each names its app migration in ``EF_MIGRATION_ID``, as aura-db's shipped
+    migrations do, so adopt, migrate and the guards can be tried on the app's
+    real database states whatever the shipped migrations are today.
+    """
+    folder = Path(folder)
+    folder.mkdir(parents=True, exist_ok=True)
+    for n, (sql, ef_id) in enumerate(zip(APP_MIGRATIONS[:upto], APP_MIGRATION_IDS[:upto]), start=1):
+        (folder / f"{n:03d}_{_snake(ef_id)}.py").write_text(
+            MODULE.format(ef_id=ef_id, sql=str(sql)), encoding="utf-8")
+    return folder

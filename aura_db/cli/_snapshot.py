@@ -5,7 +5,7 @@ the sources; tests/test_fast_path.py fails when it is out of date.
 """
 
 SNAPSHOT = {'format': 1,
- 'fingerprint': '05a6ac5f',
+ 'fingerprint': 'f66ce0c7',
  'help_columns': 80,
  'no_args': ['Usage: aura-db [OPTIONS] COMMAND [ARGS]...\n'
              '\n'
@@ -41,6 +41,7 @@ SNAPSHOT = {'format': 1,
              '  seed      Seed data: the development data set (default; `dev`), or a...\n'
              '  verify    Check connection, migration history, schema, integrity, data...\n'
              '  inspect   What is in the database: engine facts and tables (and:...\n'
+             '  adopt     Take over a database the Aura app built (EF Core,...\n'
              '\n'
              '  Example: aura-db --db sqlite:///aura.db migrate\n',
              '',
@@ -79,6 +80,7 @@ SNAPSHOT = {'format': 1,
                '  seed      Seed data: the development data set (default; `dev`), or a...\n'
                '  verify    Check connection, migration history, schema, integrity, data...\n'
                '  inspect   What is in the database: engine facts and tables (and:...\n'
+               '  adopt     Take over a database the Aura app built (EF Core,...\n'
                '\n'
                '  Example: aura-db --db sqlite:///aura.db migrate\n',
                '',
@@ -429,7 +431,26 @@ SNAPSHOT = {'format': 1,
                              '\n'
                              '  Example: aura-db inspect config --json\n',
                              '',
-                             0]},
+                             0],
+          'adopt': ['Usage: aura-db adopt [OPTIONS]\n'
+                    '\n'
+                    '  Take over a database the Aura app built (EF Core, __EFMigrationsHistory).\n'
+                    '\n'
+                    '  Finds the aura-db migration matching the newest app migration applied,\n'
+                    '  compares the live schema with what aura-db builds up to it, and records\n'
+                    '  aura-db history up to it marked as adopted; nothing else changes.  A schema\n'
+                    '  that differs is exit 3 with every difference listed.  Back the database up\n'
+                    '  first (aura-db backup).\n'
+                    '\n'
+                    'Options:\n'
+                    '  --dry-run   Check and show what would be recorded; change nothing.\n'
+                    '  -y, --yes   Do not ask for confirmation.\n'
+                    '  --json      One JSON document on stdout.\n'
+                    '  -h, --help  Show this message and exit.\n'
+                    '\n'
+                    '  Example: aura-db adopt --dry-run\n',
+                    '',
+                    0]},
  'tree': {'': {'group': True,
                'options': [{'name': 'db',
                             'opts': ['--db'],
@@ -616,7 +637,12 @@ SNAPSHOT = {'format': 1,
                              'help': 'What is in the database: engine facts and...',
                              'shown': {'zsh': 'What is in the database\\\\: engine facts and...',
                                        'fish': 'What is in the database: engine facts and...',
-                                       'powershell': 'What is in the database: engine facts and...'}}]},
+                                       'powershell': 'What is in the database: engine facts and...'}},
+                            {'name': 'adopt',
+                             'help': 'Take over a database the Aura app built...',
+                             'shown': {'zsh': 'Take over a database the Aura app built...',
+                                       'fish': 'Take over a database the Aura app built...',
+                                       'powershell': 'Take over a database the Aura app built...'}}]},
           'migrate': {'group': True,
                       'options': [{'name': 'to',
                                    'opts': ['--to'],
@@ -1835,4 +1861,55 @@ SNAPSHOT = {'format': 1,
                                                     'fish': 'Show this message and exit.',
                                                     'powershell': 'Show this message and exit.'},
                                           'complete': ['none']}],
-                             'arguments': []}}}
+                             'arguments': []},
+          'adopt': {'group': False,
+                    'options': [{'name': 'dry_run',
+                                 'opts': ['--dry-run'],
+                                 'flag': True,
+                                 'nargs': 1,
+                                 'multiple': False,
+                                 'hidden': False,
+                                 'eager': False,
+                                 'help': 'Check and show what would be recorded; change nothing.',
+                                 'shown': {'zsh': 'Check and show what would be recorded; change nothing.',
+                                           'fish': 'Check and show what would be recorded; change nothing.',
+                                           'powershell': 'Check and show what would be recorded; change '
+                                                         'nothing.'},
+                                 'complete': ['none']},
+                                {'name': 'yes',
+                                 'opts': ['--yes', '-y'],
+                                 'flag': True,
+                                 'nargs': 1,
+                                 'multiple': False,
+                                 'hidden': False,
+                                 'eager': False,
+                                 'help': 'Do not ask for confirmation.',
+                                 'shown': {'zsh': 'Do not ask for confirmation.',
+                                           'fish': 'Do not ask for confirmation.',
+                                           'powershell': 'Do not ask for confirmation.'},
+                                 'complete': ['none']},
+                                {'name': 'json_out',
+                                 'opts': ['--json'],
+                                 'flag': True,
+                                 'nargs': 1,
+                                 'multiple': False,
+                                 'hidden': False,
+                                 'eager': False,
+                                 'help': 'One JSON document on stdout.',
+                                 'shown': {'zsh': 'One JSON document on stdout.',
+                                           'fish': 'One JSON document on stdout.',
+                                           'powershell': 'One JSON document on stdout.'},
+                                 'complete': ['none']},
+                                {'name': 'help',
+                                 'opts': ['-h', '--help'],
+                                 'flag': True,
+                                 'nargs': 1,
+                                 'multiple': False,
+                                 'hidden': False,
+                                 'eager': True,
+                                 'help': 'Show this message and exit.',
+                                 'shown': {'zsh': 'Show this message and exit.',
+                                           'fish': 'Show this message and exit.',
+                                           'powershell': 'Show this message and exit.'},
+                                 'complete': ['none']}],
+                    'arguments': []}}}

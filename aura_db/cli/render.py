@@ -9,7 +9,7 @@ if TYPE_CHECKING:
     from aura_db.cli.common import AppState
     from aura_db.migrations import RunResult, Status
 
-STATE_STYLE = {"applied": "green", "pending": "yellow", "changed": "red", "missing": "red"}
+STATE_STYLE = {"applied": "green", "adopted": "cyan", "pending": "yellow", "changed": "red", "missing": "red"}
 
 
 def migration_table(app: "AppState", st: "Status") -> None:
@@ -26,7 +26,9 @@ def migration_table(app: "AppState", st: "Status") -> None:
         table.add_row(
             f"{m.number:03d}" if m.number is not None else "?",
             m.name,
-            f"[{STATE_STYLE[m.state]}]{m.state}[/]",
+            # adopted: recorded by `aura-db adopt` over what the Aura app had built
+            f"[{STATE_STYLE['adopted']}]adopted[/]" if m.adopted and m.state == "applied"
+            else f"[{STATE_STYLE[m.state]}]{m.state}[/]",
             m.applied_at or "",
             m.applied_by or "",
             m.checksum_state or "",
@@ -45,7 +47,8 @@ def status(app: "AppState", st: "Status") -> None:
         ("database", st.url if st.engine != "sqlite" else st.location, None),
         ("reachable", "yes" if st.reachable else "no", None),
         ("head", st.head or "(none applied)", None),
-        ("applied", str(len(st.applied)), None),
+        ("applied", str(len(st.applied)) + (f" ({len(st.adopted)} adopted from the Aura app)" if st.adopted else ""),
+         None),
         ("pending", ", ".join(st.pending) if st.pending else "none", "yellow" if st.pending else None),
     ]
     if st.changed:
@@ -91,3 +94,29 @@ def run_result(app: "AppState", r: "RunResult") -> None:
         markup=False,
     )
     app.out.print(f"head: {r.from_head or '(none)'} -> {r.to_head or '(none)'}", markup=False)
+
+
+def adopt_result(app: "AppState", r) -> None:
+    """What adopt found, recorded or would record."""
+    if r.already_adopted:
+        app.note(f"nothing to do: aura-db already keeps this database's history (head {r.matched})")
+        if r.pending:
+            app.note(f"{len(r.pending)} pending: run aura-db migrate")
+        return
+    lines = [
+        f"Aura app migrations applied ({len(r.ef_migrations)}): " + (r.ef_migrations[-1] if r.ef_migrations else "none"),
+        f"matches aura-db migration: {r.matched}",
+        f"schema: {r.tables_compared} tables compared, no difference",
+    ]
+    verb = "would record" if r.dry_run else "recorded"
+    names = r.to_record if r.dry_run else r.recorded
+    lines.append(f"{verb} as adopted ({len(names)}): {', '.join(names)}")
+    lines.append("pending after adoption: " + (", ".join(r.pending) if r.pending else "none"))
+    for line in lines:
+        app.out.print(line, markup=False, highlight=False)
+    if r.dry_run:
+        app.note("dry run: nothing changed")
+    elif r.pending:
+        app.note(f"next: aura-db verify, then aura-db migrate ({len(r.pending)} pending)")
+    else:
+        app.note("next: aura-db verify")
