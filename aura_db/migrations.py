@@ -90,6 +90,10 @@ class Status:
     server_version: str | None
     head: str | None
     migrations: list[MigrationState]
+    # The Aura app's own history (__EFMigrationsHistory), oldest first; None without the table.
+    app_migrations: list[str] | None = None
+    # Tables aura-db did not create and has not adopted (no aura-db history, yet tables).
+    not_adopted: bool = False
 
     @property
     def applied(self) -> list[str]:
@@ -135,6 +139,8 @@ class Status:
             "drift": self.drift,
             "up_to_date": self.up_to_date,
             "migrations": [m.to_dict() for m in self.migrations],
+            "app_migrations": self.app_migrations,
+            "not_adopted": self.not_adopted,
         }
 
 
@@ -457,11 +463,22 @@ def status(engine: "Engine", migrations_dir: Path) -> Status:
     try:
         version = reader.server_version()
         history = _read_history_rows(reader)
+        tables = reader.tables()
+        ef_table = next((t for t in tables if t.lower() == "__efmigrationshistory"), None)
+        app_migrations = None
+        if ef_table is not None:
+            app_migrations = [str(r[0]) for r in reader.rows(
+                f'SELECT "MigrationId" FROM "{ef_table}" ORDER BY "MigrationId"')]
+        own = {HISTORY_TABLE, LOG_TABLE}
+        not_adopted = not history and any(
+            t.lower() not in own and not t.startswith("sqlite_") for t in tables)
     finally:
         reader.close()
     states = _states(files, history)
     head = history[-1].name if history else None
     return Status(
+        app_migrations=app_migrations,
+        not_adopted=not_adopted,
         engine=engine.name,
         url=engine.url.redacted,
         location=engine.describe(),

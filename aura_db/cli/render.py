@@ -51,11 +51,18 @@ def status(app: "AppState", st: "Status") -> None:
          None),
         ("pending", ", ".join(st.pending) if st.pending else "none", "yellow" if st.pending else None),
     ]
+    if st.app_migrations is not None:
+        newest = st.app_migrations[-1] if st.app_migrations else "none"
+        rows.append(("aura app", f"{len(st.app_migrations)} EF Core migration(s) in __EFMigrationsHistory, "
+                                  f"newest {newest}", None))
+    if st.not_adopted:
+        rows.append(("adopt", "tables aura-db did not create: take the database over with `aura-db adopt`",
+                     "yellow"))
     if st.changed:
         rows.append(("changed", f"{', '.join(st.changed)} (edited after they were applied)", "red"))
     if st.missing:
         rows.append(("missing", f"{', '.join(st.missing)} (applied, file gone)", "red"))
-    verdict = "up to date" if st.up_to_date else ("drift" if st.drift else f"{len(st.pending)} pending: run aura-db migrate")
+    verdict = "not adopted: run aura-db adopt" if st.not_adopted else "up to date" if st.up_to_date else ("drift" if st.drift else f"{len(st.pending)} pending: run aura-db migrate")
     rows.append(("state", verdict, "green" if st.up_to_date else "yellow"))
     width = max(len(key) for key, _, _ in rows)
     lines = [
