@@ -161,6 +161,10 @@ def fill(path: Path | str, per_table: int = ROWS_PER_TABLE, seed: int = 12) -> d
         con.execute("BEGIN")
         tables = [t for t in _tables(con) if t != EF_HISTORY]
         for t in _fk_order(con, tables):
+            if con.execute(f'SELECT COUNT(*) FROM "{t}"').fetchone()[0]:
+                # Rows the app's migrations insert (system_configuration's single row, the
+                # default analytics and queue settings, the system roles): the app keeps those.
+                continue
             cols = list(con.execute(f'PRAGMA table_info("{t}")'))
             fks = {r[3]: (r[2], r[4]) for r in con.execute(f'PRAGMA foreign_key_list("{t}")')}
             autoinc = {c[1] for c in cols if c[5] and c[2].upper() == "INTEGER"
@@ -190,9 +194,11 @@ def fill(path: Path | str, per_table: int = ROWS_PER_TABLE, seed: int = 12) -> d
                         v = _value(rng, t, name, decl or "TEXT", i, now)
                     names.append(name)
                     values.append(v)
+                _soft_delete_consistent(names, values, now, i)
                 con.execute(
                     f'INSERT INTO "{t}" (' + ", ".join(f'"{n}"' for n in names) + ") VALUES ("
                     + ", ".join("?" for _ in values) + ")", values)
+        _reference_blobs(con)
         con.execute("COMMIT")
         bad = list(con.execute("PRAGMA foreign_key_check"))
         if bad:
@@ -200,6 +206,33 @@ def fill(path: Path | str, per_table: int = ROWS_PER_TABLE, seed: int = 12) -> d
         return {t: con.execute(f'SELECT COUNT(*) FROM "{t}"').fetchone()[0] for t in _tables(con)}
     finally:
         con.close()
+
+
+def _soft_delete_consistent(names: list[str], values: list, now: dt.datetime, i: int) -> None:
+    """A row marked deleted has its DeletedAt (and DeletedBy); one not deleted has neither."""
+    lower = [n.lower().replace("_", "") for n in names]
+    if "isdeleted" not in lower:
+        return
+    deleted = bool(values[lower.index("isdeleted")])
+    for col, when in (("deletedat", ef_time(now - dt.timedelta(days=i + 1))), ("deletedby", "user-1")):
+        if col in lower:
+            values[lower.index(col)] = when if deleted else None
+
+
+def _reference_blobs(con: sqlite3.Connection) -> None:
+    """ProjectVersions refer to ContentBlobs by hash, and each blob counts its references, as the app keeps them."""
+    tables = set(_tables(con))
+    if not {"ProjectVersions", "ContentBlobs"} <= tables:
+        return
+    blobs = [r[0] for r in con.execute('SELECT "ContentHash" FROM "ContentBlobs" ORDER BY rowid')]
+    versions = [r[0] for r in con.execute('SELECT "Id" FROM "ProjectVersions" ORDER BY rowid')]
+    for n, vid in enumerate(versions):
+        con.execute('UPDATE "ProjectVersions" SET "BriefHash" = ?, "PlanHash" = NULL, "VoiceHash" = NULL, '
+                    '"RenderHash" = NULL, "TimelineHash" = NULL WHERE "Id" = ?',
+                    (blobs[n % len(blobs)] if blobs else None, vid))
+    con.execute(
+        'UPDATE "ContentBlobs" SET "ReferenceCount" = '
+        '(SELECT COUNT(*) FROM "ProjectVersions" v WHERE v."BriefHash" = "ContentBlobs"."ContentHash")')
 
 
 # --------------------------------------------------------------------------

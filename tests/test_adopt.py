@@ -419,3 +419,14 @@ def test_a_history_table_from_before_adopt_still_reads_and_gains_the_column(cli,
     (mig / "002_b.py").write_text(CREATE_B_AND_C)
     assert run(cli, db, mig, "migrate", "--no-backup").exit_code == 0
     assert history(db) == [("001_a", 0), ("002_b", 0)]
+
+
+@pytest.mark.skipif("shipped" not in SETS, reason="verify checks the shipped models, which follow the app "
+                    "once the shipped migrations name the app's 8 migrations")
+@pytest.mark.parametrize("fixture", ["app8", "app7"])
+def test_an_adopted_database_passes_verify_and_migrate_brings_it_to_the_head(cli, fixture, request):
+    db = request.getfixturevalue(fixture)
+    assert run(cli, db, MIGRATIONS, "adopt", "--yes").exit_code == 0
+    assert run(cli, db, MIGRATIONS, "migrate").exit_code == 0
+    r = run(cli, db, MIGRATIONS, "verify")
+    assert r.exit_code == 0, r
