@@ -377,6 +377,13 @@ def read_log(db: "pw.Database", limit: int = 20) -> list[dict[str, Any]]:
     return [dict(r) for r in rows]
 
 
+def quote_for(engine_name: str) -> Callable[[str], str]:
+    """How the engine quotes an identifier (MySQL uses backticks unless ANSI_QUOTES is on)."""
+    if engine_name == "mysql":
+        return lambda name: "`" + name.replace("`", "``") + "`"
+    return lambda name: '"' + name.replace('"', '""') + '"'
+
+
 def foreign_tables(engine: "Engine", db: "pw.Database") -> list[str]:
     """Tables in the database that are not aura-db's own bookkeeping (nor the engine's)."""
     from aura_db.catalog import catalog_for
@@ -467,8 +474,9 @@ def status(engine: "Engine", migrations_dir: Path) -> Status:
         ef_table = next((t for t in tables if t.lower() == "__efmigrationshistory"), None)
         app_migrations = None
         if ef_table is not None:
+            q = quote_for(engine.name)
             app_migrations = [str(r[0]) for r in reader.rows(
-                f'SELECT "MigrationId" FROM "{ef_table}" ORDER BY "MigrationId"')]
+                f"SELECT {q('MigrationId')} FROM {q(ef_table)} ORDER BY {q('MigrationId')}")]
         own = {HISTORY_TABLE, LOG_TABLE}
         not_adopted = not history and any(
             t.lower() not in own and not t.startswith("sqlite_") for t in tables)

@@ -195,26 +195,44 @@ def expected_database(migrations_dir: Path, target: str | None) -> Iterator[tupl
         shutil.rmtree(folder, ignore_errors=True)
 
 
-def ef_history(db: "pw.Database", tables: list[str]) -> list[tuple[str, str]] | None:
+def ef_history(db: "pw.Database", tables: list[str], engine_name: str = "sqlite") -> list[tuple[str, str]] | None:
     """The rows of EF Core's ``__EFMigrationsHistory`` (id, product version), or None without the table."""
+    from aura_db.migrations import quote_for
+
     name = next((t for t in tables if t.lower() == "__efmigrationshistory"), None)
     if name is None:
         return None
-    cursor = db.execute_sql(f'SELECT "MigrationId", "ProductVersion" FROM "{name}" ORDER BY "MigrationId"')
+    q = quote_for(engine_name)
+    cursor = db.execute_sql(f"SELECT {q('MigrationId')}, {q('ProductVersion')} FROM {q(name)} "
+                            f"ORDER BY {q('MigrationId')}")
     return [(str(a), str(b)) for a, b in cursor.fetchall()]
 
 
 def compare_with_migrations(engine: "Engine", db: "pw.Database", migrations_dir: Path,
                             target: str | None) -> list[str]:
-    """How the live database differs from what the migrations up to ``target`` build (SQLite)."""
+    """How the live database differs from what the migrations up to ``target`` build.
+
+    The expected schema is built in a scratch SQLite file.  On PostgreSQL and
+    MySQL the live names are folded as that engine folds them and column types
+    are left out (their native types are not SQLite's affinities); everything
+    else (tables, columns, NOT NULL, keys, indexes, foreign keys) is compared.
+    """
+    import dataclasses
+
     from aura_db.catalog import catalog_for
 
-    live = shape(catalog_for(engine, db))
+    live_catalog = catalog_for(engine, db)
+    fold = folds_names(live_catalog)
+    live = shape(live_catalog, fold_names=fold)
     with expected_database(migrations_dir, target) as (scratch, sdb):
-        expected = shape(catalog_for(scratch, sdb))
+        expected = shape(catalog_for(scratch, sdb), fold_names=fold)
+        if live_catalog.name != "sqlite":
+            for sh in (live, expected):
+                for t in sh.tables.values():
+                    t.columns = {k: dataclasses.replace(c, type="") for k, c in t.columns.items()}
         diffs = differences(live, expected)
         want = ef_history(sdb, sdb.get_tables())
-    have = ef_history(db, db.get_tables())
+    have = ef_history(db, db.get_tables(), engine.name)
     if want is not None and have is not None:
         want_ids, have_ids = [w[0] for w in want], [h[0] for h in have]
         for mid in want_ids:

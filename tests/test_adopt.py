@@ -430,3 +430,23 @@ def test_an_adopted_database_passes_verify_and_migrate_brings_it_to_the_head(cli
     assert run(cli, db, MIGRATIONS, "migrate").exit_code == 0
     r = run(cli, db, MIGRATIONS, "verify")
     assert r.exit_code == 0, r
+
+
+@pytest.mark.parametrize("engine", ["postgresql", "mysql"])
+def test_status_reads_the_app_history_on_a_server(cli, server_url, engine, tmp_path):
+    """__EFMigrationsHistory is quoted as each engine quotes names (MySQL: backticks)."""
+    url = server_url(engine)
+    from aura_db.db import engine_for
+
+    db = engine_for(url).open()
+    q = "`" if engine == "mysql" else '"'
+    db.execute_sql(f"CREATE TABLE {q}__EFMigrationsHistory{q} ({q}MigrationId{q} VARCHAR(150) PRIMARY KEY, "
+                   f"{q}ProductVersion{q} VARCHAR(32) NOT NULL)")
+    db.execute_sql(f"INSERT INTO {q}__EFMigrationsHistory{q} VALUES ('{aura_app.APP_MIGRATION_IDS[0]}', '8.0.11')")
+    db.close()
+    r = cli("--db", url, "--migrations", aura_app.fixture_migrations(tmp_path / "m"), "status", "--json")
+    assert r.exit_code == 0, r
+    doc = json.loads(r.stdout)
+    assert doc["app_migrations"] == [aura_app.APP_MIGRATION_IDS[0]] and doc["not_adopted"] is True
+    r = cli("--db", url, "migrate")
+    assert r.exit_code == 3 and "`aura-db adopt`" in r.stderr
