@@ -18,7 +18,7 @@ from pathlib import Path
 import pytest
 
 from aura_db.cli import fast
-from conftest import MIGRATIONS
+from conftest import FIRST, MIGRATIONS, NEXT, SHIPPED
 
 ENTRY = "import sys; sys.argv[0] = 'aura-db'; from aura_db.cli.app import main; main()"
 SHELLS = ["bash", "zsh", "fish", "powershell", "pwsh"]
@@ -118,8 +118,9 @@ def project(tmp_path, monkeypatch) -> Path:
     """A working directory with two migrations, one applied, and two backups."""
     folder = tmp_path / "mig"
     folder.mkdir()
-    shutil.copy(MIGRATIONS / "001_initial.py", folder / "001_initial.py")
-    (folder / "002_add_tags.py").write_text(
+    for name in SHIPPED:
+        shutil.copy(MIGRATIONS / f"{name}.py", folder / f"{name}.py")
+    (folder / f"{NEXT:03d}_add_tags.py").write_text(
         "def migrate(migrator, database, fake=False):\n    pass\n\n\n"
         "def rollback(migrator, database, fake=False):\n    pass\n"
     )
@@ -247,7 +248,7 @@ def test_value_completion_in_a_real_process(project):
     prelude = "import atexit, sys; atexit.register(lambda: sys.stderr.write(str(sorted({'typer', 'rich', 'peewee'} & set(sys.modules)))));"
     proc = aura_db([], project, env=env, prelude=prelude)
     assert proc.returncode == 0
-    assert proc.stdout.split() == ["001_initial", "002_add_tags"]
+    assert proc.stdout.split() == [*SHIPPED, f"{NEXT:03d}_add_tags"]
     assert proc.stderr == "[]"  # neither Typer nor rich nor peewee was imported
 
 
@@ -260,11 +261,12 @@ def databases(tmp_path_factory) -> Path:
     tmp_path = tmp_path_factory.mktemp("databases")
     folder = tmp_path / "mig"
     folder.mkdir()
-    shutil.copy(MIGRATIONS / "001_initial.py", folder / "001_initial.py")
+    for name in SHIPPED:
+        shutil.copy(MIGRATIONS / f"{name}.py", folder / f"{name}.py")
     for name in ("up.db", "pending.db"):
         proc = aura_db(["--db", name, "--migrations", "mig", "migrate", "--no-backup"], tmp_path, typer_path=True)
         assert proc.returncode == 0, proc.stderr
-    (folder / "002_add_tags.py").write_text(
+    (folder / f"{NEXT:03d}_add_tags.py").write_text(
         "def migrate(migrator, database, fake=False):\n    pass\n\n\n"
         "def rollback(migrator, database, fake=False):\n    pass\n"
     )
@@ -321,7 +323,7 @@ def test_status_json_of_an_unreachable_database(url, databases):
 def test_status_with_drift(databases, tmp_path):
     shutil.copytree(databases / "mig", tmp_path / "mig")
     shutil.copy(databases / "drift.db", tmp_path / "drift.db")
-    (tmp_path / "mig" / "001_initial.py").write_text((tmp_path / "mig" / "001_initial.py").read_text() + "\n# edited\n")
+    (tmp_path / "mig" / f"{FIRST}.py").write_text((tmp_path / "mig" / f"{FIRST}.py").read_text() + "\n# edited\n")
     fast_out, typer_out = both(["--db", "drift.db", "--migrations", "mig", "status", "--check"], tmp_path)
     assert fast_out == typer_out
     assert fast_out[2] == 3
