@@ -103,11 +103,12 @@ class SeedResult:
 
 def require_migrated(engine: "Engine", db: "pw.Database", migrations_dir: Path) -> None:
     """Raise NotMigrated unless every migration is applied and every table exists."""
-    from aura_db.migrations import discover, read_history
+    from aura_db.migrations import discover, read_history, refuse_if_not_adopted
     from aura_db.models import TABLES
 
     hint = "run `aura-db migrate` first"
     history = read_history(db)
+    refuse_if_not_adopted(engine, db, history)  # tables aura-db neither made nor adopted: exit 3
     if not history:
         raise NotMigrated(f"{engine.describe()} is not migrated: no migration has been applied", hint=hint)
     applied = {h.name for h in history}

@@ -214,15 +214,27 @@ def test_migrate_to_stops_after_the_target(cli, mig, workdir):
     assert json.loads(r.stdout)["pending"] == [f"{NEXT + 1:03d}_widen_title"]
 
 
-def test_fake_records_without_running(cli, mig, workdir):
+def test_fake_records_without_running_when_the_schema_already_matches(cli, mig, workdir):
+    db = workdir / "aura.db"
+    assert cli("migrate").exit_code == 0
+    write(mig, f"{NEXT:03d}_add_tags", ADD_TAGS)
+    sql(db, 'ALTER TABLE "ProjectStates" ADD COLUMN "Labels" TEXT')  # applied by hand, as --fake expects
+    before = [r[1] for r in sql(db, "PRAGMA table_info(ProjectStates)")]
+    r = cli("migrate", "--fake")
+    assert r.exit_code == 0, r
+    assert history(db) == [*SHIPPED, f"{NEXT:03d}_add_tags"]
+    assert [r[1] for r in sql(db, "PRAGMA table_info(ProjectStates)")] == before  # nothing ran
+
+
+def test_fake_refuses_a_schema_that_differs_and_lists_the_difference(cli, mig, workdir):
     db = workdir / "aura.db"
     assert cli("migrate").exit_code == 0
     write(mig, f"{NEXT:03d}_add_tags", ADD_TAGS)
     r = cli("migrate", "--fake")
-    assert r.exit_code == 0, r
-    assert history(db) == [*SHIPPED, f"{NEXT:03d}_add_tags"]
-    cols = [r[1] for r in sql(db, "PRAGMA table_info(ProjectStates)")]
-    assert "Labels" not in cols
+    assert r.exit_code == 3, r
+    assert "ProjectStates: column Labels is missing" in r.stderr and "nothing was recorded" in r.stderr
+    assert history(db) == SHIPPED
+    assert "Labels" not in [r[1] for r in sql(db, "PRAGMA table_info(ProjectStates)")]
 
 
 def test_dry_run_prints_sql_and_changes_nothing(cli, mig, workdir):
