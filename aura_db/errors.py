@@ -101,3 +101,21 @@ class MigrationFailed(AuraError):
             "partial": self.partial,
             "backup": backup,
         })
+
+
+class NotAdopted(CheckFailed):
+    """The database holds tables aura-db neither created nor adopted (exit 3)."""
+
+    def __init__(self, message: str, *, tables: list[str], hint: str | None = None):
+        super().__init__(message, hint=hint, details={"tables": list(tables)})
+        self.tables = list(tables)
+
+
+class SchemaMismatch(CheckFailed):
+    """The live schema is not what aura-db's migrations build (exit 3); carries every difference."""
+
+    def __init__(self, message: str, *, differences: list[str], hint: str | None = None,
+                 result: object = None):
+        super().__init__(message, hint=hint, details={"differences": list(differences)})
+        self.differences = list(differences)
+        self.result = result  # what the command had found before it stopped (adopt's plan)

@@ -163,7 +163,7 @@ class ServerBackup(EngineBackup):
             db.close()
 
     def _head(self, db: Any) -> str | None:
-        from aura_db.migrations import HISTORY_TABLE
+        from aura_db.tables import HISTORY_TABLE
 
         if HISTORY_TABLE not in db.get_tables():
             return None

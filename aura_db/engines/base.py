@@ -57,6 +57,12 @@ class Features:
     scripts_by_running = False
     # Dropping a column drops the indexes that cover it (SQLite refuses instead).
     drops_indexes_with_column = True
+    # Integer keys draw from a sequence that rows inserted with explicit ids do
+    # not move (PostgreSQL's serial): it must be restarted past them.
+    serial_sequences = False
+    # Column types are affinities (SQLite): a schema comparison compares them as such;
+    # elsewhere adoption compares names, keys and indexes, not the server's types.
+    column_types_by_affinity = False
 
 
 class Dialect:
@@ -72,6 +78,12 @@ class Dialect:
     # The time a history row is written, in UTC, in the engine's SQL.
     utc_now = "CURRENT_TIMESTAMP"
     true_literal, false_literal = "TRUE", "FALSE"
+    # DROP INDEX names the table too (DROP INDEX name ON table).
+    drop_index_names_table = False
+
+    def default_literal(self, value: bool) -> str:
+        """A boolean as a column DEFAULT, spelled as the Aura app's migrations (EF Core) spell it."""
+        return "1" if value else "0"
 
     def quote(self, name: str) -> str:
         """``name`` as an identifier, whatever it holds."""

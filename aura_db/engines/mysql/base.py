@@ -64,7 +64,7 @@ class MysqlEngine(ServerEngine):
         return pw.MySQLDatabase("aura", field_types=cls.dialect.field_types)  # never connected
 
     def catalog(self, db: "pw.Database") -> "Catalog":
-        from aura_db.catalog import MysqlCatalog
+        from aura_db.engines.mysql.catalog import MysqlCatalog
 
         return MysqlCatalog(self, db)
 
@@ -75,9 +75,9 @@ class MysqlEngine(ServerEngine):
         return MysqlBackup
 
     def bulk_writer(self, db: "pw.Database", quote: Any) -> Any:
-        from aura_db.seed import _ServerBulkWriter
+        from aura_db.engines.writer import ServerBulkWriter
 
-        return _ServerBulkWriter(db, quote)
+        return ServerBulkWriter(db, quote)
 
     def _connect_params(self) -> dict[str, Any]:
         params = dict(self.url.params)

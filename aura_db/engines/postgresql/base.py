@@ -65,7 +65,7 @@ class PostgresEngine(ServerEngine):
         return pw.PostgresqlDatabase("aura", field_types=cls.dialect.field_types)  # never connected
 
     def catalog(self, db: "pw.Database") -> "Catalog":
-        from aura_db.catalog import PostgresCatalog
+        from aura_db.engines.postgresql.catalog import PostgresCatalog
 
         return PostgresCatalog(self, db)
 
@@ -76,9 +76,9 @@ class PostgresEngine(ServerEngine):
         return PostgresBackup
 
     def bulk_writer(self, db: "pw.Database", quote: Any) -> Any:
-        from aura_db.seed import _ServerBulkWriter
+        from aura_db.engines.writer import ServerBulkWriter
 
-        return _ServerBulkWriter(db, quote)
+        return ServerBulkWriter(db, quote)
 
     def _connect_params(self) -> dict[str, Any]:
         params = dict(self.url.params)

@@ -5,3 +5,4 @@ from aura_db.engines.base import Features
 
 class PostgresFeatures(Features):
     procedural_scripts = True
+    serial_sequences = True

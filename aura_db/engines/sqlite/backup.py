@@ -235,7 +235,7 @@ class SqliteBackup(SqliteRestore):
         old file is hashed as it is read: it must still be what its
         manifest says.
         """
-        from aura_db.migrations import LOG_TABLE
+        from aura_db.tables import LOG_TABLE
 
         with open(new, "rb") as a, open(old, "rb") as b:
             ha, hb = a.read(100), b.read(100)

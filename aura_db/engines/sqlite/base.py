@@ -81,7 +81,7 @@ class SqliteEngine(Engine):
         return pw.SqliteDatabase(":memory:", field_types=cls.dialect.field_types, pragmas={"foreign_keys": 0})
 
     def catalog(self, db: "pw.Database") -> "Catalog":
-        from aura_db.catalog import SqliteCatalog
+        from aura_db.engines.sqlite.catalog import SqliteCatalog
 
         return SqliteCatalog(self, db)
 
@@ -92,9 +92,9 @@ class SqliteEngine(Engine):
         return SqliteBackup
 
     def bulk_writer(self, db: "pw.Database", quote: Any) -> Any:
-        from aura_db.seed import _SqliteBulkWriter
+        from aura_db.engines.sqlite.writer import SqliteBulkWriter
 
-        return _SqliteBulkWriter(db, quote)
+        return SqliteBulkWriter(db, quote)
 
     def describe(self) -> str:
         return self.url.path or ":memory:"

@@ -4,7 +4,8 @@ from aura_db.engines.base import Dialect
 
 
 class SqliteDialect(Dialect):
-    field_types = {"GUID": "VARCHAR(36)", "JSON": "TEXT", "LONGTEXT": "TEXT"}
+    field_types = {"GUID": "TEXT", "JSON": "TEXT", "LONGTEXT": "TEXT", "STRING": "TEXT",
+                   "TIMESTAMP_TEXT": "TEXT", "DECIMAL": "decimal", "DECIMAL_TEXT": "TEXT"}
     run_hint = "sqlite3 -bail DATABASE < SCRIPT"
     utc_now = "CURRENT_TIMESTAMP"
     true_literal, false_literal = "1", "0"

@@ -9,3 +9,4 @@ class SqliteFeatures(Features):
     foreign_keys_off_outside_transaction = True
     scripts_by_running = True
     drops_indexes_with_column = False
+    column_types_by_affinity = True

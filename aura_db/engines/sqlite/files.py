@@ -36,7 +36,7 @@ def sqlite_row_counts(con: sqlite3.Connection) -> dict[str, int]:
 
 
 def sqlite_schema_head(con: sqlite3.Connection) -> str | None:
-    from aura_db.migrations import HISTORY_TABLE
+    from aura_db.tables import HISTORY_TABLE
 
     try:
         row = con.execute(f"SELECT name FROM {quote_ident(HISTORY_TABLE)} ORDER BY id DESC LIMIT 1").fetchone()
