@@ -163,12 +163,11 @@ class ServerBackup(EngineBackup):
             db.close()
 
     def _head(self, db: Any) -> str | None:
-        from aura_db.tables import HISTORY_TABLE
+        from aura_db.tables import HISTORY_TABLE, head_query
 
         if HISTORY_TABLE not in db.get_tables():
             return None
-        q = self._q(HISTORY_TABLE)
-        row = db.execute_sql(f"SELECT name FROM {q} ORDER BY id DESC LIMIT 1").fetchone()
+        row = db.execute_sql(head_query(self._q)).fetchone()
         return row[0] if row else None
 
     def _counts(self, db: Any) -> dict[str, int]:

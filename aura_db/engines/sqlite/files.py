@@ -36,10 +36,10 @@ def sqlite_row_counts(con: sqlite3.Connection) -> dict[str, int]:
 
 
 def sqlite_schema_head(con: sqlite3.Connection) -> str | None:
-    from aura_db.tables import HISTORY_TABLE
+    from aura_db.tables import head_query
 
     try:
-        row = con.execute(f"SELECT name FROM {quote_ident(HISTORY_TABLE)} ORDER BY id DESC LIMIT 1").fetchone()
+        row = con.execute(head_query(quote_ident)).fetchone()
     except sqlite3.OperationalError:
         return None  # no history table: nothing applied
     return row[0] if row else None
