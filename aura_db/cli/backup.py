@@ -30,10 +30,7 @@ def _create(ctx: typer.Context, label: Optional[str], keep: Optional[int], compr
     from aura_db.cli import render_backup as render
 
     app_state = state(ctx)
-    # Before the settings are first read (and, with -v, explained): the
-    # values this run uses, each named as coming from its flag.
-    app_state.flags.update(keep=keep, compression=compress, keep_safety=keep_safety)
-    s = app_state.settings
+    s = app_state.settings_with(keep=keep, compression=compress, keep_safety=keep_safety)
     with render.progress(app_state, "backup") as on_progress:
         result = core.create_backup(
             app_state.engine(), s.backup_path, label=label, compression=s.compression, keep=s.keep,
@@ -171,8 +168,7 @@ def prune(
     from aura_db.cli import render_backup as render
 
     app_state = state(ctx)
-    app_state.flags.update(keep=keep, keep_safety=keep_safety)  # before the settings are read: -v names the flag
-    s = app_state.settings
+    s = app_state.settings_with(keep=keep, keep_safety=keep_safety)
     plan = core.plan_prune(s.backup_path, s.keep, keep_safety=s.keep_safety)
     doomed = plan.deleted
     if doomed:

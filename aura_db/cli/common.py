@@ -43,24 +43,47 @@ class AppState:
     _has_doc: bool = field(default=False, repr=False)
     _warned: set[str] = field(default_factory=set, repr=False)
     _settings: "Settings | None" = field(default=None, repr=False)
+    _explained: bool = field(default=False, repr=False)
     _out: "Console | None" = field(default=None, repr=False)
     _err: "Console | None" = field(default=None, repr=False)
 
     # -- settings ----------------------------------------------------------
     @property
     def settings(self) -> "Settings":
+        """The settings this command runs with: the global ones, or what ``settings_with`` derived."""
         if self._settings is None:
-            from aura_db.config import load_settings
-
-            self._settings = load_settings(self.flags, config=self.config)
-            for warning in self._settings.warnings:
-                self.warn(warning)
-            if self.verbose:
-                if self._settings.config_file:
-                    self.note(f"settings file: {self._settings.config_file}")
-                for line in self._settings.explain():
-                    self.note(line)
+            self._settings = self._global_settings()
+        self._explain()
         return self._settings
+
+    def settings_with(self, **overrides: Any) -> "Settings":
+        """The global settings with this command's own flags on top (None: the flag was not given).
+
+        Called by a command before anything else reads the settings, so that
+        ``-v`` explains the values the command really uses.
+        """
+        base = self._settings if self._settings is not None else self._global_settings()
+        self._settings = base.with_overrides(**overrides)
+        self._explain()
+        return self._settings
+
+    def _global_settings(self) -> "Settings":
+        from aura_db.config import load_settings
+
+        settings = load_settings(self.flags, config=self.config)
+        for warning in settings.warnings:
+            self.warn(warning)
+        return settings
+
+    def _explain(self) -> None:
+        """Under -v, once: the settings file and every setting's value and source."""
+        if not self.verbose or self._explained or self._settings is None:
+            return
+        self._explained = True
+        if self._settings.config_file:
+            self.note(f"settings file: {self._settings.config_file}")
+        for line in self._settings.explain():
+            self.note(line)
 
     def engine(self) -> "Engine":
         from aura_db.db import engine_for, parse_url

@@ -81,10 +81,7 @@ def migrate(
     from aura_db.cli import render
 
     app_state = state(ctx)
-    # Before the settings are first read (and, with -v, explained): the
-    # values this run uses, each named as coming from its flag.
-    app_state.flags.update(lock_timeout=lock_timeout, backup_before_migrate=False if no_backup else None)
-    s = app_state.settings
+    s = app_state.settings_with(lock_timeout=lock_timeout, backup_before_migrate=False if no_backup else None)
     timeout = s.lock_timeout
     hook = None
     if not (dry_run or fake) and s.backup_before_migrate:  # --no-backup made it False

@@ -38,7 +38,7 @@ def restore(
     from aura_db.errors import UsageError
 
     app_state = state(ctx)
-    s = app_state.settings
+    s = app_state.settings_with(lock_timeout=lock_timeout)
     engine = app_state.engine()
     if file is None:
         file = _pick(app_state, s.backup_path)
@@ -64,7 +64,7 @@ def restore(
             safety=not no_safety_backup,
             confirm=confirm,
             migrations_dir=s.migrations_dir,
-            lock_timeout=s.lock_timeout if lock_timeout is None else lock_timeout,
+            lock_timeout=s.lock_timeout,
             keep_safety=s.keep_safety,
             on_progress=on_progress,
         )

@@ -38,10 +38,7 @@ def rollback(
     from aura_db.cli.migrate import safety_backup_hook
 
     app = state(ctx)
-    # Before the settings are first read (and, with -v, explained): the
-    # values this run uses, each named as coming from its flag.
-    app.flags.update(lock_timeout=lock_timeout, backup_before_migrate=False if no_backup else None)
-    s = app.settings
+    s = app.settings_with(lock_timeout=lock_timeout, backup_before_migrate=False if no_backup else None)
     engine = app.engine()
     kwargs = dict(target=target, steps=steps, all_=all_)
     if dry_run:
