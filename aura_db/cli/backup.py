@@ -114,8 +114,9 @@ def verify(
     Example: aura-db backup verify latest
     """
     from aura_db import backup as core
+    from aura_db import policy
     from aura_db.cli import render_backup as render
-    from aura_db.errors import CheckFailed, UsageError
+    from aura_db.errors import UsageError
 
     if (file is None) == (not all_):
         raise UsageError("name one backup FILE or pass --all", hint="see `aura-db backup list`")
@@ -132,11 +133,7 @@ def verify(
         app_state.emit_json(results[0].to_dict() if not all_ else [r.to_dict() for r in results])
     else:
         render.verified(app_state, results)
-    bad = [r for r in results if not r.ok]
-    if bad:
-        first = bad[0]
-        problem = first.problems[0].removeprefix(f"{first.path.name}: ")  # named once is enough
-        raise CheckFailed(f"{len(bad)} damaged backup(s): {first.path.name}: {problem}")
+    policy.check_backups(results)
 
 
 def _server_for_full(app_state):
