@@ -27,7 +27,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, Callable, Iterator
 
 from aura_db import __version__
-from aura_db.errors import AuraError, BackupRejected, CheckFailed, UsageError
+from aura_db.errors import AuraError, BackupRejected, CheckFailed, NoManifest, UsageError
 from aura_db.errors import DatabaseInUse as DatabaseInUse  # its old home: backup_engines imports it from here
 
 if TYPE_CHECKING:
@@ -835,7 +835,7 @@ def read_manifest(path: Path) -> Manifest:
     try:
         data = json.loads(_read_bounded(mpath).decode("utf-8"))
     except FileNotFoundError:
-        raise CheckFailed(
+        raise NoManifest(
             f"{path.name} has no manifest ({mpath.name}): not an aura-db backup, or an unfinished one"
         ) from None
     except (OSError, UnicodeDecodeError, json.JSONDecodeError, RecursionError) as exc:
@@ -1059,7 +1059,7 @@ def _entry(path: Path, *, checksums: bool) -> BackupEntry:
     try:
         manifest: Manifest | None = read_manifest(path)
     except CheckFailed as exc:
-        state = "no manifest" if "no manifest" in exc.message else "bad manifest"
+        state = "no manifest" if isinstance(exc, NoManifest) else "bad manifest"
         created = _created_from_name(path.name)
         return BackupEntry(path, None, state, size, created, problem=exc.message)
     if size != manifest.size:

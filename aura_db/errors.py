@@ -129,6 +129,10 @@ class BackupRejected(CheckFailed):
         super().__init__(f"refusing to restore {name}: {reason}", hint=hint)
 
 
+class NoManifest(CheckFailed):
+    """A file in the backup folder has no manifest beside it: not an aura-db backup, or an unfinished one (exit 3)."""
+
+
 class ChecksFailed(CheckFailed):
     """A command's checks found a problem (exit 3); ``result`` is its whole report.
 
