@@ -202,12 +202,16 @@ def execute_sql_replaced(db: "pw.Database", execute_sql: Callable[..., Any]) -> 
     """
     ensure_supported()
     original = db.execute_sql
+    shadowed = vars(db).get("execute_sql")  # an outer replacement, put back afterwards
     db.execute_sql = execute_sql  # type: ignore[method-assign]
     try:
         yield original
     finally:
-        with contextlib.suppress(AttributeError):
-            del db.execute_sql
+        if shadowed is not None:
+            db.execute_sql = shadowed  # type: ignore[method-assign]
+        else:
+            with contextlib.suppress(AttributeError):
+                del db.execute_sql
 
 
 def foreign_keys_answered(db: "pw.Database", known: dict[str, list]) -> None:
