@@ -15,7 +15,7 @@ import pytest
 
 from aura_db import backup, migrations, policy
 from aura_db.db import engine_for, parse_url
-from aura_db.errors import AuraError, ChecksFailed, CheckFailed
+from aura_db.errors import AuraError, CheckFailed, ChecksFailed, Interrupted
 from tests.conftest import NOOP_STEPS
 from tests.test_backup import add_notes, backup_json
 
@@ -120,3 +120,51 @@ def test_check_backups_names_the_first_damaged_one(cli, live, workdir):
     assert info.value.result is results
     assert info.value.message.startswith(f"1 damaged backup(s): {path.name}: ")
     policy.check_backups([])  # nothing damaged: nothing raised
+
+
+# --------------------------------------------------------------------------
+# migrate/rollback apply the safety backup themselves; Ctrl-C is Interrupted carrying the run
+
+
+STOP = ("def migrate(migrator, database, fake=False):\n    raise KeyboardInterrupt\n\n\n"
+        "def rollback(migrator, database, fake=False):\n    raise KeyboardInterrupt\n")
+
+
+def test_migrate_takes_the_safety_backup_itself_and_ctrl_c_carries_the_run(live, workdir, migrations_copy):
+    (migrations_copy / "998_fine.py").write_text(NOOP_STEPS, encoding="utf-8")
+    (migrations_copy / "999_stop.py").write_text(STOP, encoding="utf-8")
+    heard = []
+    safety = policy.SafetyBackup(workdir / "backups", keep_safety=5, on_taken=heard.append)
+    with pytest.raises(Interrupted) as info:
+        migrations.migrate(_engine(live), migrations_copy, safety=safety)
+    exc = info.value
+    assert exc.exit_code == 130 and exc.command == "migrate"
+    assert exc.step == "999_stop" and exc.transactional and exc.committed == 0
+    assert exc.result.migrations == ["998_fine"]
+    assert [str(m.path) for m in heard] == [exc.result.backup] and Path(exc.result.backup).is_file()
+    assert exc.details == {"migrations": ["998_fine"], "backup": exc.result.backup}
+    assert exc.message == "interrupted; migration 999_stop was rolled back (not applied)"
+    st = migrations.status(_engine(live), migrations_copy)
+    assert st.pending == ["999_stop"]  # 998 committed, 999 rolled back
+
+
+def test_rollback_takes_the_safety_backup_itself_unless_switched_off(live, workdir, migrations_copy):
+    (migrations_copy / "998_fine.py").write_text(NOOP_STEPS, encoding="utf-8")
+    engine = _engine(live)
+    off = policy.SafetyBackup(workdir / "backups", keep_safety=5, enabled=False)
+    migrations.migrate(engine, migrations_copy, safety=off)
+    undone = migrations.rollback(engine, migrations_copy, safety=off)
+    assert undone.migrations == ["998_fine"] and undone.backup is None
+    assert not (workdir / "backups").exists()
+    migrations.migrate(engine, migrations_copy, safety=off)
+    undone = migrations.rollback(engine, migrations_copy, safety=policy.SafetyBackup(workdir / "backups", keep_safety=5))
+    assert undone.migrations == ["998_fine"] and Path(undone.backup).is_file()
+    assert json.loads(Path(undone.backup + ".json").read_text())["label"] == "pre-rollback"
+
+
+def test_no_module_reads_stack_frames_or_the_first_word_of_a_message():
+    package = Path(migrations.__file__).parent
+    for path in package.rglob("*.py"):
+        text = path.read_text(encoding="utf-8")
+        for needle in ("f_locals", "tb_frame", "walk_tb", 'message.startswith("refusing', "startswith('refusing"):
+            assert needle not in text, f"{path.relative_to(package)} uses {needle}"
