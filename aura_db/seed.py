@@ -32,6 +32,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, Callable, Iterator
 
 from aura_db.errors import AuraError, UsageError
+from aura_db.errors import NotMigrated as NotMigrated  # its old home: seed.NotMigrated still works
 
 if TYPE_CHECKING:
     import peewee as pw
@@ -46,10 +47,6 @@ def _data_models() -> list[Any]:
     from aura_db.models import MODELS, SystemConfiguration
 
     return [m for m in MODELS if m is not SystemConfiguration]
-
-
-class NotMigrated(AuraError):
-    """The database lacks the schema the data needs (exit 1)."""
 
 
 @dataclass

@@ -168,3 +168,24 @@ def test_no_module_reads_stack_frames_or_the_first_word_of_a_message():
         text = path.read_text(encoding="utf-8")
         for needle in ("f_locals", "tb_frame", "walk_tb", 'message.startswith("refusing', "startswith('refusing"):
             assert needle not in text, f"{path.relative_to(package)} uses {needle}"
+
+
+def test_errors_py_holds_the_whole_aura_error_tree():
+    import importlib
+    import pkgutil
+
+    import aura_db
+    from aura_db import errors
+
+    elsewhere = []
+    for info in pkgutil.walk_packages(aura_db.__path__, "aura_db."):
+        module = importlib.import_module(info.name)
+        for name, obj in vars(module).items():
+            if isinstance(obj, type) and issubclass(obj, errors.AuraError) and obj.__module__ != "aura_db.errors":
+                elsewhere.append(f"{info.name}.{name}")
+    assert elsewhere == []
+    # The old import names still work.
+    from aura_db.backup import DatabaseInUse
+    from aura_db.seed import NotMigrated
+
+    assert DatabaseInUse is errors.DatabaseInUse and NotMigrated is errors.NotMigrated
