@@ -107,6 +107,24 @@ class Catalog:
         row = self.db.execute_sql(sql, tuple(params)).fetchone()
         return row[0] if row else None
 
+    # -- names -------------------------------------------------------------
+    @property
+    def case_insensitive_names(self) -> bool:
+        """Whether the engine takes ``ProjectStates`` and ``projectstates`` for the same table."""
+        return False
+
+    def fold(self, name: str) -> str:
+        """``name`` as the engine compares table and column names."""
+        return name.casefold() if self.case_insensitive_names else name
+
+    def live_names(self) -> dict[str, str]:
+        """Folded name -> the table's name as the catalog spells it."""
+        return {self.fold(t): t for t in self.tables()}
+
+    def find_table(self, name: str) -> str | None:
+        """The live table the engine would take ``name`` for, spelled as the catalog spells it."""
+        return self.live_names().get(self.fold(name))
+
     # -- structure ---------------------------------------------------------
     def tables(self) -> list[str]:
         return sorted(t for t in self.db.get_tables() if not self.internal_table.match(t))
@@ -198,6 +216,8 @@ class Catalog:
 
 class SqliteCatalog(Catalog):
     name = "sqlite"
+    # SQLite compares table, column and index names without regard to (ASCII) case.
+    case_insensitive_names = True
     internal_table = re.compile(r"^sqlite_")
 
     def columns(self, table: str) -> list[Column]:
@@ -323,6 +343,9 @@ class PostgresCatalog(Catalog):
         "int8": "bigint",
         "float8": "double precision",
         "bool": "boolean",
+        # A serial column is an integer with a sequence behind its default.
+        "serial": "integer",
+        "bigserial": "bigint",
     }
 
     def tables(self) -> list[str]:
@@ -473,6 +496,18 @@ def _text(value: Any) -> str:
 
 class MysqlCatalog(Catalog):
     name = "mysql"
+    _lctn: int | None = None
+
+    @property
+    def lower_case_table_names(self) -> int:
+        """The server's ``lower_case_table_names`` (0: names as written; 1, 2: case-insensitive)."""
+        if self._lctn is None:
+            self._lctn = int(self.scalar("SELECT @@lower_case_table_names") or 0)
+        return self._lctn
+
+    @property
+    def case_insensitive_names(self) -> bool:
+        return self.lower_case_table_names in (1, 2)
 
     def quote(self, name: str) -> str:
         return "`" + name.replace("`", "``") + "`"
@@ -484,6 +519,7 @@ class MysqlCatalog(Catalog):
 
     def normalize_type(self, type_name: str) -> str:
         t = super().normalize_type(type_name)
+        t = t.removesuffix(" auto_increment")  # an attribute of the column, not its type
         if t in ("bool", "boolean", "tinyint(1)"):
             return "bool"
         # Display widths (int(11)) carry no meaning and differ between servers.
@@ -597,6 +633,11 @@ def catalog_for(engine: "Engine", db: "pw.Database") -> Catalog:
         return CATALOGS[engine.name](engine, db)
     except KeyError:
         raise AuraError(f"no catalog reader for engine {engine.name!r}") from None
+
+
+def name_folder(engine: "Engine", db: "pw.Database") -> Any:
+    """A function giving a name as ``engine`` compares table names (see ``Catalog.fold``)."""
+    return catalog_for(engine, db).fold
 
 
 def expected_type(db: "pw.Database", field: Any) -> str:

@@ -6,8 +6,9 @@ modules with peewee-migrate's auto-generation (``aura_db.autogen``).  Each of
 those needs peewee or peewee-migrate to behave a little differently from how
 it does out of the box; every such change is here, and nowhere else:
 
-* ``migrator_class``: peewee-migrate's ``Migrator`` with ``drop_index`` fixed
-  for the named ``ModelIndex`` objects of the Aura schema;
+* ``migrator_class``: peewee-migrate's ``Migrator`` whose ``create_model``
+  fails on a table already there (``CreateTable``) and whose ``drop_index``
+  handles the named ``ModelIndex`` objects of the Aura schema;
 * ``queries_faked``: ``Model.select`` and ``Database.execute_sql`` mocked
   out, process-wide, while a module's ``migrate(fake=True)`` builds model
   state (what peewee-migrate's ``Router`` does for applied migrations);
@@ -101,15 +102,37 @@ def ensure_supported() -> None:
 _MIGRATOR_CLASS: Any = None
 
 
+class CreateTable:
+    """``model.create_table(safe=False)`` as a queued step.
+
+    It looks like the bound ``create_table`` peewee-migrate queues
+    (``__name__`` and ``__self__``), so ``script`` and ``migrate add --auto``
+    still know it for plain DDL.
+    """
+
+    __name__ = "create_table"
+
+    def __init__(self, model: Any):
+        self.__self__ = model
+
+    def __call__(self) -> None:
+        self.__self__.create_table(safe=False)
+
+
 def migrator_class() -> Any:
-    """peewee-migrate's Migrator, with drop_index fixed for named indexes (made once).
+    """peewee-migrate's Migrator, with create_model made strict and drop_index fixed for named indexes (made once).
+
+    ``create_model`` queues ``create_table(safe=False)`` (``CreateTable``):
+    peewee-migrate queues the model's bound ``create_table``, whose
+    ``safe=True`` default steps over a table already there.
 
     peewee-migrate 2.3 assumes ``Meta.indexes`` holds ``(columns, unique)``
     tuples and crashes on the named ``ModelIndex`` objects the Aura schema
     uses (``IX_<Table>_<Columns>``); it also drops by peewee's generated name,
     which is not the index's real name.
 
-    Relies on: ``Migrator.__get_model__``, ``__ops__``, ``__migrator__``,
+    Relies on: ``Migrator.create_model`` queueing the bound ``create_table`` last,
+    ``Migrator.__get_model__``, ``__ops__``, ``__migrator__``,
     ``ModelIndex._expressions`` and ``._name``, ``playhouse.migrate.make_index_name``.
     """
     global _MIGRATOR_CLASS
@@ -121,6 +144,20 @@ def migrator_class() -> Any:
     from playhouse.migrate import make_index_name
 
     class AuraMigrator(Migrator):
+        def create_model(self, model):
+            """As peewee-migrate's, but a table or index already there is an error.
+
+            peewee's ``Model.create_table()`` defaults to ``safe=True``
+            (``CREATE TABLE/INDEX IF NOT EXISTS``), which silently steps over an
+            object of the same name and leaves a schema nobody built.  Without
+            it, the statement fails and the migration's transaction rolls back.
+            """
+            super().create_model(model)
+            ops = self.__ops__
+            if ops and getattr(ops[-1], "__self__", None) is model:
+                ops[-1] = CreateTable(model)
+            return model
+
         def drop_index(self, model, *columns: str):
             model = self.__get_model__(model)
             meta = model._meta

@@ -34,9 +34,14 @@ SCHEMES = {
 
 # Column types of aura_db.fields, per engine: native types where the engine has them.
 FIELD_TYPES = {
-    "sqlite": {"GUID": "VARCHAR(36)", "JSON": "TEXT", "LONGTEXT": "TEXT"},
-    "postgresql": {"GUID": "UUID", "JSON": "JSONB", "LONGTEXT": "TEXT"},
-    "mysql": {"GUID": "CHAR(36)", "JSON": "LONGTEXT", "LONGTEXT": "LONGTEXT", "DATETIME": "DATETIME(6)"},
+    "sqlite": {"GUID": "TEXT", "JSON": "TEXT", "LONGTEXT": "TEXT", "STRING": "TEXT",
+               "TIMESTAMP_TEXT": "TEXT", "DECIMAL": "decimal", "DECIMAL_TEXT": "TEXT"},
+    "postgresql": {"GUID": "UUID", "JSON": "JSONB", "LONGTEXT": "TEXT", "STRING": "VARCHAR",
+                   "STRING_UNBOUNDED": "TEXT", "STRING_KEY": "TEXT", "TIMESTAMP_TEXT": "TIMESTAMP",
+                   "DECIMAL_TEXT": "NUMERIC"},
+    "mysql": {"GUID": "CHAR(36)", "JSON": "LONGTEXT", "LONGTEXT": "LONGTEXT", "DATETIME": "DATETIME(6)",
+              "STRING": "VARCHAR", "STRING_UNBOUNDED": "LONGTEXT", "STRING_KEY": "VARCHAR(255)",
+              "TIMESTAMP_TEXT": "DATETIME(6)", "DECIMAL": "DECIMAL", "DECIMAL_TEXT": "DECIMAL(38,18)"},
 }
 
 

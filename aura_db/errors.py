@@ -136,9 +136,9 @@ class NoManifest(CheckFailed):
 class ChecksFailed(CheckFailed):
     """A command's checks found a problem (exit 3); ``result`` is its whole report.
 
-    Raised by the core (``Status.check``, ``VerifyReport.check``,
-    ``backup.check_verified``) after the command has its result in hand, so
-    the report is rendered and the exit code says the check failed.
+    Raised by the core (``aura_db.policy.check_status``, ``check_verify``,
+    ``check_backups``) once the command has rendered its result, so the
+    report is shown and the exit code says the check failed.
     """
 
     def __init__(self, message: str, *, result: object = None, hint: str | None = None,
@@ -185,3 +185,20 @@ class Interrupted(AuraError):
         elif backup is not None:
             details = {"backup": backup}
         super().__init__(message, hint=hint, details=details)
+
+class NotAdopted(CheckFailed):
+    """The database holds tables aura-db neither created nor adopted (exit 3)."""
+
+    def __init__(self, message: str, *, tables: list[str], hint: str | None = None):
+        super().__init__(message, hint=hint, details={"tables": list(tables)})
+        self.tables = list(tables)
+
+
+class SchemaMismatch(CheckFailed):
+    """The live schema is not what aura-db's migrations build (exit 3); carries every difference."""
+
+    def __init__(self, message: str, *, differences: list[str], hint: str | None = None,
+                 result: object = None):
+        super().__init__(message, hint=hint, details={"differences": list(differences)})
+        self.differences = list(differences)
+        self.result = result  # what the command had found before it stopped (adopt's plan)

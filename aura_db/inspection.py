@@ -145,12 +145,20 @@ def overview(engine: "Engine") -> Overview:
 
 
 def resolve_table(cat: Catalog, name: str) -> str:
+    """The live table ``name`` names, compared as the engine compares names.
+
+    Case-insensitively on SQLite and on MySQL/MariaDB with
+    ``lower_case_table_names`` 1 or 2; exactly elsewhere (PostgreSQL keeps
+    ``Templates`` and ``templates`` apart), with a hint naming the table meant.
+    """
+    found = cat.find_table(name)
+    if found is not None:
+        return found
     tables = cat.tables()
-    if name in tables:
-        return name
-    folded = [t for t in tables if t.lower() == name.lower()]
-    if len(folded) == 1:
-        return folded[0]
+    near = [t for t in tables if t.casefold() == name.casefold()]
+    if near:
+        raise UsageError(f"no table named {name!r} ({cat.name} compares table names case-sensitively)",
+                         hint=f"did you mean {', '.join(near)}?")
     raise UsageError(f"no table named {name!r}", hint=f"tables: {', '.join(tables) if tables else '(none)'}")
 
 
@@ -160,7 +168,8 @@ def table_detail(engine: "Engine", name: str, *, rows: int = 0, show_sensitive: 
     with _Opened(engine) as cat:
         table = resolve_table(cat, name)
         columns = cat.columns(table)
-        incoming = [fk for t in cat.tables() for fk in cat.foreign_keys(t) if fk.target_table == table]
+        incoming = [fk for t in cat.tables() for fk in cat.foreign_keys(t)
+                    if cat.fold(fk.target_table) == cat.fold(table)]
         detail = TableDetail(
             table, cat.row_count(table), columns, [c.name for c in columns if c.primary_key],
             cat.indexes(table), cat.foreign_keys(table), incoming)
@@ -174,13 +183,14 @@ def table_detail(engine: "Engine", name: str, *, rows: int = 0, show_sensitive: 
 
 def config(engine: "Engine", *, show_sensitive: bool = False) -> ConfigReport:
     with _Opened(engine) as cat:
-        if "Configurations" not in cat.tables():
+        table = cat.find_table("Configurations")
+        if table is None:
             raise AuraError(f"{engine.describe()} has no Configurations table",
                             hint="run `aura-db migrate` first")
         q = cat.quote
         cursor = cat.db.execute_sql(
             f"SELECT {', '.join(q(c) for c in CONFIG_COLUMNS)} "
-            f"FROM {q('Configurations')} ORDER BY {q('Category')}, {q('Key')}")
+            f"FROM {q(table)} ORDER BY {q('Category')}, {q('Key')}")
         names = [d[0] for d in cursor.description]
         rows = [[plain(v) for v in r] for r in cursor.fetchall()]
         masked = mask_rows(names, rows, show_sensitive)

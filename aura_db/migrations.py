@@ -67,6 +67,7 @@ class MigrationState:
     applied_by: str | None = None
     checksum: str | None = None  # of the file on disk
     recorded_checksum: str | None = None  # when it was applied
+    adopted: bool = False  # recorded by `aura-db adopt`: built by the Aura app, not run by aura-db
 
     @property
     def checksum_state(self) -> str | None:
@@ -90,6 +91,10 @@ class Status:
     server_version: str | None
     head: str | None
     migrations: list[MigrationState]
+    # The Aura app's own history (__EFMigrationsHistory), oldest first; None without the table.
+    app_migrations: list[str] | None = None
+    # Tables aura-db did not create and has not adopted (no aura-db history, yet tables).
+    not_adopted: bool = False
 
     @property
     def applied(self) -> list[str]:
@@ -106,6 +111,10 @@ class Status:
     @property
     def missing(self) -> list[str]:
         return [m.name for m in self.migrations if m.state == "missing"]
+
+    @property
+    def adopted(self) -> list[str]:
+        return [m.name for m in self.migrations if m.adopted]
 
     @property
     def drift(self) -> bool:
@@ -127,9 +136,12 @@ class Status:
             "pending": self.pending,
             "changed": self.changed,
             "missing": self.missing,
+            "adopted": self.adopted,
             "drift": self.drift,
             "up_to_date": self.up_to_date,
             "migrations": [m.to_dict() for m in self.migrations],
+            "app_migrations": self.app_migrations,
+            "not_adopted": self.not_adopted,
         }
 
 
@@ -229,6 +241,7 @@ class LoadedMigration:
     file: MigrationFile
     migrate: Callable[..., Any]
     rollback: Callable[..., Any] | None
+    ef_migration_id: str | None = None  # the Aura app's EF Core migration this one matches
 
 
 def load(mf: MigrationFile) -> LoadedMigration:
@@ -249,7 +262,9 @@ def load(mf: MigrationFile) -> LoadedMigration:
     if not callable(migrate):
         raise AuraError(f"migration {mf.path.name} defines no migrate() function")
     rollback = scope.get("rollback")
-    return LoadedMigration(mf, migrate, rollback if callable(rollback) else None)
+    ef_id = scope.get("EF_MIGRATION_ID")
+    return LoadedMigration(mf, migrate, rollback if callable(rollback) else None,
+                           ef_id if isinstance(ef_id, str) and ef_id else None)
 
 
 def resolve_target(target: str, names: list[str]) -> str:
@@ -279,6 +294,10 @@ def _history_models(db: "pw.Database"):
         applied_at = pw.DateTimeField()
         applied_by = pw.CharField(max_length=200)
         duration_ms = pw.IntegerField(default=0)
+        # True where `aura-db adopt` recorded a migration the Aura app had already
+        # built: its tables hold the app's data, and rollback never undoes it.
+        # The database's own default: `aura-db script` writes history rows without it.
+        adopted = pw.BooleanField(default=False, constraints=[pw.SQL("DEFAULT FALSE")])
 
         class Meta:
             database = db
@@ -315,7 +334,25 @@ def read_history(db: "pw.Database") -> list[Any]:
     History, _ = _history_models(db)
     if not _table_exists(db, HISTORY_TABLE):
         return []
+    if not _has_adopted_column(db):  # a history table from before `adopt` existed
+        fields = [f for f in History._meta.sorted_fields if f.name != "adopted"]
+        return list(History.select(*fields).order_by(History.id))
     return list(History.select().order_by(History.id))
+
+
+def _has_adopted_column(db: "pw.Database") -> bool:
+    return any(c.name == "adopted" for c in db.get_columns(HISTORY_TABLE))
+
+
+def ensure_history_columns(db: "pw.Database") -> None:
+    """Add the ``adopted`` column to a history table made before it existed."""
+    if not _table_exists(db, HISTORY_TABLE) or _has_adopted_column(db):
+        return
+    import peewee as pw
+    from playhouse.migrate import SchemaMigrator, migrate as run_ops
+
+    run_ops(SchemaMigrator.from_database(db).add_column(
+        HISTORY_TABLE, "adopted", pw.BooleanField(default=False, constraints=[pw.SQL("DEFAULT FALSE")])))
 
 
 @dataclass
@@ -324,6 +361,7 @@ class _HistoryRow:
     checksum: str
     applied_at: Any
     applied_by: str
+    adopted: bool = False
 
 
 def _read_history_rows(reader: "Reader") -> list[_HistoryRow]:
@@ -333,15 +371,17 @@ def _read_history_rows(reader: "Reader") -> list[_HistoryRow]:
     if HISTORY_TABLE not in reader.tables():
         return []
     out = []
-    for name, checksum, applied_at, applied_by in reader.rows(
-        f"SELECT name, checksum, applied_at, applied_by FROM {HISTORY_TABLE} ORDER BY id"
-    ):
+    # SELECT *: a history table from before `adopt` has no `adopted` column
+    # (it is always the last one: added by ALTER TABLE, or made with the table).
+    rows = [(r[1], r[2], r[3], r[4], r[6] if len(r) > 6 else False)
+            for r in reader.rows(f"SELECT * FROM {HISTORY_TABLE} ORDER BY id")]
+    for name, checksum, applied_at, applied_by, adopted in rows:
         if isinstance(applied_at, str):  # SQLite keeps text; peewee's DateTimeField parses it
             try:
                 applied_at = datetime.datetime.fromisoformat(applied_at)
             except ValueError:
                 pass
-        out.append(_HistoryRow(name, checksum, applied_at, applied_by))
+        out.append(_HistoryRow(name, checksum, applied_at, applied_by, bool(adopted)))
     return out
 
 
@@ -356,6 +396,46 @@ def read_log(db: "pw.Database", limit: int = 20) -> list[dict[str, Any]]:
         return []
     rows = RunLog.select().order_by(RunLog.id.desc()).limit(limit).dicts()
     return [dict(r) for r in rows]
+
+
+def quote_for(engine_name: str) -> Callable[[str], str]:
+    """How the engine quotes an identifier (MySQL uses backticks unless ANSI_QUOTES is on)."""
+    if engine_name == "mysql":
+        return lambda name: "`" + name.replace("`", "``") + "`"
+    return lambda name: '"' + name.replace('"', '""') + '"'
+
+
+def foreign_tables(engine: "Engine", db: "pw.Database") -> list[str]:
+    """Tables in the database that are not aura-db's own bookkeeping (nor the engine's)."""
+    from aura_db.catalog import catalog_for
+
+    own = {HISTORY_TABLE, LOG_TABLE}
+    return [t for t in catalog_for(engine, db).tables() if t.lower() not in own]
+
+
+def refuse_if_not_adopted(engine: "Engine", db: "pw.Database", history: list[Any] | None = None) -> None:
+    """Raise NotAdopted when the database holds tables but aura-db has no history in it.
+
+    Such tables were built by something else (the Aura app itself, usually):
+    building on top of them, faking history over them or dropping them would
+    mix two owners' schemas.  ``aura-db adopt`` takes such a database over.
+    """
+    from aura_db.errors import NotAdopted
+
+    if history is None:
+        history = read_history(db)
+    if history:
+        return
+    tables = foreign_tables(engine, db)
+    if not tables:
+        return
+    shown = ", ".join(tables[:5]) + (f" and {len(tables) - 5} more" if len(tables) > 5 else "")
+    raise NotAdopted(
+        f"{engine.describe()} holds {len(tables)} table(s) that aura-db did not create and has not adopted "
+        f"({shown}); nothing was changed: take a database the Aura app built over with `aura-db adopt`",
+        tables=tables,
+        hint="back it up first (`aura-db backup`), then `aura-db adopt --dry-run`",
+    )
 
 
 # --------------------------------------------------------------------------
@@ -383,6 +463,7 @@ def _states(files: list[MigrationFile], history: list[Any]) -> list[MigrationSta
                 applied_by=h.applied_by,
                 checksum=f.checksum if f else None,
                 recorded_checksum=h.checksum,
+                adopted=bool(getattr(h, "adopted", False)),
             )
         )
     for f in files:
@@ -410,11 +491,23 @@ def status(engine: "Engine", migrations_dir: Path) -> Status:
     try:
         version = reader.server_version()
         history = _read_history_rows(reader)
+        tables = reader.tables()
+        ef_table = next((t for t in tables if t.lower() == "__efmigrationshistory"), None)
+        app_migrations = None
+        if ef_table is not None:
+            q = quote_for(engine.name)
+            app_migrations = [str(r[0]) for r in reader.rows(
+                f"SELECT {q('MigrationId')} FROM {q(ef_table)} ORDER BY {q('MigrationId')}")]
+        own = {HISTORY_TABLE, LOG_TABLE}
+        not_adopted = not history and any(
+            t.lower() not in own and not t.startswith("sqlite_") for t in tables)
     finally:
         reader.close()
     states = _states(files, history)
     head = history[-1].name if history else None
     return Status(
+        app_migrations=app_migrations,
+        not_adopted=not_adopted,
         engine=engine.name,
         url=engine.url.redacted,
         location=engine.describe(),
@@ -646,10 +739,14 @@ def migrate(
     started_at = _now()
     with _opened(engine, create=True) as db:
         with engine.migration_lock(db, lock_timeout):
+            refuse_if_not_adopted(engine, db)  # before anything is written, even the history table
             ensure_tables(db)
+            ensure_history_columns(db)
             history = read_history(db)  # again, now that the lock is ours
             _check_no_drift(files, history)
             todo = _pending_upto(files, history, target)
+            if fake and todo:
+                _refuse_fake_over_different_schema(engine, db, migrations_dir, todo[-1])
             from_head = history[-1].name if history else None
             result = RunResult("migrate", [], from_head, from_head, fake=fake,
                                warnings=_drift_warnings(files, history))
@@ -698,6 +795,23 @@ def migrate(
             result.duration_ms = int((time.monotonic() - started) * 1000)
             _log_run(db, "fake" if fake else "migrate", started_at, started, result, "success", None)
             return result
+
+
+def _refuse_fake_over_different_schema(engine: "Engine", db: "pw.Database", migrations_dir: Path,
+                                       target: str) -> None:
+    """``--fake`` records history only for a schema the migrations would really have built."""
+    from aura_db.errors import SchemaMismatch
+    from aura_db.schema_compare import compare_with_migrations
+
+    diffs = compare_with_migrations(engine, db, migrations_dir, target)
+    if diffs:
+        raise SchemaMismatch(
+            f"--fake refused: the live schema differs from what the migrations up to {target} build "
+            f"({len(diffs)} difference(s)): " + "; ".join(diffs[:20])
+            + (f"; and {len(diffs) - 20} more" if len(diffs) > 20 else "") + "; nothing was recorded",
+            differences=diffs,
+            hint="apply the migrations for real (`aura-db migrate`), or bring the schema in line first",
+        )
 
 
 def _run_step(
@@ -781,6 +895,7 @@ def plan_rollback(
     files = discover(migrations_dir)
     with _opened(engine, create=False) as db:
         history = read_history(db)
+        refuse_if_not_adopted(engine, db, history)
     return _rollback_plan(files, history, target=target, steps=steps, all_=all_)
 
 
@@ -796,16 +911,28 @@ def _rollback_plan(
             resolve_target(target, [f.name for f in files])  # a typo is still a usage error
         return []  # nothing to do (exit 0)
     if all_:
-        return list(reversed(applied))
+        return _refuse_adopted(history, list(reversed(applied)))
     if target is not None:
         t = resolve_target(target, applied) if target not in ("0", "zero") else None
         if t is None:
-            return list(reversed(applied))
-        return list(reversed(applied[applied.index(t) + 1 :]))
+            return _refuse_adopted(history, list(reversed(applied)))
+        return _refuse_adopted(history, list(reversed(applied[applied.index(t) + 1 :])))
     n = 1 if steps is None else steps
     if n < 1:
         raise UsageError(f"--steps must be at least 1, got {n}")
-    return list(reversed(applied[-n:]))
+    return _refuse_adopted(history, list(reversed(applied[-n:])))
+
+
+def _refuse_adopted(history: list[Any], todo: list[str]) -> list[str]:
+    """Adopted migrations are the Aura app's tables with its data: never undone by aura-db."""
+    adopted = [h.name for h in history if getattr(h, "adopted", False) and h.name in todo]
+    if adopted:
+        raise UsageError(
+            f"cannot roll back {', '.join(adopted)}: adopted from the Aura app's database, not run by "
+            f"aura-db (its tables hold the app's data); nothing was rolled back",
+            hint="roll back only migrations aura-db applied after the adoption, or restore a backup",
+        )
+    return todo
 
 
 def rollback(
@@ -843,6 +970,7 @@ def rollback(
     with _opened(engine, create=False) as db:
         with engine.migration_lock(db, lock_timeout):
             history = read_history(db)
+            refuse_if_not_adopted(engine, db, history)
             todo = _rollback_plan(files, history, target=target, steps=steps, all_=all_)
             from_head = history[-1].name if history else None
             result = RunResult("rollback", [], from_head, from_head)
@@ -941,6 +1069,7 @@ def _dry_run_migrate(engine: "Engine", files: list[MigrationFile], target: str |
     by_name = {f.name: f for f in files}
     with _opened(engine, create=False) as db:
         history = read_history(db)
+        refuse_if_not_adopted(engine, db, history)
         _check_no_drift(files, history)
         todo = _pending_upto(files, history, target)
         head = history[-1].name if history else None
@@ -960,6 +1089,7 @@ def _dry_run_rollback(engine, files, *, target, steps, all_) -> RunResult:
     by_name = {f.name: f for f in files}
     with _opened(engine, create=False) as db:
         history = read_history(db)
+        refuse_if_not_adopted(engine, db, history)
         todo = _rollback_plan(files, history, target=target, steps=steps, all_=all_)
         head = history[-1].name if history else None
         remaining = [h.name for h in history if h.name not in todo]

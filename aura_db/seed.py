@@ -1,9 +1,11 @@
 """Seed data: the development data set, and large synthetic data sets.
 
-``seed_dev`` writes the development data set of the Aura design: one default
-UserSetup (wizard not completed), three sample projects at different stages,
-three system templates and two completed exports (plus a few development
-configuration rows, one of them sensitive, so masking can be seen at work).
+``seed_dev`` writes the development data set: the rows of the Aura app's own
+development seed (``Aura.Api/Data/SeedData.cs``: a user setup whose wizard was
+completed a week ago, three sample draft projects), plus three projects at
+different stages, three system templates and two completed exports (and a few
+development configuration rows, one of them sensitive, so masking can be seen
+at work).
 Every row has a fixed key and is only inserted when that key is absent, so a
 second run changes nothing.  Rows go through the models, which fill the audit
 fields.
@@ -41,12 +43,20 @@ if TYPE_CHECKING:
 
 Progress = Callable[[int, int], None]  # (projects done, projects in all)
 
-# The Aura tables that hold data.  SystemConfiguration is left out: its single
-# row is created by the initial migration and the application requires it.
+# The Aura tables that hold data.  Tables whose rows the app's migrations insert
+# (system_configuration, the default analytics-retention and queue settings,
+# the system roles) are left out: the application requires those rows.
 def _data_models() -> list[Any]:
-    from aura_db.models import MODELS, SystemConfiguration
+    from aura_db.models import (
+        MODELS,
+        AnalyticsRetentionSettings,
+        QueueConfiguration,
+        Role,
+        SystemConfiguration,
+    )
 
-    return [m for m in MODELS if m is not SystemConfiguration]
+    reference = (SystemConfiguration, AnalyticsRetentionSettings, QueueConfiguration, Role)
+    return [m for m in MODELS if m not in reference]
 
 
 @dataclass
@@ -90,11 +100,12 @@ class SeedResult:
 
 def require_migrated(engine: "Engine", db: "pw.Database", migrations_dir: Path) -> None:
     """Raise NotMigrated unless every migration is applied and every table exists."""
-    from aura_db.migrations import discover, read_history
+    from aura_db.migrations import discover, read_history, refuse_if_not_adopted
     from aura_db.models import TABLES
 
     hint = "run `aura-db migrate` first"
     history = read_history(db)
+    refuse_if_not_adopted(engine, db, history)  # tables aura-db neither made nor adopted: exit 3
     if not history:
         raise NotMigrated(f"{engine.describe()} is not migrated: no migration has been applied", hint=hint)
     applied = {h.name for h in history}
@@ -103,8 +114,11 @@ def require_migrated(engine: "Engine", db: "pw.Database", migrations_dir: Path) 
         raise NotMigrated(
             f"{engine.describe()} is not fully migrated: {len(pending)} pending ({', '.join(pending[:5])})",
             hint=hint)
-    present = set(db.get_tables())
-    missing = [t for t in TABLES if t not in present]
+    from aura_db.catalog import name_folder
+
+    fold = name_folder(engine, db)
+    present = {fold(t) for t in db.get_tables()}
+    missing = [t for t in TABLES if fold(t) not in present]
     if missing:
         raise NotMigrated(f"{engine.describe()} lacks table(s) {', '.join(missing)}", hint=hint)
 
@@ -122,7 +136,7 @@ def _reset(db: "pw.Database") -> dict[str, int]:
 
 def _dev_guid(name: str) -> str:
     # Fixed keys are what make a second run a no-op.
-    return str(uuid.uuid5(uuid.NAMESPACE_URL, f"https://aura.video/dev-seed/{name}"))
+    return str(uuid.uuid5(uuid.NAMESPACE_URL, f"https://aura.video/dev-seed/{name}")).upper()
 
 
 def _j(doc: Any) -> str:
@@ -135,12 +149,35 @@ def dev_rows(now: dt.datetime) -> list[tuple[Any, dict[str, Any]]]:
 
     day = dt.timedelta(days=1)
     rows: list[tuple[Any, dict[str, Any]]] = [
+        # The app's seed: the first-run wizard was completed a week ago.
         (UserSetup, dict(
-            id="default", user_id="default", completed=False, completed_at=None, version="1.0.0",
-            last_step=0, selected_tier=None,
-            wizard_state=_j({"currentStep": 0, "hardwareDetected": False, "providersConfigured": []}),
+            id="default", user_id="default", completed=True, completed_at=now - 7 * day, version="1.0.0",
+            last_step=6, selected_tier=None,
+            wizard_state=_j({"currentStep": 6, "hardwareDetected": True, "providersConfigured": []}),
         )),
     ]
+    # The app's three sample projects (SeedData.cs): drafts, with a theme
+    # (Category), a target duration and tags.
+    app_samples = [
+        ("sample", "Welcome to Aura - Sample Project",
+         "This is a sample project to help you get started with Aura Video Studio. "
+         "It demonstrates a simple video workflow with script, voiceover, and visuals.",
+         "Technology", 60, ["sample", "tutorial", "getting-started"], 5 * day),
+        ("quick-start", "Quick Start Tutorial",
+         "Learn how to create your first video in Aura using the Guided Mode. "
+         "This tutorial covers the basics of script generation, voice selection, and rendering.",
+         "Education", 90, ["tutorial", "beginner", "guided-mode"], 3 * day),
+        ("advanced", "Advanced Features Demo",
+         "Explore advanced features like ML Lab, custom prompt templates, "
+         "and expert render controls. Perfect for power users.",
+         "Technology", 120, ["advanced", "ml-lab", "power-user"], 1 * day),
+    ]
+    for key, title, description, category, seconds, tags, age in app_samples:
+        rows.append((ProjectState, dict(
+            id=_dev_guid(f"project/{key}"), title=title, description=description, status="Draft",
+            category=category, duration_seconds=float(seconds), tags=",".join(tags),
+            created_at=now - age,
+        )))
     projects = [
         dict(key="draft", title="Welcome to Aura: Getting Started",
              description="A short explainer introducing the Aura Video Studio workflow.",
@@ -391,7 +428,7 @@ class _SqliteBulkWriter(_BulkWriter):
 
     @contextlib.contextmanager
     def session(self) -> Iterator[None]:
-        # With 51 indexes a load touches many pages at once; the default 2 MiB
+        # With 146 indexes a load touches many pages at once; the default 2 MiB
         # page cache spills dirty pages to disk mid-transaction.
         before = self.db.execute_sql("PRAGMA cache_size").fetchone()[0]
         self.db.execute_sql(f"PRAGMA cache_size = -{self.CACHE_KIB}")
@@ -425,15 +462,51 @@ class _ServerBulkWriter(_BulkWriter):
 WRITERS = {"sqlite": _SqliteBulkWriter, "postgresql": _ServerBulkWriter, "mysql": _ServerBulkWriter}
 
 
+# The columns of each table the synthesizer fills, in the order of its tuples.
+SYNTHETIC_COLUMNS: dict[str, list[str]] = {
+    "user_setup": ["id", "user_id", "completed", "completed_at", "version", "last_step", "updated_at",
+                   "selected_tier", "wizard_state"],
+    "templates": ["id", "name", "description", "category", "sub_category", "preview_image", "preview_video",
+                  "tags", "template_data", "author", "is_system_template", "is_community_template",
+                  "usage_count", "rating", "rating_count", "created_at", "updated_at"],
+    "custom_templates": ["id", "is_deleted", "deleted_at", "deleted_by", "name", "description", "category",
+                         "tags", "author", "is_default", "script_structure_json", "video_structure_json",
+                         "llm_pipeline_json", "visual_preferences_json", "created_at", "updated_at",
+                         "created_by", "modified_by"],
+    "Configurations": ["Key", "Value", "Category", "ValueType", "Description", "IsSensitive", "Version",
+                       "IsActive", "CreatedAt", "UpdatedAt", "CreatedBy", "ModifiedBy"],
+    "ProjectStates": ["Id", "IsDeleted", "DeletedAt", "DeletedBy", "Title", "Description", "Status",
+                      "CurrentWizardStep", "CurrentStage", "ProgressPercent", "JobId", "BriefJson",
+                      "PlanSpecJson", "VoiceSpecJson", "RenderSpecJson", "CreatedAt", "UpdatedAt", "CreatedBy",
+                      "ModifiedBy"],
+    "SceneStates": ["Id", "ProjectId", "SceneIndex", "ScriptText", "AudioFilePath", "ImageFilePath",
+                    "DurationSeconds", "IsCompleted", "CreatedAt"],
+    "AssetStates": ["Id", "ProjectId", "AssetType", "FilePath", "FileSizeBytes", "MimeType", "IsTemporary",
+                    "CreatedAt"],
+    "RenderCheckpoints": ["Id", "ProjectId", "StageName", "CheckpointTime", "CompletedScenes", "TotalScenes",
+                          "CheckpointData", "OutputFilePath", "IsValid"],
+    "ProjectVersions": ["Id", "IsDeleted", "DeletedAt", "DeletedBy", "ProjectId", "VersionNumber", "Name",
+                        "Description", "VersionType", "BriefHash", "PlanHash", "VoiceHash", "RenderHash",
+                        "TimelineHash", "StorageSizeBytes", "IsMarkedImportant", "CreatedAt", "UpdatedAt",
+                        "CreatedBy", "ModifiedBy"],
+    "ContentBlobs": ["ContentHash", "Content", "ContentType", "SizeBytes", "CreatedAt", "LastReferencedAt",
+                     "ReferenceCount", "UpdatedAt", "CreatedBy", "ModifiedBy"],
+    "export_history": ["id", "input_file", "output_file", "preset_name", "status", "progress", "created_at",
+                       "started_at", "completed_at", "error_message", "file_size", "duration_seconds",
+                       "platform", "resolution", "codec"],
+    "ActionLogs": ["Id", "UserId", "ActionType", "Description", "Timestamp", "Status", "PayloadJson",
+                   "InverseActionType", "InversePayloadJson", "CanBatch", "IsPersistent", "UndoneAt",
+                   "UndoneByUserId", "ExpiresAt", "CorrelationId"],
+}
+
+
 class _Synthesizer:
     def __init__(self, spec: SyntheticSpec, actor: str, now: dt.datetime):
-        from aura_db.models import MODELS
-
         self.spec = spec
         self.rng = random.Random(spec.random_seed)
         self.actor = actor
         self.clock = _Clock(now)
-        self.columns = {m._meta.table_name: [f.column_name for f in m._meta.sorted_fields] for m in MODELS}
+        self.columns = dict(SYNTHETIC_COLUMNS)
         self.rows: dict[str, list[tuple]] = {t: [] for t in self.columns}
         self.created: dict[str, int] = {t: 0 for t in self.columns}
         self.pool_refs: dict[str, list] = {}  # shared blobs (voice/render presets): hash -> [row, refs]
@@ -449,7 +522,7 @@ class _Synthesizer:
         # Random (not sequential) keys, as the application's GUIDs are: index
         # pages fill the way they do in real use.  Version 4, variant 10xx.
         h = self.rng.getrandbits(128).to_bytes(16, "big").hex()
-        return f"{h[:8]}-{h[8:12]}-4{h[13:16]}-a{h[17:20]}-{h[20:]}"
+        return f"{h[:8]}-{h[8:12]}-4{h[13:16]}-a{h[17:20]}-{h[20:]}".upper()
 
     def _pool_blob(self, content: str) -> tuple[str, str]:
         return hashlib.sha256(content.encode()).hexdigest(), content
@@ -468,7 +541,7 @@ class _Synthesizer:
             done = rng.random() < 0.7
             at = clock.ago(rng.uniform(3600, 400 * 86400))
             # Id, UserId, Completed, CompletedAt, Version, LastStep, UpdatedAt, SelectedTier, WizardState
-            self.rows["UserSetups"].append((
+            self.rows["user_setup"].append((
                 self.guid(), user, done, at if done else None, "1.0.0", 6 if done else rng.randint(0, 5), at,
                 rng.choice(["Free", "Pro", "Studio"]) if done else None,
                 _j({"currentStep": 6 if done else rng.randint(0, 5), "hardwareDetected": done})))
@@ -477,7 +550,7 @@ class _Synthesizer:
             tid = self.guid()
             at = clock.ago(rng.uniform(30 * 86400, 700 * 86400))
             system = i < len(TEMPLATE_CATEGORIES)
-            self.rows["Templates"].append((
+            self.rows["templates"].append((
                 tid, f"{cat} {FORMATS[i % len(FORMATS)].title()} #{i + 1}", f"Synthetic {cat.lower()} template",
                 cat, sub, f"/templates/previews/{tid}.png", f"/templates/previews/{tid}.mp4",
                 f"{cat.lower().replace(' ', '-')},{sub.lower().replace(' ', '-')}",
@@ -492,7 +565,7 @@ class _Synthesizer:
             # Id, IsDeleted, DeletedAt, DeletedBy, Name, Description, Category, Tags, Author, IsDefault,
             # ScriptStructureJson, VideoStructureJson, LLMPipelineJson, VisualPreferencesJson,
             # CreatedAt, UpdatedAt, CreatedBy, ModifiedBy
-            self.rows["CustomTemplates"].append((
+            self.rows["custom_templates"].append((
                 self.guid(), deleted, clock.after(at, 86400) if deleted else None, actor if deleted else None,
                 f"My {cat.lower()} template {i + 1}", "Saved from a project", cat, "custom", rng.choice(self.users),
                 i == 0, _j({"sections": ["hook", "body", "cta"]}), _j({"scenes": rng.randint(3, 10)}),
@@ -614,7 +687,7 @@ class _Synthesizer:
                 queued_s = updated_s - int(60 + rnd() * 86400)
                 started_s = queued_s - int(1 + rnd() * 120)
                 failed = rnd() < 0.08
-                rows["ExportHistory"].append((
+                rows["export_history"].append((
                     guid(), f"{base}/timeline.json", f"/exports/{pid[:8]}-{platform.lower()}.mp4", preset,
                     "Failed" if failed else "Completed", round(5 + rnd() * 90, 1) if failed else 100.0,
                     at(queued_s), at(started_s), at(started_s - int(20 + rnd() * 880)),
@@ -644,8 +717,8 @@ class _Synthesizer:
 
 
 # Parents before children, so foreign keys hold at every statement.
-FLUSH_ORDER = ["UserSetups", "Templates", "CustomTemplates", "Configurations", "ProjectStates", "SceneStates",
-               "AssetStates", "RenderCheckpoints", "ProjectVersions", "ContentBlobs", "ExportHistory", "ActionLogs"]
+FLUSH_ORDER = ["user_setup", "templates", "custom_templates", "Configurations", "ProjectStates", "SceneStates",
+               "AssetStates", "RenderCheckpoints", "ProjectVersions", "ContentBlobs", "export_history", "ActionLogs"]
 
 
 def seed_synthetic(

@@ -110,7 +110,7 @@ class ExpectedSchema:
     columns: dict[str, list[tuple[str, str, bool]]]  # table -> (column, type, nullable)
     indexes: dict[str, dict[str, tuple[tuple[str, ...], bool]]]  # table -> name -> (columns, unique)
     foreign_keys: list[ForeignKey]
-    soft_delete_tables: list[str]
+    soft_delete_tables: list[tuple[str, str, str]]  # (table, IsDeleted column, DeletedAt column)
 
 
 def expected_schema(db: "pw.Database") -> ExpectedSchema:
@@ -131,7 +131,8 @@ def expected_schema(db: "pw.Database") -> ExpectedSchema:
     for model, cols, unique in INDEXES:
         names = tuple(model._meta.fields[c].column_name for c in cols)
         indexes[model._meta.table_name][index_name(model, cols)] = (names, unique)
-    soft = [m._meta.table_name for m in MODELS if issubclass(m, SoftDeleteModel)]
+    soft = [(m._meta.table_name, m.is_deleted.column_name, m.deleted_at.column_name)
+            for m in MODELS if issubclass(m, SoftDeleteModel)]
     return ExpectedSchema([m._meta.table_name for m in MODELS], columns, indexes, fks, soft)
 
 
@@ -147,10 +148,20 @@ class _Verifier:
         self.migrations_dir = migrations_dir
         self.full = full
         self.expected = expected_schema(db)
-        self.present = set(catalog.tables())
+        # Names compared as the engine compares them: on SQLite (and MySQL with
+        # lower_case_table_names 1 or 2) ``templates`` is the table ``Templates``.
+        self.fold = catalog.fold
+        self.live = catalog.live_names()  # folded -> as the catalog spells it
+        self.present = set(self.live)
+
+    def has(self, table: str) -> bool:
+        return self.fold(table) in self.present
+
+    def live_name(self, table: str) -> str:
+        return self.live.get(self.fold(table), table)
 
     def missing(self, *tables: str) -> list[str]:
-        return [t for t in tables if t not in self.present]
+        return [t for t in tables if not self.has(t)]
 
     def skipped(self, name: str, tables: list[str]) -> CheckResult:
         return CheckResult(name, WARN, f"skipped: table {_named(tables)} missing")
@@ -187,8 +198,11 @@ class _Verifier:
     def schema_tables(self) -> CheckResult:
         from aura_db.migrations import HISTORY_TABLE, LOG_TABLE
 
-        missing = [t for t in self.expected.tables if t not in self.present]
-        extra = sorted(self.present - set(self.expected.tables) - {HISTORY_TABLE, LOG_TABLE})
+        from aura_db.ddl import EF_HISTORY_TABLE
+
+        missing = self.missing(*self.expected.tables)
+        known = {self.fold(t) for t in [*self.expected.tables, HISTORY_TABLE, LOG_TABLE, EF_HISTORY_TABLE]}
+        extra = sorted(self.live[t] for t in self.present - known)
         problems = [f"missing table {t}" for t in missing] + [f"extra table {t}" for t in extra]
         if missing:
             return CheckResult("schema: tables", FAIL, f"missing: {_named(missing)}", problems)
@@ -200,12 +214,12 @@ class _Verifier:
     def schema_columns(self) -> CheckResult:
         fails, warns, total = [], [], 0
         for table, cols in self.expected.columns.items():
-            if table not in self.present:
+            if not self.has(table):
                 continue
-            actual = {c.name: c for c in self.cat.columns(table)}
+            actual = {self.fold(c.name): c for c in self.cat.columns(self.live_name(table))}
             for name, typ, nullable in cols:
                 total += 1
-                col = actual.pop(name, None)
+                col = actual.pop(self.fold(name), None)
                 if col is None:
                     fails.append(f"missing column {table}.{name}")
                     continue
@@ -215,27 +229,27 @@ class _Verifier:
                 if col.nullable != nullable:
                     fails.append(f"{table}.{name} is {'NULL' if col.nullable else 'NOT NULL'}, "
                                  f"expected {'NULL' if nullable else 'NOT NULL'}")
-            warns += [f"extra column {table}.{n}" for n in actual]
+            warns += [f"extra column {table}.{c.name}" for c in actual.values()]
         return self._verdict("schema: columns", fails, warns, f"{total} columns match (type, nullability)")
 
     def schema_indexes(self) -> CheckResult:
         fails, warns, total = [], [], 0
         for table, wanted in self.expected.indexes.items():
-            if table not in self.present:
+            if not self.has(table):
                 continue
-            actual = {i.name: i for i in self.cat.indexes(table)}
+            actual = {self.fold(i.name): i for i in self.cat.indexes(self.live_name(table))}
             for name, (cols, unique) in wanted.items():
                 total += 1
-                idx = actual.pop(name, None)
+                idx = actual.pop(self.fold(name), None)
                 if idx is None:
                     fails.append(f"missing index {name} on {table}({', '.join(cols)})")
                     continue
-                if tuple(idx.columns) != cols:
+                if tuple(self.fold(c) for c in idx.columns) != tuple(self.fold(c) for c in cols):
                     fails.append(f"index {name} is on ({', '.join(idx.columns)}), expected ({', '.join(cols)})")
                 if idx.unique != unique:
                     fails.append(f"index {name} is {'' if idx.unique else 'not '}unique, expected "
                                  f"{'' if unique else 'not '}unique")
-            warns += [f"extra index {n} on {table}({', '.join(i.columns)})" for n, i in actual.items()]
+            warns += [f"extra index {i.name} on {table}({', '.join(i.columns)})" for i in actual.values()]
         return self._verdict("schema: indexes", fails, warns, f"{total} indexes match (name, columns, uniqueness)")
 
     def schema_foreign_keys(self) -> CheckResult:
@@ -243,15 +257,16 @@ class _Verifier:
         by_table: dict[str, list[ForeignKey]] = {}
         for fk in self.expected.foreign_keys:
             by_table.setdefault(fk.table, []).append(fk)
-        tables = [t for t in self.expected.tables if t in self.present]
+        tables = [t for t in self.expected.tables if self.has(t)]
+        f = self.fold
         for table in tables:
-            actual = {fk.column: fk for fk in self.cat.foreign_keys(table)}
+            actual = {f(fk.column): fk for fk in self.cat.foreign_keys(self.live_name(table))}
             for want in by_table.get(table, []):
-                got = actual.pop(want.column, None)
+                got = actual.pop(f(want.column), None)
                 if got is None:
                     fails.append(f"missing foreign key {table}.{want.column} -> {want.target_table}.{want.target_column}")
                     continue
-                if (got.target_table, got.target_column) != (want.target_table, want.target_column):
+                if (f(got.target_table), f(got.target_column)) != (f(want.target_table), f(want.target_column)):
                     fails.append(f"foreign key {table}.{want.column} points at {got.target_table}.{got.target_column}, "
                                  f"expected {want.target_table}.{want.target_column}")
                 if got.on_delete.upper() != want.on_delete:
@@ -298,13 +313,14 @@ class _Verifier:
 
     # -- invariants of the Aura design --------------------------------------
     def system_configuration(self) -> CheckResult:
-        name = "single SystemConfiguration row"
-        if self.missing("SystemConfiguration"):
-            return self.skipped(name, ["SystemConfiguration"])
-        n = self.cat.row_count("SystemConfiguration")
+        name = "single system_configuration row"
+        table = "system_configuration"
+        if self.missing(table):
+            return self.skipped(name, [table])
+        n = self.cat.row_count(self.live_name(table))
         if n == 1:
             return CheckResult(name, PASS, "exactly one row")
-        return CheckResult(name, FAIL, f"found {n} rows, expected exactly 1", [f"SystemConfiguration has {n} rows"])
+        return CheckResult(name, FAIL, f"found {n} rows, expected exactly 1", [f"{table} has {n} rows"])
 
     def reference_counts(self) -> CheckResult:
         name = "blob reference counts"
@@ -352,28 +368,31 @@ class _Verifier:
 
     def soft_delete(self) -> CheckResult:
         name = "soft-deleted rows have DeletedAt"
-        tables = [t for t in self.expected.soft_delete_tables if t in self.present]
+        tables = [(t, d, at) for t, d, at in self.expected.soft_delete_tables if self.has(t)]
         q, p = self.cat.quote, self.cat.param
         problems = []
-        for t in tables:
+        for t, deleted, deleted_at in tables:
             n = self.cat.scalar(
-                f"SELECT COUNT(*) FROM {q(t)} WHERE {q('IsDeleted')} = {p} AND {q('DeletedAt')} IS NULL", (True,))
+                f"SELECT COUNT(*) FROM {q(self.live_name(t))} WHERE {q(deleted)} = {p} AND {q(deleted_at)} IS NULL",
+                (True,))
             if n:
                 problems.append(f"{t}: {n} row(s) marked deleted without DeletedAt")
         if problems:
             return CheckResult(name, FAIL, _named(problems), problems)
-        return CheckResult(name, PASS, f"checked {', '.join(tables)}")
+        return CheckResult(name, PASS, f"checked {', '.join(t for t, _, _ in tables)}")
 
     def unique_user_setups(self) -> CheckResult:
-        name = "unique UserSetups.UserId"
-        if self.missing("UserSetups"):
-            return self.skipped(name, ["UserSetups"])
+        name = "unique user_setup.user_id"
+        if self.missing("user_setup"):
+            return self.skipped(name, ["user_setup"])
         q = self.cat.quote
         dup = self.cat.rows(
-            f"SELECT {q('UserId')}, COUNT(*) FROM {q('UserSetups')} GROUP BY {q('UserId')} HAVING COUNT(*) > 1")
+            f"SELECT {q('user_id')}, COUNT(*) FROM {q(self.live_name('user_setup'))} GROUP BY {q('user_id')} "
+            f"HAVING COUNT(*) > 1")
         if dup:
-            problems = [f"UserId {u!r}: {n} rows" for u, n in dup]
-            return CheckResult(name, FAIL, f"{len(dup)} UserId(s) with more than one row: {_named(problems)}", problems)
+            problems = [f"user_id {u!r}: {n} rows" for u, n in dup]
+            return CheckResult(name, FAIL, f"{len(dup)} user_id(s) with more than one row: {_named(problems)}",
+                               problems)
         return CheckResult(name, PASS, "no duplicates")
 
     # -- query plans ---------------------------------------------------------
@@ -389,8 +408,8 @@ class _Verifier:
              ("InProgress",)),
             ("scenes of a project in order", "SceneStates",
              f"SELECT * FROM {q('SceneStates')} WHERE {q('ProjectId')} = {p} ORDER BY {q('SceneIndex')}", (any_id,)),
-            ("exports by status", "ExportHistory",
-             f"SELECT * FROM {q('ExportHistory')} WHERE {q('Status')} = {p} ORDER BY {q('CreatedAt')} DESC LIMIT 50",
+            ("exports by status", "export_history",
+             f"SELECT * FROM {q('export_history')} WHERE {q('status')} = {p} ORDER BY {q('created_at')} DESC LIMIT 50",
              ("Completed",)),
         ]
 
@@ -414,8 +433,8 @@ CHECK_NAMES = {
     "migrations": "migrations", "schema_tables": "schema: tables", "schema_columns": "schema: columns",
     "schema_indexes": "schema: indexes", "schema_foreign_keys": "schema: foreign keys",
     "integrity": "integrity", "orphans": "foreign key integrity",
-    "system_configuration": "single SystemConfiguration row", "reference_counts": "blob reference counts",
-    "soft_delete": "soft-deleted rows have DeletedAt", "unique_user_setups": "unique UserSetups.UserId",
+    "system_configuration": "single system_configuration row", "reference_counts": "blob reference counts",
+    "soft_delete": "soft-deleted rows have DeletedAt", "unique_user_setups": "unique user_setup.user_id",
     "query_plans": "query plans",
 }
 

@@ -32,6 +32,8 @@ MIGRATIONS = REPO / "migrations"
 # mean editing every test.
 SHIPPED = sorted(p.stem for p in MIGRATIONS.glob("[0-9][0-9][0-9]_*.py"))
 FIRST, HEAD = SHIPPED[0], SHIPPED[-1]
+# The number a test's own extra migration takes: the first after the shipped ones.
+NEXT = int(HEAD.split("_", 1)[0]) + 1
 ENV_VARS = {"postgresql": "AURA_DB_TEST_POSTGRES_URL", "mysql": "AURA_DB_TEST_MYSQL_URL"}
 
 
@@ -88,9 +90,13 @@ def run_subprocess(*args: str, cwd: Path | None = None, env: dict[str, str] | No
 
 
 def migrations_with(folder: Path, **modules: str) -> Path:
-    """``folder`` made into a migrations folder: the shipped 001_initial plus ``modules`` (name -> source)."""
+    """``folder`` made into a migrations folder: every shipped migration plus ``modules`` (name -> source).
+
+    Name added modules after the shipped ones (``f"{NEXT:03d}_add_tags"``).
+    """
     folder.mkdir()
-    shutil.copy(MIGRATIONS / "001_initial.py", folder / "001_initial.py")
+    for name in SHIPPED:
+        shutil.copy(MIGRATIONS / f"{name}.py", folder / f"{name}.py")
     for name, source in modules.items():
         (folder / f"{name}.py").write_text(source, encoding="utf-8")
     return folder

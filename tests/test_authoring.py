@@ -13,7 +13,8 @@ import aura_db.models as aura_models
 from aura_db import autogen
 from aura_db.fields import GuidField, JsonField, new_guid, utcnow
 from aura_db.migrations import discover, load
-from aura_db.models import MODELS, ProjectState, Template
+from aura_db.models import MODELS, ProjectState, Template, UserSetup
+from conftest import FIRST, NEXT
 
 
 # --------------------------------------------------------------------------
@@ -21,7 +22,7 @@ from aura_db.models import MODELS, ProjectState, Template
 
 
 class ProjectStateWithTags(ProjectState):
-    tags = pw.CharField(column_name="Tags", max_length=200, null=True)
+    keywords = pw.CharField(column_name="Keywords", max_length=200, null=True)
     owner = GuidField(column_name="OwnerId", null=True)
     settings_json = JsonField(column_name="SettingsJson", null=True)
     share_key = pw.CharField(column_name="ShareKey", max_length=36, default=new_guid)
@@ -32,7 +33,7 @@ class ProjectStateWithTags(ProjectState):
         table_name = "ProjectStates"
 
 
-ProjectStateWithTags.add_index(ProjectStateWithTags.tags, name="IX_ProjectStates_Tags")
+ProjectStateWithTags.add_index(ProjectStateWithTags.keywords, name="IX_ProjectStates_Keywords")
 
 
 class Label(pw.Model):
@@ -69,8 +70,8 @@ def seed_rows(db: Path) -> None:
     con.execute('INSERT INTO "ProjectStates" ("Id", "Title", "Status", "CurrentWizardStep", "ProgressPercent", '
                 '"CreatedAt", "UpdatedAt", "IsDeleted") VALUES (\'p1\', \'Demo\', \'Draft\', 0, 0, '
                 '\'2026-01-01 00:00:00\', \'2026-01-01 00:00:00\', 0)')
-    con.execute('INSERT INTO "SceneStates" ("Id", "ProjectId", "SceneIndex", "DurationSeconds", "IsCompleted", '
-                '"CreatedAt") VALUES (\'s1\', \'p1\', 0, 1.5, 0, \'2026-01-01 00:00:00\')')
+    con.execute('INSERT INTO "SceneStates" ("Id", "ProjectId", "SceneIndex", "ScriptText", "DurationSeconds", '
+                '"IsCompleted", "CreatedAt") VALUES (\'s1\', \'p1\', 0, \'\', 1.5, 0, \'2026-01-01 00:00:00\')')
     con.commit()
     con.close()
 
@@ -98,7 +99,7 @@ def indexes(db: Path, table: str) -> set[str]:
 def test_add_writes_the_next_numbered_module(cli, migrations_copy, workdir):
     r = cli("--migrations", migrations_copy, "migrate", "add", "add_project_tags")
     assert r.exit_code == 0, r
-    path = migrations_copy / "002_add_project_tags.py"
+    path = migrations_copy / f"{NEXT:03d}_add_project_tags.py"
     assert path.exists() and str(path) in r.stdout
     text = path.read_text()
     assert text.startswith('"""Add project tags.')
@@ -131,7 +132,7 @@ def test_add_into_an_empty_folder_starts_at_001(cli, tmp_path, workdir):
         ("_private", "snake_case"),
         ("../evil", "path separator"),
         ("sub/dir", "path separator"),
-        ("initial", "exists already"),
+        (FIRST.split("_", 1)[1], "exists already"),  # the shipped first migration's name
         ("x" * 101, "under 100"),
     ],
 )
@@ -154,8 +155,8 @@ def test_remove_deletes_the_newest_unapplied_module(cli, migrations_copy, workdi
     assert cli("--db", db, "--migrations", migrations_copy, "migrate", "--to", "001", "--no-backup").exit_code == 0
     r = cli("--db", db, "--migrations", migrations_copy, "migrate", "remove", "--yes")
     assert r.exit_code == 0, r
-    assert not (migrations_copy / "002_extra.py").exists()
-    assert (migrations_copy / "001_initial.py").exists()
+    assert not (migrations_copy / f"{NEXT:03d}_extra.py").exists()
+    assert (migrations_copy / f"{FIRST}.py").exists()
 
 
 def test_remove_refuses_an_applied_module_naming_it(cli, migrations_copy, workdir):
@@ -164,15 +165,15 @@ def test_remove_refuses_an_applied_module_naming_it(cli, migrations_copy, workdi
     assert cli("--db", db, "--migrations", migrations_copy, "migrate", "--no-backup").exit_code == 0
     r = cli("--db", db, "--migrations", migrations_copy, "migrate", "remove", "--yes")
     assert r.exit_code == 2, r
-    assert "002_extra" in r.stderr and "applied" in r.stderr
-    assert (migrations_copy / "002_extra.py").exists()
+    assert f"{NEXT:03d}_extra" in r.stderr and "applied" in r.stderr
+    assert (migrations_copy / f"{NEXT:03d}_extra.py").exists()
 
 
 def test_remove_without_a_terminal_and_without_yes_refuses(cli, migrations_copy, workdir):
     assert cli("--migrations", migrations_copy, "migrate", "add", "extra").exit_code == 0
     r = cli("--migrations", migrations_copy, "migrate", "remove")
     assert r.exit_code == 6, r
-    assert (migrations_copy / "002_extra.py").exists()
+    assert (migrations_copy / f"{NEXT:03d}_extra.py").exists()
 
 
 def test_remove_on_an_unreachable_server_does_not_guess(cli, migrations_copy, workdir):
@@ -180,7 +181,7 @@ def test_remove_on_an_unreachable_server_does_not_guess(cli, migrations_copy, wo
     r = cli("--db", "postgresql://nobody@127.0.0.1:1/none", "--migrations", migrations_copy,
             "migrate", "remove", "--yes")
     assert r.exit_code == 4, r
-    assert (migrations_copy / "002_extra.py").exists()
+    assert (migrations_copy / f"{NEXT:03d}_extra.py").exists()
 
 
 # --------------------------------------------------------------------------
@@ -205,20 +206,20 @@ def test_auto_module_applies_and_rolls_back_on_a_database_with_data(cli, models,
     models(with_models(ProjectStateWithTags, Label))
     r = cli("--migrations", migrations_copy, "migrate", "add", "tags_and_labels", "--auto")
     assert r.exit_code == 0, r
-    path = migrations_copy / "002_tags_and_labels.py"
+    path = migrations_copy / f"{NEXT:03d}_tags_and_labels.py"
     text = path.read_text()
     # the fixes: own column types, callable defaults, named indexes, no base models
     assert "aura_fields.GuidField(column_name='OwnerId'" in text
     assert "aura_fields.JsonField(column_name='SettingsJson'" in text
     assert "default=aura_fields.new_guid" in text and "default=aura_fields.utcnow" in text
-    assert "'IX_ProjectStates_Tags'" in text and "'IX_Labels_ProjectId_Text'" in text
+    assert "'IX_ProjectStates_Keywords'" in text and "'IX_Labels_ProjectId_Text'" in text
     assert "pw.Field(" not in text and "BaseModel" not in text and "ModelIndex" not in text
     assert "ShareKey" in r.stderr and "ONE value" in r.stderr  # warned: one GUID for the old rows
 
     r = cli("--db", db, "--migrations", migrations_copy, "migrate", "--no-backup")
     assert r.exit_code == 0, r
-    assert {"Tags", "OwnerId", "SettingsJson", "ShareKey", "ReviewedAt", "Priority"} <= set(columns(db, "ProjectStates"))
-    assert "IX_ProjectStates_Tags" in indexes(db, "ProjectStates")
+    assert {"Keywords", "OwnerId", "SettingsJson", "ShareKey", "ReviewedAt", "Priority"} <= set(columns(db, "ProjectStates"))
+    assert "IX_ProjectStates_Keywords" in indexes(db, "ProjectStates")
     assert "IX_Labels_ProjectId_Text" in indexes(db, "Labels")
     assert rows(db, 'SELECT "Id", "Title", "Priority" FROM "ProjectStates"') == [("p1", "Demo", 3)]
     assert rows(db, 'SELECT "ShareKey" IS NOT NULL, "ReviewedAt" IS NOT NULL FROM "ProjectStates"') == [(1, 1)]
@@ -230,7 +231,7 @@ def test_auto_module_applies_and_rolls_back_on_a_database_with_data(cli, models,
 
     r = cli("--db", db, "--migrations", migrations_copy, "rollback", "--yes", "--no-backup")
     assert r.exit_code == 0, r
-    assert "Tags" not in columns(db, "ProjectStates") and "Labels" not in {
+    assert "Keywords" not in columns(db, "ProjectStates") and "Labels" not in {
         t for (t,) in rows(db, "SELECT name FROM sqlite_master WHERE type='table'")}
     assert "IX_ProjectStates_Status" in indexes(db, "ProjectStates")  # 001's indexes survive the rebuild
     assert rows(db, 'SELECT "Id", "Title" FROM "ProjectStates"') == [("p1", "Demo")]
@@ -281,15 +282,15 @@ def test_auto_refuses_a_default_it_cannot_write(cli, models, migrations_copy, wo
 def test_auto_warns_loudly_when_a_rename_looks_like_drop_and_add(cli, models, migrations_copy, workdir):
     class Renamed(Template):
         class Meta:
-            table_name = "Templates"
+            table_name = "templates"
 
     Renamed._meta.remove_field("author")
-    Renamed._meta.add_field("creator", pw.CharField(column_name="Creator", max_length=200, null=True))
+    Renamed._meta.add_field("creator", pw.CharField(column_name="creator", max_length=200, null=True))
     models(with_models(Renamed))
     r = cli("--migrations", migrations_copy, "migrate", "add", "rename_author", "--auto")
     assert r.exit_code == 0, r
-    assert "DATA LOSS" in r.stderr and "Templates.Author" in r.stderr and "rename_field" in r.stderr
-    text = (migrations_copy / "002_rename_author.py").read_text()
+    assert "DATA LOSS" in r.stderr and "templates.author" in r.stderr and "rename_field" in r.stderr
+    text = (migrations_copy / f"{NEXT:03d}_rename_author.py").read_text()
     assert "# WARNING: DATA LOSS" in text
 
 
@@ -298,7 +299,7 @@ def test_auto_json_reports_operations_and_warnings(cli, models, migrations_copy,
     r = cli("--migrations", migrations_copy, "migrate", "add", "tags", "--auto", "--json")
     assert r.exit_code == 0, r
     doc = json.loads(r.stdout)
-    assert doc["written"] and doc["operations"] >= 2 and doc["name"] == "002_tags"
+    assert doc["written"] and doc["operations"] >= 2 and doc["name"] == f"{NEXT:03d}_tags"
     assert any("ShareKey" in w for w in doc["warnings"])
 
 
@@ -332,49 +333,48 @@ def test_auto_on_postgresql_applies_and_rolls_back_with_data(cli, models, migrat
     r = cli("--db", url, "--migrations", migrations_copy, "rollback", "--yes", "--no-backup")
     assert r.exit_code == 0, r
     assert db.execute_sql('SELECT "Title" FROM "ProjectStates"').fetchall() == [("Demo",)]
-    assert "Tags" not in [c.name for c in db.get_columns("ProjectStates")]
+    assert "Keywords" not in [c.name for c in db.get_columns("ProjectStates")]
     db.close()
 
 
 def test_auto_changed_columns_and_a_dropped_table_round_trip_with_data(cli, models, migrations_copy, workdir):
     from aura_db.models import ActionLog
 
-    class Tighter(Template):
-        name = pw.CharField(column_name="Name", max_length=300)
-        description = pw.TextField(column_name="Description", default="")  # was NULL-able
+    class Tighter(UserSetup):
+        user_id = pw.CharField(column_name="user_id", max_length=300)
+        version = pw.CharField(column_name="version", max_length=20, default="")  # was NULL-able
 
         class Meta:
-            table_name = "Templates"
+            table_name = "user_setup"
 
     db = workdir / "a.db"
     assert cli("--db", db, "--migrations", migrations_copy, "migrate", "--no-backup").exit_code == 0
     con = sqlite3.connect(db)
-    con.execute('INSERT INTO "Templates" ("Id", "Name", "Category", "IsSystemTemplate", "IsCommunityTemplate", '
-                '"UsageCount", "Rating", "RatingCount", "CreatedAt", "UpdatedAt") '
-                "VALUES ('t1', 'Intro', 'c', 0, 0, 0, 0, 0, '2026-01-01', '2026-01-01')")
+    con.execute('INSERT INTO "user_setup" ("id", "user_id", "completed", "last_step", "updated_at") '
+                "VALUES ('t1', 'Intro', 0, 0, '2026-01-01')")
     con.commit()
     con.close()
     models([m for m in with_models(Tighter) if m is not ActionLog])
-    r = cli("--migrations", migrations_copy, "migrate", "add", "tighten_templates", "--auto")
+    r = cli("--migrations", migrations_copy, "migrate", "add", "tighten_setup", "--auto")
     assert r.exit_code == 0, r
     assert "ActionLogs is dropped" in r.stderr
-    text = (migrations_copy / "002_tighten_templates.py").read_text()
-    assert "fill_nulls(migrator, 'Templates', 'description', '')" in text
+    text = (migrations_copy / f"{NEXT:03d}_tighten_setup.py").read_text()
+    assert "fill_nulls(migrator, 'user_setup', 'version', '')" in text
 
     r = cli("--db", db, "--migrations", migrations_copy, "migrate", "--no-backup")
-    assert r.exit_code == 0, r  # the NULL description was filled before NOT NULL
-    assert rows(db, 'SELECT "Id", "Name", "Description" FROM "Templates"') == [("t1", "Intro", "")]
+    assert r.exit_code == 0, r  # the NULL version was filled before NOT NULL
+    assert rows(db, 'SELECT "id", "user_id", "version" FROM "user_setup"') == [("t1", "Intro", "")]
     assert "ActionLogs" not in {t for (t,) in rows(db, "SELECT name FROM sqlite_master WHERE type='table'")}
     assert autogen.generate(migrations_copy, discover(migrations_copy)) is None
 
     r = cli("--db", db, "--migrations", migrations_copy, "rollback", "--yes", "--no-backup")
     assert r.exit_code == 0, r
-    assert rows(db, 'SELECT "Id", "Name" FROM "Templates"') == [("t1", "Intro")]
+    assert rows(db, 'SELECT "id", "user_id" FROM "user_setup"') == [("t1", "Intro")]
     # the table comes back with every one of its named indexes
     assert {i for i in indexes(db, "ActionLogs") if i.startswith("IX_")} == {
         "IX_ActionLogs_UserId", "IX_ActionLogs_ActionType", "IX_ActionLogs_Timestamp",
         "IX_ActionLogs_CorrelationId", "IX_ActionLogs_Status", "IX_ActionLogs_ExpiresAt",
-        "IX_ActionLogs_UserId_Timestamp"}
+        "IX_ActionLogs_UserId_Timestamp", "IX_ActionLogs_Status_Timestamp"}
 
 
 def test_auto_columns_with_their_own_index_round_trip_on_sqlite(cli, models, migrations_copy, workdir):
@@ -386,7 +386,7 @@ def test_auto_columns_with_their_own_index_round_trip_on_sqlite(cli, models, mig
             slug = pw.CharField(column_name="Slug", max_length=20, null=True, unique=True)
 
             class Meta:
-                table_name = "Templates"
+                table_name = "templates"
 
         return Template
 
@@ -397,16 +397,19 @@ def test_auto_columns_with_their_own_index_round_trip_on_sqlite(cli, models, mig
     db = workdir / "a.db"
     assert cli("--db", db, "--migrations", migrations_copy, "migrate", "--no-backup").exit_code == 0
     con = sqlite3.connect(db)
-    con.execute('INSERT INTO "Templates" ("Id", "Name", "Category", "IsSystemTemplate", "IsCommunityTemplate", '
-                '"UsageCount", "Rating", "RatingCount", "CreatedAt", "UpdatedAt", "Code", "Slug") '
-                "VALUES ('t1', 'Intro', 'c', 0, 0, 0, 0, 0, '2026-01-01', '2026-01-01', 'a', 'b')")
+    con.execute('INSERT INTO "templates" ("id", "name", "description", "category", "sub_category", '
+                '"preview_image", "preview_video", "tags", "template_data", "author", "is_system_template", '
+                '"is_community_template", "usage_count", "rating", "rating_count", "created_at", "updated_at", '
+                '"Code", "Slug") '
+                "VALUES ('t1', 'Intro', '', 'c', '', '', '', '', '{}', 'me', 0, 0, 0, 0, 0, '2026-01-01', "
+                "'2026-01-01', 'a', 'b')")
     con.commit()
     con.close()
     assert autogen.generate(migrations_copy, discover(migrations_copy)) is None
     r = cli("--db", db, "--migrations", migrations_copy, "rollback", "--yes", "--no-backup")
     assert r.exit_code == 0, r
-    assert "Code" not in columns(db, "Templates") and "Slug" not in columns(db, "Templates")
-    assert rows(db, 'SELECT "Id", "Name" FROM "Templates"') == [("t1", "Intro")]
+    assert "Code" not in columns(db, "templates") and "Slug" not in columns(db, "templates")
+    assert rows(db, 'SELECT "id", "name" FROM "templates"') == [("t1", "Intro")]
 
 
 def test_auto_names_a_model_missing_from_models(cli, monkeypatch, migrations_copy, workdir):

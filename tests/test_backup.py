@@ -13,18 +13,19 @@ import pytest
 
 from aura_db import backup as core
 from aura_db.db import engine_for, parse_url
+from conftest import HEAD, NEXT, SHIPPED
 
 ADD_TAGS = '''
-"""Add ProjectStates.Tags."""
+"""Add ProjectStates.Labels."""
 import peewee as pw
 
 
 def migrate(migrator, database, *, fake=False):
-    migrator.add_fields("ProjectStates", tags=pw.TextField(column_name="Tags", null=True))
+    migrator.add_fields("ProjectStates", labels=pw.TextField(column_name="Labels", null=True))
 
 
 def rollback(migrator, database, *, fake=False):
-    migrator.remove_fields("ProjectStates", "tags")
+    migrator.remove_fields("ProjectStates", "labels")
 '''
 
 
@@ -85,9 +86,9 @@ def test_backup_writes_file_and_manifest_that_describe_the_snapshot(cli, live, w
     assert manifest["format"] == "aura-db-backup" and manifest["format_version"] == 1
     assert manifest["engine"] == "sqlite"
     assert manifest["source"] == str(live)
-    assert manifest["schema_head"] == "001_initial"
+    assert manifest["schema_head"] == HEAD
     assert manifest["row_counts"]["Notes"] == 50
-    assert manifest["row_counts"]["aura_schema_history"] == 1
+    assert manifest["row_counts"]["aura_schema_history"] == len(SHIPPED)
     assert manifest["size"] == path.stat().st_size
     assert manifest["compression"] == compression
     assert manifest["label"] == "nightly"
@@ -114,7 +115,7 @@ def test_manifest_vouches_for_the_content_only_when_quick_check_passed(cli, live
     # What restore relies on to skip a second quick_check of the same bytes.
     doc = backup_json(cli, "--compress", compression)
     assert doc["manifest"]["content_check"] == "quick_check"
-    damage_page_of(live, "IX_ActionLogs_UserId")
+    damage_page_of(live, "IX_ActionLogs_UserId_Timestamp")
     r = cli("backup", "--compress", compression, "--json")
     assert r.exit_code == 0, r  # a backup of a sick database is still worth having
     doc = json.loads(r.stdout)
@@ -227,7 +228,7 @@ def test_list_shows_newest_first_with_state_and_never_creates_the_folder(cli, li
     second = backup_json(cli, "--label", "second", "--compress", "zstd")["file"]
     rows = json.loads(cli("backup", "list", "--json").stdout)
     assert [r["file"] for r in rows] == [second, first]
-    assert rows[0]["engine"] == "sqlite" and rows[0]["schema_head"] == "001_initial"
+    assert rows[0]["engine"] == "sqlite" and rows[0]["schema_head"] == HEAD
     assert rows[0]["label"] == "second" and rows[0]["state"] == "unchecked"
     checked = json.loads(cli("backup", "list", "--check", "--json").stdout)
     assert {r["state"] for r in checked} == {"ok"}
@@ -438,21 +439,21 @@ def test_migrate_takes_a_safety_backup_and_records_it_in_the_audit_log(cli, mig,
     assert cli("migrate").exit_code == 0
     assert backups(workdir) == []  # a brand-new database holds nothing to protect
     add_notes(db, 5)
-    (mig / "002_add_tags.py").write_text(textwrap.dedent(ADD_TAGS).lstrip())
+    (mig / f"{NEXT:03d}_add_tags.py").write_text(textwrap.dedent(ADD_TAGS).lstrip())
     r = cli("migrate")
     assert r.exit_code == 0, r
     made = backups(workdir)
     assert len(made) == 1 and "_pre-migrate.db" in made[0].name
     assert _log_backups(db)[-1] == ("migrate", str(made[0]))
     # The safety backup holds the database as it was before 002.
-    assert sql(made[0], "SELECT name FROM aura_schema_history") == [("001_initial",)]
+    assert sql(made[0], "SELECT name FROM aura_schema_history") == [(n,) for n in SHIPPED]
     assert sql(made[0], "SELECT count(*) FROM Notes") == [(5,)]
     assert cli("backup", "verify", made[0].name).exit_code == 0
 
 
 def test_rollback_takes_a_safety_backup_and_records_it(cli, mig, workdir):
     db = workdir / "aura.db"
-    (mig / "002_add_tags.py").write_text(textwrap.dedent(ADD_TAGS).lstrip())
+    (mig / f"{NEXT:03d}_add_tags.py").write_text(textwrap.dedent(ADD_TAGS).lstrip())
     assert cli("migrate").exit_code == 0
     r = cli("rollback", "--yes")
     assert r.exit_code == 0, r
@@ -460,13 +461,13 @@ def test_rollback_takes_a_safety_backup_and_records_it(cli, mig, workdir):
     assert len(made) == 1 and "_pre-rollback.db" in made[0].name
     assert _log_backups(db)[-1] == ("rollback", str(made[0]))
     heads = [r[0] for r in sql(made[0], "SELECT name FROM aura_schema_history ORDER BY id")]
-    assert heads == ["001_initial", "002_add_tags"]
+    assert heads == [*SHIPPED, f"{NEXT:03d}_add_tags"]
 
 
 def test_no_backup_skips_the_safety_backup(cli, mig, workdir):
     db = workdir / "aura.db"
     assert cli("migrate").exit_code == 0
-    (mig / "002_add_tags.py").write_text(textwrap.dedent(ADD_TAGS).lstrip())
+    (mig / f"{NEXT:03d}_add_tags.py").write_text(textwrap.dedent(ADD_TAGS).lstrip())
     assert cli("migrate", "--no-backup").exit_code == 0
     assert cli("rollback", "--yes", "--no-backup").exit_code == 0
     assert backups(workdir) == []
@@ -478,7 +479,7 @@ def test_a_failed_safety_backup_stops_migrate_and_says_how_to_go_on(cli, mig, wo
 
     db = workdir / "aura.db"
     assert cli("migrate").exit_code == 0
-    (mig / "002_add_tags.py").write_text(textwrap.dedent(ADD_TAGS).lstrip())
+    (mig / f"{NEXT:03d}_add_tags.py").write_text(textwrap.dedent(ADD_TAGS).lstrip())
 
     def no_space(self, *a, **k):
         raise OSError(errno.ENOSPC, "No space left on device")
@@ -489,7 +490,7 @@ def test_a_failed_safety_backup_stops_migrate_and_says_how_to_go_on(cli, mig, wo
     error, hint = r.stderr.strip().splitlines()[-2:]
     assert error.startswith("error: the safety backup (pre-migrate) failed, so nothing was changed: ")
     assert "No space left" in error and "--no-backup" in hint
-    assert sql(db, "SELECT name FROM aura_schema_history") == [("001_initial",)]
+    assert sql(db, "SELECT name FROM aura_schema_history") == [(n,) for n in SHIPPED]
 
 
 def test_safety_backup_returns_none_when_there_is_no_database(workdir):

@@ -9,6 +9,7 @@ from urllib.parse import urlsplit, urlunsplit
 import pytest
 
 from aura_db.db import engine_for, parse_url
+from conftest import HEAD, NEXT
 
 
 def execute(url: str, *statements: str) -> list:
@@ -56,7 +57,7 @@ def test_round_trip_on_every_engine(cli, migrated, workdir, compression):
     assert r.exit_code == 0, r
     doc = json.loads(r.stdout)
     assert doc["manifest"]["row_counts"]["Notes"] == 30
-    assert doc["manifest"]["schema_head"] == "001_initial"
+    assert doc["manifest"]["schema_head"] == HEAD
     # Later changes, including a table the backup does not know.
     execute(url, f"DELETE FROM {q(url, 'Notes')} WHERE Id > 10",
             f"CREATE TABLE {q(url, 'Later')} (Id INTEGER PRIMARY KEY)")
@@ -230,7 +231,7 @@ def test_migrate_and_rollback_take_safety_backups_on_servers(cli, server_url, wo
     url = server_url(engine)
     monkeypatch.setenv("AURA_DB_MIGRATIONS", str(migrations_copy))
     assert cli("--db", url, "migrate").exit_code == 0
-    (migrations_copy / "002_add_tags.py").write_text(textwrap.dedent(ADD_TAGS).lstrip())
+    (migrations_copy / f"{NEXT:03d}_add_tags.py").write_text(textwrap.dedent(ADD_TAGS).lstrip())
     assert cli("--db", url, "migrate").exit_code == 0, "migrate"
     assert cli("--db", url, "rollback", "--yes").exit_code == 0, "rollback"
     rows = execute(url, "SELECT command, backup_file FROM aura_migration_log ORDER BY id")

@@ -28,7 +28,7 @@ from pathlib import Path
 
 import pytest
 
-from conftest import NOOP_STEPS, migrations_with
+from conftest import HEAD, NEXT, NOOP_STEPS, migrations_with
 
 ENTRY = "import sys; sys.argv[0] = 'aura-db'; from aura_db.cli.app import main; main()"
 
@@ -207,8 +207,8 @@ def test_ctrl_c_while_connecting(engine, silent_server, tmp_path):
 
 @pytest.fixture
 def slow_migrations(tmp_path) -> Path:
-    """001_initial and 002_slow, which creates a table and then sleeps for a minute."""
-    return migrations_with(tmp_path / "mig", **{"002_slow": (
+    f"""The shipped migrations and {NEXT:03d}_slow, which creates a table and then sleeps for a minute."""
+    return migrations_with(tmp_path / "mig", **{f"{NEXT:03d}_slow": (
         "import time\n\n\n"
         "def migrate(migrator, database, fake=False):\n"
         "    database.execute_sql('CREATE TABLE slow_probe (id INTEGER)')\n"
@@ -218,7 +218,7 @@ def slow_migrations(tmp_path) -> Path:
 
 def _interrupt_migrate(url: str, folder: Path, cwd: Path) -> tuple[int, str]:
     proc = start(["--db", url, "--migrations", str(folder), "migrate", "--no-backup"], cwd, _env())
-    seen = read_until(proc, b"applying 002_slow", timeout=120)
+    seen = read_until(proc, f"applying {NEXT:03d}_slow".encode(), timeout=120)
     time.sleep(0.5)  # into the migration's sleep
     proc.send_signal(signal.SIGINT)
     code, _, err = finish(proc, timeout=30)
@@ -238,11 +238,11 @@ def test_ctrl_c_during_a_migration_rolls_it_back_and_says_so(engine, slow_migrat
     code, err = _interrupt_migrate(url, slow_migrations, tmp_path)
     assert code == 130, err
     lines = err.splitlines()
-    assert lines[-2] == "error: interrupted; migration 002_slow was rolled back (not applied)", err
+    assert lines[-2] == f"error: interrupted; migration {NEXT:03d}_slow was rolled back (not applied)", err
     assert lines[-1].startswith("hint: run `aura-db status`")
     assert "Traceback" not in err
     st = _status(url, slow_migrations, tmp_path)
-    assert st["head"] == "001_initial" and st["pending"] == ["002_slow"]
+    assert st["head"] == HEAD and st["pending"] == [f"{NEXT:03d}_slow"]
     if engine == "sqlite":
         con = sqlite3.connect(tmp_path / "aura.db")
         assert con.execute("SELECT count(*) FROM sqlite_master WHERE name = 'slow_probe'").fetchone() == (0,)
@@ -254,16 +254,16 @@ def test_ctrl_c_during_a_mysql_migration_says_what_stays_committed(slow_migratio
     url = server_url("mysql")
     code, err = _interrupt_migrate(url, slow_migrations, tmp_path)
     assert code == 130, err
-    assert "error: interrupted during migration 002_slow: 1 of its statement(s) stay committed" in err, err
+    assert f"error: interrupted during migration {NEXT:03d}_slow: 1 of its statement(s) stay committed" in err, err
     assert "rolled back" not in err
     st = _status(url, slow_migrations, tmp_path)
-    assert st["head"] == "001_initial" and st["pending"] == ["002_slow"]
+    assert st["head"] == HEAD and st["pending"] == [f"{NEXT:03d}_slow"]
 
 
 @pytest.fixture
 def applied(tmp_path) -> Path:
-    """A SQLite database with 001_initial and 002_noop applied (something to roll back)."""
-    migrations_with(tmp_path / "mig", **{"002_noop": NOOP_STEPS})
+    f"""A SQLite database with the shipped migrations and {NEXT:03d}_noop applied (something to roll back)."""
+    migrations_with(tmp_path / "mig", **{f"{NEXT:03d}_noop": NOOP_STEPS})
     proc = start(["--db", "aura.db", "--migrations", "mig", "migrate", "--no-backup"], tmp_path, _env())
     code, _, err = finish(proc, timeout=120)
     assert code == 0, err
@@ -290,7 +290,7 @@ def test_ctrl_c_at_a_prompt_is_interrupted(applied):
     assert code == 130, err
     assert err.splitlines()[-1] == "error: interrupted"
     assert "aborted" not in err and "not confirmed" not in err
-    assert _status("aura.db", applied / "mig", applied)["head"] == "002_noop"
+    assert _status("aura.db", applied / "mig", applied)["head"] == f"{NEXT:03d}_noop"
 
 
 @pytest.mark.parametrize("answer", [b"n\n", b"\x04"], ids=["no", "end-of-input"])
@@ -303,7 +303,7 @@ def test_no_or_end_of_input_at_a_prompt_is_refused(answer, applied):
         os.close(leader)
     assert code == 6, err
     assert err.splitlines()[-1].startswith("error: ") and "not confirmed, nothing changed" in err
-    assert _status("aura.db", applied / "mig", applied)["head"] == "002_noop"
+    assert _status("aura.db", applied / "mig", applied)["head"] == f"{NEXT:03d}_noop"
 
 
 # -- closed pipes ----------------------------------------------------------------
@@ -336,9 +336,9 @@ def test_a_closed_stdout_ends_quietly(args, migrated):
 
 def test_a_pipe_closed_early_ends_quietly(migrated, tmp_path):
     """`aura-db migrate --dry-run | head -c 100`: the reader leaves after the first bytes of a long output."""
-    big = migrations_with(tmp_path / "mig")  # 001_initial is applied in `migrated`
+    big = migrations_with(tmp_path / "mig")  # the shipped migrations are applied in `migrated`
     columns = ", ".join(f"c{i} TEXT" for i in range(200))
-    for n in range(2, 60):  # ~120 kB of SQL, printed statement by statement: more than a pipe holds
+    for n in range(NEXT, NEXT + 58):  # ~120 kB of SQL, printed statement by statement: more than a pipe holds
         (big / f"{n:03d}_t{n}.py").write_text(
             "def migrate(migrator, database, fake=False):\n"
             f"    migrator.sql('CREATE TABLE t{n} (id INTEGER PRIMARY KEY, {columns})')\n\n\n"
@@ -349,7 +349,7 @@ def test_a_pipe_closed_early_ends_quietly(migrated, tmp_path):
     head = os.read(proc.stdout.fileno(), 100)
     proc.stdout.close()  # the reader goes away, as `head` does
     code, _, err = finish(proc, timeout=60)
-    assert head.startswith(b"-- migrate 002_t2")
+    assert head.startswith(f"-- migrate {NEXT:03d}_t{NEXT}".encode())
     assert (code, err) == (141, "")
 
 

@@ -17,7 +17,7 @@ from pathlib import Path
 
 import pytest
 
-from conftest import MIGRATIONS, NOOP_STEPS, REPO, migrations_with
+from conftest import HEAD, MIGRATIONS, NEXT, NOOP_STEPS, REPO, SHIPPED, migrations_with
 
 ENTRY = "import sys; sys.argv[0] = 'aura-db'; from aura_db.cli.app import main; main()"
 
@@ -54,7 +54,7 @@ def values(proc: subprocess.CompletedProcess) -> list[str]:
 @pytest.fixture
 def two_migrations(tmp_path) -> Path:
     return migrations_with(tmp_path / "mig",
-                           **{"002_add_tags": '"""Tags (an empty step for completion tests)."""\n\n\n' + NOOP_STEPS})
+                           **{f"{NEXT:03d}_add_tags": '"""Tags (an empty step for completion tests)."""\n\n\n' + NOOP_STEPS})
 
 
 # --------------------------------------------------------------------------
@@ -122,26 +122,26 @@ def test_zsh_script_completes_when_autoloaded_and_registers_when_sourced(tmp_pat
 
 def test_migrate_to_completes_migration_names(workdir, two_migrations):
     got = values(complete(f"aura-db --migrations {two_migrations} migrate --to ", workdir))
-    assert got == ["001_initial", "002_add_tags"]
+    assert got == [*SHIPPED, f"{NEXT:03d}_add_tags"]
 
 
 def test_migrate_to_completes_numbers_from_a_prefix(workdir, two_migrations):
-    got = values(complete(f"aura-db --migrations {two_migrations} migrate --to 002", workdir))
-    assert got == ["002", "002_add_tags"]
+    got = values(complete(f"aura-db --migrations {two_migrations} migrate --to {NEXT:03d}", workdir))
+    assert got == [f"{NEXT:03d}", f"{NEXT:03d}_add_tags"]
 
 
 def test_migrate_to_uses_the_shipped_migrations_by_default(workdir):
-    assert "001_initial" in values(complete("aura-db migrate --to ", workdir))
+    assert HEAD in values(complete("aura-db migrate --to ", workdir))
 
 
 def test_migrations_folder_from_the_settings_file(workdir, two_migrations):
     (workdir / "aura-db.toml").write_text(f'migrations = "{two_migrations}"\n', encoding="utf-8")
-    assert values(complete("aura-db migrate --to 002_", workdir)) == ["002_add_tags"]
+    assert values(complete(f"aura-db migrate --to {NEXT:03d}_", workdir)) == [f"{NEXT:03d}_add_tags"]
 
 
 def test_rollback_target_completes_migration_names(workdir, two_migrations):
     got = values(complete(f"aura-db --migrations {two_migrations} rollback ", workdir))
-    assert got == ["001_initial", "002_add_tags"]
+    assert got == [*SHIPPED, f"{NEXT:03d}_add_tags"]
 
 
 @pytest.mark.parametrize("given", ["--all", "--steps 1", "--steps=2", "--all --dry-run"])
@@ -152,15 +152,15 @@ def test_rollback_offers_no_target_once_all_or_steps_is_given(workdir, two_migra
 
 def test_rollback_still_offers_targets_after_other_options(workdir, two_migrations):
     got = values(complete(f"aura-db --migrations {two_migrations} rollback --dry-run --yes ", workdir))
-    assert got == ["001_initial", "002_add_tags"]
+    assert got == [*SHIPPED, f"{NEXT:03d}_add_tags"]
 
 
 def test_zsh_and_fish_get_the_same_values(workdir, two_migrations):
     words = f"aura-db --migrations {two_migrations} rollback 00"
     zsh = complete(words, workdir, shell="zsh")
-    assert zsh.returncode == 0 and "002_add_tags" in zsh.stdout and "001_initial" in zsh.stdout
+    assert zsh.returncode == 0 and f"{NEXT:03d}_add_tags" in zsh.stdout and HEAD in zsh.stdout
     fish = complete(words, workdir, shell="fish")
-    assert fish.returncode == 0 and "002_add_tags" in fish.stdout
+    assert fish.returncode == 0 and f"{NEXT:03d}_add_tags" in fish.stdout
 
 
 def test_command_names_complete(workdir):

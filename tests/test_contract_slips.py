@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from aura_db.db import engine_for, parse_url
-from tests.conftest import FIRST, HEAD, NOOP_STEPS, migrations_with
+from tests.conftest import FIRST, HEAD, NEXT, NOOP_STEPS, migrations_with
 
 
 def _error_lines(r) -> list[str]:
@@ -159,8 +159,8 @@ def rollback(migrator, database, fake=False):
 
 def test_mysql_half_migration_lists_each_committed_statement_once(cli, server_url, workdir):
     url = server_url("mysql")
-    folder = migrations_with(workdir / "m", **{"002_half": HALF})
-    assert cli("--db", url, "--migrations", folder, "migrate", "--to", FIRST).exit_code == 0
+    folder = migrations_with(workdir / "m", **{f"{NEXT:03d}_half": HALF})
+    assert cli("--db", url, "--migrations", folder, "migrate", "--to", HEAD).exit_code == 0
     r = cli("--db", url, "--migrations", folder, "migrate", "--no-backup", "--json")
     assert r.exit_code == 1, r
     doc = json.loads(r.stdout)

@@ -16,12 +16,9 @@ import pytest
 
 from aura_db import models as m
 from aura_db.db import engine_for, parse_url
+from conftest import HEAD, NEXT, SHIPPED
 
-AURA_TABLES = {
-    "ProjectStates", "SceneStates", "AssetStates", "RenderCheckpoints", "ProjectVersions",
-    "ContentBlobs", "UserSetups", "SystemConfiguration", "Configurations", "Templates",
-    "CustomTemplates", "ExportHistory", "ActionLogs",
-}
+AURA_TABLES = set(m.TABLES) | {"__EFMigrationsHistory"}  # the app's 34 tables and EF's history
 
 
 def _open(url: str) -> pw.Database:
@@ -43,17 +40,18 @@ def test_migrate_status_rollback_round_trip(cli, any_engine_url, workdir):
     try:
         assert AURA_TABLES <= set(db.get_tables())
         ix = _ix(db)
-        assert len(ix) == 51
-        assert ix["IX_SceneStates_ProjectId_SceneIndex"] == (("ProjectId", "SceneIndex"), True)
-        assert ix["IX_UserSetups_UserId"][1] is True
-        assert db.execute_sql('SELECT count(*) FROM "SystemConfiguration"'.replace('"', "`") if "mysql" in url
-                              else 'SELECT count(*) FROM "SystemConfiguration"').fetchone()[0] == 1
+        assert len(ix) == 146
+        assert ix["IX_SceneStates_ProjectId_SceneIndex"] == (("ProjectId", "SceneIndex"), False)
+        assert ix["IX_user_setup_user_id"][1] is True
+        q = (lambda sql: sql.replace('"', "`")) if "mysql" in url else (lambda sql: sql)
+        assert db.execute_sql(q('SELECT count(*) FROM "system_configuration"')).fetchone()[0] == 1
+        assert db.execute_sql(q('SELECT count(*) FROM "__EFMigrationsHistory"')).fetchone()[0] == 8
     finally:
         db.close()
     r = cli("--db", url, "status", "--check", "--json")
     assert r.exit_code == 0, r
     doc = json.loads(r.stdout)
-    assert doc["head"] == "001_initial" and doc["engine"] in ("sqlite", "postgresql", "mysql")
+    assert doc["head"] == HEAD and doc["engine"] in ("sqlite", "postgresql", "mysql")
     r = cli("--db", url, "rollback", "--all", "--yes", "--no-backup")
     assert r.exit_code == 0, r
     db = _open(url)
@@ -72,7 +70,7 @@ def test_cascade_soft_delete_and_unique_behave_the_same(cli, any_engine_url, wor
     try:
         p = m.ProjectState.create(title="Launch video", brief_json={"topic": "launch"})
         for i in range(3):
-            m.SceneState.create(project=p, scene_index=i, created_at=dt.datetime(2025, 1, 1))
+            m.SceneState.create(project=p, scene_index=i, script_text="", created_at=dt.datetime(2025, 1, 1))
         m.ProjectVersion.create(project=p, version_number=1)
         got = m.ProjectState.get_by_id(p.id)
         assert isinstance(got.id, str) and len(got.id) == 36
@@ -129,10 +127,10 @@ def rollback(migrator, database, *, fake=False):
 def test_failed_migration_on_postgresql_leaves_nothing(cli, server_url, migrations_copy, workdir):
     url = server_url("postgresql")
     assert cli("--db", url, "--migrations", migrations_copy, "migrate").exit_code == 0
-    (migrations_copy / "002_fails.py").write_text(textwrap.dedent(FAILS).lstrip())
+    (migrations_copy / f"{NEXT:03d}_fails.py").write_text(textwrap.dedent(FAILS).lstrip())
     r = cli("--db", url, "--migrations", migrations_copy, "migrate", "--no-backup")
     assert r.exit_code == 1
-    assert "002_fails" in r.stderr and "no_such_table" in r.stderr
+    assert f"{NEXT:03d}_fails" in r.stderr and "no_such_table" in r.stderr
     assert "stay applied" not in r.stderr  # transactional DDL: nothing half-done
     db = _open(url)
     try:
@@ -140,26 +138,26 @@ def test_failed_migration_on_postgresql_leaves_nothing(cli, server_url, migratio
     finally:
         db.close()
     r = cli("--db", url, "--migrations", migrations_copy, "status", "--json")
-    assert json.loads(r.stdout)["pending"] == ["002_fails"]
+    assert json.loads(r.stdout)["pending"] == [f"{NEXT:03d}_fails"]
 
 
 def test_failed_migration_on_mysql_reports_what_stayed_applied(cli, server_url, migrations_copy, workdir):
     url = server_url("mysql")
     assert cli("--db", url, "--migrations", migrations_copy, "migrate").exit_code == 0
-    (migrations_copy / "002_fails.py").write_text(textwrap.dedent(FAILS).lstrip())
+    (migrations_copy / f"{NEXT:03d}_fails.py").write_text(textwrap.dedent(FAILS).lstrip())
     r = cli("--db", url, "--migrations", migrations_copy, "migrate", "--no-backup")
     assert r.exit_code == 1
     first = r.stderr.splitlines()
     assert "MySQL commits each DDL statement" in r.stderr  # said before the run
     error = next(line for line in first if line.startswith("error: "))
-    assert "002_fails" in error and "2 of its statement(s) were committed" in error
+    assert f"{NEXT:03d}_fails" in error and "2 of its statement(s) were committed" in error
     assert "CREATE TABLE half_done" in error and "ALTER TABLE half_done ADD COLUMN note" in error
     assert "no_such_table" in error
     assert any(line.startswith("hint: ") and "aura-db migrate" in line for line in first)
     db = _open(url)
     try:
         assert "half_done" in db.get_tables()  # what MySQL committed really is there
-        assert list(db.execute_sql("SELECT name FROM aura_schema_history").fetchall()) == [("001_initial",)]
+        assert list(db.execute_sql("SELECT name FROM aura_schema_history").fetchall()) == [(n,) for n in SHIPPED]
         log = db.execute_sql(
             "SELECT outcome, error FROM aura_migration_log ORDER BY id DESC LIMIT 1").fetchone()
     finally:

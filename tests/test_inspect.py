@@ -11,6 +11,7 @@ import pytest
 
 from aura_db.db import engine_for
 from aura_db.migrations import default_migrations_dir, migrate
+from conftest import HEAD
 
 # Wide enough that no value is folded across lines, so a substring test sees it whole.
 WIDE = {"COLUMNS": "250"}
@@ -39,21 +40,21 @@ def test_overview_reports_engine_facts_and_every_table(cli, db_path):
     r = cli("--db", db_path, "inspect", "--json")
     assert r.exit_code == 0, r
     doc = json.loads(r.stdout)
-    assert doc["engine"] == "sqlite" and doc["head"] == "001_initial"
+    assert doc["engine"] == "sqlite" and doc["head"] == HEAD
     assert doc["facts"]["page_size"] > 0 and doc["facts"]["journal_mode"]
     assert doc["facts"]["file_size_bytes"] == db_path.stat().st_size
     assert doc["health"]["latency_ms"] >= 0
     tables = {t["name"]: t for t in doc["tables"]}
-    assert tables["ProjectStates"]["rows"] == 3 and tables["ProjectStates"]["indexes"] == 6
-    assert tables["ProjectVersions"]["indexes"] == 11
+    assert tables["ProjectStates"]["rows"] == 6 and tables["ProjectStates"]["indexes"] == 11
+    assert tables["ProjectVersions"]["indexes"] == 8
     assert tables["ProjectStates"]["size_exact"] is True and tables["ProjectStates"]["data_bytes"] > 0
-    assert sum(t["indexes"] for n, t in tables.items() if not n.startswith("aura_")) == 51
+    assert sum(t["indexes"] for n, t in tables.items() if not n.startswith("aura_")) == 146
 
 
 def test_overview_text(cli, db_path):
     r = cli("--db", db_path, "inspect")
     assert r.exit_code == 0, r
-    for needle in ("sqlite", "page size", "journal mode", "001_initial", "ProjectStates", "ExportHistory"):
+    for needle in ("sqlite", "page size", "journal mode", HEAD, "ProjectStates", "export_history"):
         assert needle in r.stdout
 
 
@@ -80,9 +81,9 @@ def test_table_detail(cli, db_path):
     r = cli("--db", db_path, "inspect", "table", "ProjectStates", "--json")
     assert r.exit_code == 0, r
     doc = json.loads(r.stdout)
-    assert doc["rows"] == 3 and doc["primary_key"] == ["Id"]
+    assert doc["rows"] == 6 and doc["primary_key"] == ["Id"]
     cols = {c["name"]: c for c in doc["columns"]}
-    assert cols["Title"]["type"] == "VARCHAR(500)" and cols["Title"]["nullable"] is False
+    assert cols["Title"]["type"] == "TEXT" and cols["Title"]["nullable"] is False  # as EF declares it
     assert cols["Description"]["nullable"] is True
     assert "IX_ProjectStates_Status_UpdatedAt" in {i["name"] for i in doc["indexes"]}
     assert {fk["table"] for fk in doc["foreign_keys_in"]} == {"SceneStates", "AssetStates", "RenderCheckpoints",
@@ -94,7 +95,7 @@ def test_table_detail_text_with_sample_rows(cli, db_path):
     r = cli("--db", db_path, "inspect", "table", "scenestates")  # any letter case
     assert r.exit_code == 0, r
     assert "SceneStates.ProjectId" in r.stdout and "CASCADE" in r.stdout
-    r = cli("--db", db_path, "inspect", "table", "Templates", "--rows", "2")
+    r = cli("--db", db_path, "inspect", "table", "Templates", "--rows", "2")  # the app's templates, any case
     assert r.exit_code == 0, r
     assert "Row 2 of 2" in r.stdout and "Row 3" not in r.stdout
 

@@ -15,7 +15,7 @@ from pathlib import Path
 import pytest
 
 from aura_db.db import engine_for, parse_url
-from tests.conftest import FIRST, migrations_with, run_subprocess
+from tests.conftest import FIRST, HEAD, NEXT, migrations_with, run_subprocess
 
 FAILING = ("def migrate(migrator, database, fake=False):\n"
            "    database.execute_sql('CREATE TABLE boom_first (id INTEGER PRIMARY KEY)')\n"
@@ -45,9 +45,9 @@ def _env(workdir: Path, migrations: Path) -> dict[str, str]:
 
 def test_ci_md_migrate_json_jq_backup_gives_the_safety_backup_of_a_failed_run(workdir):
     """docs/ci.md, as written: `aura-db migrate --json | jq -r .backup` (and `.backup // empty`)."""
-    folder = migrations_with(workdir / "m", **{"002_breaks": FAILING})
+    folder = migrations_with(workdir / "m", **{f"{NEXT:03d}_breaks": FAILING})
     env = _env(workdir, folder)
-    first = run_subprocess("migrate", "--to", FIRST, cwd=workdir, env=env)
+    first = run_subprocess("migrate", "--to", HEAD, cwd=workdir, env=env)
     assert first.returncode == 0, first.stderr
     aura = f"{sys.executable} -m aura_db"
     for jq in ("jq -r .backup", "jq -r '.backup // empty'"):
@@ -63,7 +63,7 @@ def test_ci_md_migrate_json_jq_backup_gives_the_safety_backup_of_a_failed_run(wo
     doc = json.loads(r.stdout)
     assert doc["ok"] is False and doc["exit_code"] == 1 == r.returncode
     assert f"\nerror: {doc['error']}\n" in f"\n{r.stderr}"
-    assert doc["migration"] == "002_breaks" and doc["migrations"] == []
+    assert doc["migration"] == f"{NEXT:03d}_breaks" and doc["migrations"] == []
     assert Path(doc["backup"]).is_file()
 
 
@@ -121,20 +121,20 @@ def test_lock_timeout_is_a_document_with_exit_5(cli, workdir):
 
 
 def test_a_failing_check_is_one_document_with_the_report(cli, workdir):
-    folder = migrations_with(workdir / "m", **{"002_noop": NOOP})
-    assert cli("--migrations", folder, "migrate", "--to", FIRST).exit_code == 0
+    folder = migrations_with(workdir / "m", **{f"{NEXT:03d}_noop": NOOP})
+    assert cli("--migrations", folder, "migrate", "--to", HEAD).exit_code == 0
     r = cli("--migrations", folder, "status", "--check", "--json")
     doc = _doc(r)
-    assert r.exit_code == 3 and doc["ok"] is False and doc["pending"] == ["002_noop"]
+    assert r.exit_code == 3 and doc["ok"] is False and doc["pending"] == [f"{NEXT:03d}_noop"]
 
 
 def test_interrupted_run_is_a_document_with_exit_130_and_what_it_did(cli, workdir):
-    folder = migrations_with(workdir / "m", **{"002_noop": NOOP, "003_ctrl_c": INTERRUPTING})
-    assert cli("--migrations", folder, "migrate", "--to", FIRST).exit_code == 0
+    folder = migrations_with(workdir / "m", **{f"{NEXT:03d}_noop": NOOP, f"{NEXT + 1:03d}_ctrl_c": INTERRUPTING})
+    assert cli("--migrations", folder, "migrate", "--to", HEAD).exit_code == 0
     r = cli("--migrations", folder, "migrate", "--json")
     doc = _doc(r)
     assert r.exit_code == 130 and doc["ok"] is False and "interrupted" in doc["error"]
-    assert doc["migrations"] == ["002_noop"]  # committed before the Ctrl-C
+    assert doc["migrations"] == [f"{NEXT:03d}_noop"]  # committed before the Ctrl-C
     assert Path(doc["backup"]).is_file()
 
 

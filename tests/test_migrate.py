@@ -11,6 +11,7 @@ import pytest
 
 from aura_db import migrations as core
 from aura_db.db import engine_for, parse_url
+from conftest import FIRST, HEAD, NEXT, SHIPPED
 
 REBUILD_PROJECTS = '''
 """Widen ProjectStates.Title: SQLite rebuilds the whole parent table."""
@@ -26,16 +27,16 @@ def rollback(migrator, database, *, fake=False):
 '''
 
 ADD_TAGS = '''
-"""Add ProjectStates.Tags."""
+"""Add ProjectStates.Labels."""
 import peewee as pw
 
 
 def migrate(migrator, database, *, fake=False):
-    migrator.add_fields("ProjectStates", tags=pw.TextField(column_name="Tags", null=True))
+    migrator.add_fields("ProjectStates", labels=pw.TextField(column_name="Labels", null=True))
 
 
 def rollback(migrator, database, *, fake=False):
-    migrator.remove_fields("ProjectStates", "tags")
+    migrator.remove_fields("ProjectStates", "labels")
 '''
 
 FAILS_HALF_WAY = '''
@@ -96,8 +97,8 @@ def seed_children(db: Path) -> None:
         )
         for s in range(4):
             con.execute(
-                "INSERT INTO SceneStates (Id, ProjectId, SceneIndex, DurationSeconds, IsCompleted, CreatedAt) "
-                "VALUES (?, ?, ?, 1.5, 0, ?)", (f"s-{p}-{s}", pid, s, now))
+                "INSERT INTO SceneStates (Id, ProjectId, SceneIndex, ScriptText, DurationSeconds, IsCompleted, CreatedAt) "
+                "VALUES (?, ?, ?, '', 1.5, 0, ?)", (f"s-{p}-{s}", pid, s, now))
             con.execute(
                 "INSERT INTO AssetStates (Id, ProjectId, AssetType, FilePath, FileSizeBytes, IsTemporary, CreatedAt) "
                 "VALUES (?, ?, 'Image', '/x.png', 10, 0, ?)", (f"a-{p}-{s}", pid, now))
@@ -120,7 +121,7 @@ def test_rebuilding_a_parent_table_keeps_every_child_row(cli, mig, workdir):
     db = workdir / "aura.db"
     assert cli("migrate").exit_code == 0
     seed_children(db)
-    write(mig, "002_widen_title", REBUILD_PROJECTS)
+    write(mig, f"{NEXT:03d}_widen_title", REBUILD_PROJECTS)
     r = cli("migrate", "--no-backup")
     assert r.exit_code == 0, r
     # The table really was rebuilt: the new definition is in the schema.
@@ -137,7 +138,7 @@ def test_rebuilding_a_parent_table_keeps_every_child_row(cli, mig, workdir):
 
 
 def test_foreign_keys_are_enforced_again_after_a_migration(mig, workdir):
-    write(mig, "002_widen_title", REBUILD_PROJECTS)
+    write(mig, f"{NEXT:03d}_widen_title", REBUILD_PROJECTS)
     engine = engine_for(parse_url("sqlite:///aura.db"))
     core.migrate(engine, mig)
     db = engine.open()
@@ -150,29 +151,29 @@ def test_foreign_keys_are_enforced_again_after_a_migration(mig, workdir):
 def test_a_failing_migration_leaves_the_database_exactly_as_before(cli, mig, workdir):
     db = workdir / "aura.db"
     assert cli("migrate").exit_code == 0
-    write(mig, "002_add_tags", ADD_TAGS)
-    write(mig, "003_fails", FAILS_HALF_WAY)
+    write(mig, f"{NEXT:03d}_add_tags", ADD_TAGS)
+    write(mig, f"{NEXT + 1:03d}_fails", FAILS_HALF_WAY)
     before_tables = tables(db)
     r = cli("migrate", "--no-backup")
     assert r.exit_code == 1
-    assert "003_fails" in r.stderr and "NoSuchTable" in r.stderr
+    assert f"{NEXT + 1:03d}_fails" in r.stderr and "NoSuchTable" in r.stderr
     assert "Traceback" not in r.stderr
     # 002 went through in its own transaction; 003 left nothing behind.
-    assert history(db) == ["001_initial", "002_add_tags"]
+    assert history(db) == [*SHIPPED, f"{NEXT:03d}_add_tags"]
     assert tables(db) == before_tables
     assert "Half" not in tables(db)
     log = sql(db, "SELECT command, outcome, migrations, error FROM aura_migration_log ORDER BY id")
-    assert log[-1][:3] == ("migrate", "failed", "002_add_tags")
+    assert log[-1][:3] == ("migrate", "failed", f"{NEXT:03d}_add_tags")
     assert "NoSuchTable" in log[-1][3]
 
 
 def test_a_foreign_key_violation_fails_the_migration_before_commit(cli, mig, workdir):
     db = workdir / "aura.db"
     assert cli("migrate").exit_code == 0
-    write(mig, "002_orphan", '''
+    write(mig, f"{NEXT:03d}_orphan", '''
         """Inserts a scene whose project does not exist."""
         def migrate(migrator, database, *, fake=False):
-            migrator.sql("INSERT INTO SceneStates (Id, ProjectId, SceneIndex, DurationSeconds, IsCompleted, CreatedAt) VALUES ('s', 'nope', 0, 0, 0, '2025-01-01')")
+            migrator.sql("INSERT INTO SceneStates (Id, ProjectId, SceneIndex, ScriptText, DurationSeconds, IsCompleted, CreatedAt) VALUES ('s', 'nope', 0, '', 0, 0, '2025-01-01')")
 
         def rollback(migrator, database, *, fake=False):
             pass
@@ -181,7 +182,7 @@ def test_a_foreign_key_violation_fails_the_migration_before_commit(cli, mig, wor
     assert r.exit_code == 1
     assert "foreign key check failed" in r.stderr and "SceneStates" in r.stderr
     assert sql(db, "SELECT count(*) FROM SceneStates") == [(0,)]
-    assert history(db) == ["001_initial"]
+    assert history(db) == SHIPPED
 
 
 # --------------------------------------------------------------------------
@@ -194,58 +195,71 @@ def test_migrate_on_an_empty_directory_builds_the_schema(cli, workdir):
     import json
 
     doc = json.loads(r.stdout)
-    assert doc["migrations"] == ["001_initial"] and doc["to_head"] == "001_initial"
-    assert len(tables(workdir / "aura.db")) == 15  # 13 Aura tables + history + audit log
+    assert doc["migrations"] == SHIPPED and doc["to_head"] == HEAD
+    # the app's 34 tables, EF's history table, aura-db's history and audit log
+    assert len(tables(workdir / "aura.db")) == 37
     r = cli("migrate")
     assert r.exit_code == 0 and "nothing to do" in r.stdout
 
 
 def test_migrate_to_stops_after_the_target(cli, mig, workdir):
-    write(mig, "002_add_tags", ADD_TAGS)
-    write(mig, "003_widen_title", REBUILD_PROJECTS)
-    r = cli("migrate", "--to", "2")
+    write(mig, f"{NEXT:03d}_add_tags", ADD_TAGS)
+    write(mig, f"{NEXT + 1:03d}_widen_title", REBUILD_PROJECTS)
+    r = cli("migrate", "--to", str(NEXT))
     assert r.exit_code == 0, r
-    assert history(workdir / "aura.db") == ["001_initial", "002_add_tags"]
+    assert history(workdir / "aura.db") == [*SHIPPED, f"{NEXT:03d}_add_tags"]
     r = cli("status", "--json")
     import json
 
-    assert json.loads(r.stdout)["pending"] == ["003_widen_title"]
+    assert json.loads(r.stdout)["pending"] == [f"{NEXT + 1:03d}_widen_title"]
 
 
-def test_fake_records_without_running(cli, mig, workdir):
+def test_fake_records_without_running_when_the_schema_already_matches(cli, mig, workdir):
     db = workdir / "aura.db"
     assert cli("migrate").exit_code == 0
-    write(mig, "002_add_tags", ADD_TAGS)
+    write(mig, f"{NEXT:03d}_add_tags", ADD_TAGS)
+    sql(db, 'ALTER TABLE "ProjectStates" ADD COLUMN "Labels" TEXT')  # applied by hand, as --fake expects
+    before = [r[1] for r in sql(db, "PRAGMA table_info(ProjectStates)")]
     r = cli("migrate", "--fake")
     assert r.exit_code == 0, r
-    assert history(db) == ["001_initial", "002_add_tags"]
-    cols = [r[1] for r in sql(db, "PRAGMA table_info(ProjectStates)")]
-    assert "Tags" not in cols
+    assert history(db) == [*SHIPPED, f"{NEXT:03d}_add_tags"]
+    assert [r[1] for r in sql(db, "PRAGMA table_info(ProjectStates)")] == before  # nothing ran
+
+
+def test_fake_refuses_a_schema_that_differs_and_lists_the_difference(cli, mig, workdir):
+    db = workdir / "aura.db"
+    assert cli("migrate").exit_code == 0
+    write(mig, f"{NEXT:03d}_add_tags", ADD_TAGS)
+    r = cli("migrate", "--fake")
+    assert r.exit_code == 3, r
+    assert "ProjectStates: column Labels is missing" in r.stderr and "nothing was recorded" in r.stderr
+    assert history(db) == SHIPPED
+    assert "Labels" not in [r[1] for r in sql(db, "PRAGMA table_info(ProjectStates)")]
 
 
 def test_dry_run_prints_sql_and_changes_nothing(cli, mig, workdir):
     db = workdir / "aura.db"
     assert cli("migrate").exit_code == 0
-    write(mig, "002_add_tags", ADD_TAGS)
+    write(mig, f"{NEXT:03d}_add_tags", ADD_TAGS)
     before = db.read_bytes()
     r = cli("migrate", "--dry-run")
     assert r.exit_code == 0, r
-    assert "-- migrate 002_add_tags" in r.stdout
-    assert 'ALTER TABLE "ProjectStates" ADD COLUMN "Tags" TEXT' in r.stdout
+    assert f"-- migrate {NEXT:03d}_add_tags" in r.stdout
+    assert 'ALTER TABLE "ProjectStates" ADD COLUMN "Labels" TEXT' in r.stdout
     assert db.read_bytes() == before
-    assert history(db) == ["001_initial"]
+    assert history(db) == SHIPPED
 
 
 def test_dry_run_json_gives_statements_per_migration(cli, mig, workdir):
     import json
 
     assert cli("migrate").exit_code == 0
-    write(mig, "002_add_tags", ADD_TAGS)
+    write(mig, f"{NEXT:03d}_add_tags", ADD_TAGS)
     r = cli("migrate", "--dry-run", "--json")
     doc = json.loads(r.stdout)
     assert doc["dry_run"] is True
-    assert list(doc["sql"]) == ["002_add_tags"]
-    assert any("ADD COLUMN" in s for s in doc["sql"]["002_add_tags"])
+    assert list(doc["sql"]) == [f"{NEXT:03d}_add_tags"]
+    assert any("ADD COLUMN" in s for s in doc["sql"][f"{NEXT:03d}_add_tags"])
 
 
 # --------------------------------------------------------------------------
@@ -254,22 +268,22 @@ def test_dry_run_json_gives_statements_per_migration(cli, mig, workdir):
 
 def test_rollback_target_stays_applied(cli, mig, workdir):
     db = workdir / "aura.db"
-    write(mig, "002_add_tags", ADD_TAGS)
-    write(mig, "003_widen_title", REBUILD_PROJECTS)
+    write(mig, f"{NEXT:03d}_add_tags", ADD_TAGS)
+    write(mig, f"{NEXT + 1:03d}_widen_title", REBUILD_PROJECTS)
     assert cli("migrate").exit_code == 0
-    r = cli("rollback", "001", "--yes", "--no-backup")
+    r = cli("rollback", HEAD.split("_", 1)[0], "--yes", "--no-backup")
     assert r.exit_code == 0, r
-    assert history(db) == ["001_initial"]
-    assert "Tags" not in [c[1] for c in sql(db, "PRAGMA table_info(ProjectStates)")]
+    assert history(db) == SHIPPED
+    assert "Labels" not in [c[1] for c in sql(db, "PRAGMA table_info(ProjectStates)")]
 
 
 def test_rollback_steps_and_all(cli, mig, workdir):
     db = workdir / "aura.db"
-    write(mig, "002_add_tags", ADD_TAGS)
-    write(mig, "003_widen_title", REBUILD_PROJECTS)
+    write(mig, f"{NEXT:03d}_add_tags", ADD_TAGS)
+    write(mig, f"{NEXT + 1:03d}_widen_title", REBUILD_PROJECTS)
     assert cli("migrate").exit_code == 0
     assert cli("rollback", "--steps", "2", "--yes", "--no-backup").exit_code == 0
-    assert history(db) == ["001_initial"]
+    assert history(db) == SHIPPED
     assert cli("migrate").exit_code == 0
     r = cli("rollback", "--all", "--yes", "--no-backup")
     assert r.exit_code == 0, r
@@ -289,12 +303,12 @@ def test_rollback_without_a_terminal_and_without_yes_refuses(cli, workdir):
 
 def test_rollback_of_a_migration_without_rollback_names_it(cli, mig, workdir):
     db = workdir / "aura.db"
-    write(mig, "002_index_title", NO_ROLLBACK)
+    write(mig, f"{NEXT:03d}_index_title", NO_ROLLBACK)
     assert cli("migrate").exit_code == 0
     r = cli("rollback", "--yes", "--no-backup")
     assert r.exit_code == 1
-    assert "002_index_title" in r.stderr and "rollback()" in r.stderr
-    assert history(db) == ["001_initial", "002_index_title"]
+    assert f"{NEXT:03d}_index_title" in r.stderr and "rollback()" in r.stderr
+    assert history(db) == [*SHIPPED, f"{NEXT:03d}_index_title"]
 
 
 def test_rollback_with_nothing_applied_is_nothing_to_do(cli, workdir):
@@ -312,24 +326,24 @@ def test_rollback_with_nothing_applied_is_nothing_to_do(cli, workdir):
 
 def test_rollback_dry_run_changes_nothing(cli, mig, workdir):
     db = workdir / "aura.db"
-    write(mig, "002_add_tags", ADD_TAGS)
+    write(mig, f"{NEXT:03d}_add_tags", ADD_TAGS)
     assert cli("migrate").exit_code == 0
     before = db.read_bytes()
     r = cli("rollback", "--dry-run")
     assert r.exit_code == 0, r
-    assert "-- rollback 002_add_tags" in r.stdout and "DROP COLUMN" in r.stdout
+    assert f"-- rollback {NEXT:03d}_add_tags" in r.stdout and "DROP COLUMN" in r.stdout
     assert db.read_bytes() == before
 
 
 def test_audit_log_records_who_when_what_and_outcome(cli, mig, workdir):
     db = workdir / "aura.db"
-    write(mig, "002_add_tags", ADD_TAGS)
+    write(mig, f"{NEXT:03d}_add_tags", ADD_TAGS)
     assert cli("migrate").exit_code == 0
     assert cli("rollback", "--yes", "--no-backup").exit_code == 0
     rows = sql(db, "SELECT command, actor, from_head, to_head, migrations, outcome, duration_ms, started_at "
                    "FROM aura_migration_log ORDER BY id")
-    assert rows[0][:6] == ("migrate", "tester", None, "002_add_tags", "001_initial,002_add_tags", "success")
-    assert rows[1][:6] == ("rollback", "tester", "002_add_tags", "001_initial", "002_add_tags", "success")
+    assert rows[0][:6] == ("migrate", "tester", None, f"{NEXT:03d}_add_tags", ",".join([*SHIPPED, f"{NEXT:03d}_add_tags"]), "success")
+    assert rows[1][:6] == ("rollback", "tester", f"{NEXT:03d}_add_tags", HEAD, f"{NEXT:03d}_add_tags", "success")
     assert all(r[6] >= 0 and r[7] for r in rows)
 
 
@@ -340,10 +354,10 @@ def test_audit_log_records_who_when_what_and_outcome(cli, mig, workdir):
 def test_status_reports_pending_and_check_exits_3(cli, mig, workdir):
     assert cli("migrate").exit_code == 0
     assert cli("status", "--check").exit_code == 0
-    write(mig, "002_add_tags", ADD_TAGS)
+    write(mig, f"{NEXT:03d}_add_tags", ADD_TAGS)
     r = cli("status", "--check")
     assert r.exit_code == 3
-    assert "002_add_tags" in r.stdout
+    assert f"{NEXT:03d}_add_tags" in r.stdout
     assert "1 pending" in r.stderr
 
 
@@ -351,28 +365,28 @@ def test_editing_an_applied_migration_is_drift(cli, mig, workdir):
     import json
 
     assert cli("migrate").exit_code == 0
-    path = mig / "001_initial.py"
+    path = mig / f"{FIRST}.py"
     path.write_text(path.read_text() + "\n# edited after it was applied\n")
     r = cli("status", "--check", "--json")
     assert r.exit_code == 3
     doc = json.loads(r.stdout)
-    assert doc["changed"] == ["001_initial"] and doc["drift"] is True
+    assert doc["changed"] == [FIRST] and doc["drift"] is True
     r = cli("migrate", "list", "--json")
     assert json.loads(r.stdout)[0]["checksum_state"] == "changed"
     r = cli("migrate")
     assert r.exit_code == 0
-    assert "warning: 001_initial was edited after it was applied" in r.stderr
+    assert f"warning: {FIRST} was edited after it was applied" in r.stderr
 
 
 def test_a_missing_applied_file_is_drift(cli, mig, workdir):
     import json
 
-    write(mig, "002_add_tags", ADD_TAGS)
+    write(mig, f"{NEXT:03d}_add_tags", ADD_TAGS)
     assert cli("migrate").exit_code == 0
-    (mig / "002_add_tags.py").unlink()
+    (mig / f"{NEXT:03d}_add_tags.py").unlink()
     r = cli("status", "--check", "--json")
     assert r.exit_code == 3
-    assert json.loads(r.stdout)["missing"] == ["002_add_tags"]
+    assert json.loads(r.stdout)["missing"] == [f"{NEXT:03d}_add_tags"]
     r = cli("migrate", "list")
     assert "missing" in r.stdout
 
@@ -383,7 +397,7 @@ def test_status_shows_engine_and_redacted_url(cli, workdir):
     assert cli("migrate").exit_code == 0
     r = cli("status", "--json")
     doc = json.loads(r.stdout)
-    assert doc["engine"] == "sqlite" and doc["head"] == "001_initial" and doc["reachable"] is True
+    assert doc["engine"] == "sqlite" and doc["head"] == HEAD and doc["reachable"] is True
 
 
 # --------------------------------------------------------------------------
@@ -437,14 +451,14 @@ def test_missing_migrations_folder(cli, workdir):
 def test_a_migration_with_a_syntax_error_is_named(cli, mig, workdir):
     db = workdir / "aura.db"
     assert cli("migrate").exit_code == 0
-    write(mig, "002_broken", "def migrate(migrator, database, *, fake=False)\n    pass\n")
+    write(mig, f"{NEXT:03d}_broken", "def migrate(migrator, database, *, fake=False)\n    pass\n")
     before = db.read_bytes()
     r = cli("migrate", "--no-backup")
     assert r.exit_code == 1
-    assert "002_broken.py" in r.stderr and "syntax error at line 1" in r.stderr
+    assert f"{NEXT:03d}_broken.py" in r.stderr and "syntax error at line 1" in r.stderr
     assert "Traceback" not in r.stderr
-    assert history(db) == ["001_initial"]
-    assert db.read_bytes() == before or history(db) == ["001_initial"]
+    assert history(db) == SHIPPED
+    assert db.read_bytes() == before or history(db) == SHIPPED
 
 
 def test_unknown_option_is_exit_2_on_one_line(cli, workdir):
@@ -461,19 +475,19 @@ def test_password_never_printed(cli, workdir):
 
 
 def test_gap_below_the_head_is_refused(cli, mig, workdir):
-    write(mig, "003_add_tags", ADD_TAGS)
+    write(mig, f"{NEXT + 1:03d}_add_tags", ADD_TAGS)
     assert cli("migrate").exit_code == 0
-    write(mig, "002_widen_title", REBUILD_PROJECTS)
+    write(mig, f"{NEXT:03d}_widen_title", REBUILD_PROJECTS)
     r = cli("migrate", "--no-backup")
     assert r.exit_code == 1
-    assert "002_widen_title" in r.stderr and "below the applied head" in r.stderr
+    assert f"{NEXT:03d}_widen_title" in r.stderr and "below the applied head" in r.stderr
 
 
 def test_duplicate_numbers_are_refused(cli, mig, workdir):
-    write(mig, "002_add_tags", ADD_TAGS)
-    write(mig, "002_widen_title", REBUILD_PROJECTS)
+    write(mig, f"{NEXT:03d}_add_tags", ADD_TAGS)
+    write(mig, f"{NEXT:03d}_widen_title", REBUILD_PROJECTS)
     r = cli("migrate")
-    assert r.exit_code == 2 and "share number 002" in r.stderr
+    assert r.exit_code == 2 and f"share number {NEXT:03d}" in r.stderr
 
 
 DROP_STATUS_INDEX = '''
@@ -491,7 +505,7 @@ def rollback(migrator, database, *, fake=False):
 
 def test_drop_index_by_columns_finds_the_named_index(cli, mig, workdir):
     db = workdir / "aura.db"
-    write(mig, "002_drop_status_index", DROP_STATUS_INDEX)
+    write(mig, f"{NEXT:03d}_drop_status_index", DROP_STATUS_INDEX)
     r = cli("migrate", "--no-backup")
     assert r.exit_code == 0, r
     names = {row[0] for row in sql(db, "SELECT name FROM sqlite_master WHERE type='index'")}

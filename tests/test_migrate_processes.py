@@ -12,6 +12,8 @@ from pathlib import Path
 
 import pytest
 
+from conftest import HEAD, NEXT, SHIPPED
+
 SLOW = '''
 """Adds a column, then sleeps so another process can collide with the run."""
 import os
@@ -21,16 +23,16 @@ import peewee as pw
 
 
 def migrate(migrator, database, *, fake=False):
-    migrator.add_fields("ProjectStates", tags=pw.TextField(column_name="Tags", null=True))
+    migrator.add_fields("ProjectStates", labels=pw.TextField(column_name="Labels", null=True))
     if not fake:
         migrator.sql('INSERT INTO "ActionLogs" ("Id", "UserId", "ActionType", "Timestamp", "Status", '
-                     '"CanBatch", "IsPersistent") VALUES (\\'{pid}\\', \\'u\\', \\'slow\\', \\'2025-01-01\\', '
-                     '\\'Applied\\', 0, 1)'.replace("{pid}", str(os.getpid())))
+                     '"CanBatch", "IsPersistent", "Description") VALUES (\\'{pid}\\', \\'u\\', \\'slow\\', \\'2025-01-01\\', '
+                     '\\'Applied\\', 0, 1, \\'\\')'.replace("{pid}", str(os.getpid())))
         migrator.run(time.sleep, float(os.environ.get("SLOW_SECONDS", "1.5")))
 
 
 def rollback(migrator, database, *, fake=False):
-    migrator.remove_fields("ProjectStates", "tags")
+    migrator.remove_fields("ProjectStates", "labels")
 '''
 
 
@@ -57,8 +59,8 @@ def _rows(db: Path, query: str):
         con.close()
 
 
-def _migrate_to_001(cwd: Path, env: dict[str, str]) -> None:
-    r = subprocess.run([sys.executable, "-m", "aura_db", "migrate", "--to", "1"], cwd=cwd, env=env,
+def _migrate_shipped(cwd: Path, env: dict[str, str]) -> None:
+    r = subprocess.run([sys.executable, "-m", "aura_db", "migrate", "--to", HEAD], cwd=cwd, env=env,
                        capture_output=True, text=True, timeout=60, stdin=subprocess.DEVNULL)
     assert r.returncode == 0, r.stderr
 
@@ -79,7 +81,7 @@ def _wait_for_sleep(db: Path, timeout: float = 20) -> None:
 
 @pytest.fixture
 def slow(migrations_copy):
-    (migrations_copy / "002_slow.py").write_text(SLOW.lstrip())
+    (migrations_copy / f"{NEXT:03d}_slow.py").write_text(SLOW.lstrip())
     return migrations_copy
 
 
@@ -89,17 +91,17 @@ def test_four_concurrent_runs_apply_each_migration_once(slow, tmp_path):
     results = [p.communicate(timeout=120) + (p.returncode,) for p in procs]
     assert [r[2] for r in results] == [0, 0, 0, 0], results
     db = tmp_path / "aura.db"
-    assert _rows(db, "SELECT name FROM aura_schema_history ORDER BY id") == [("001_initial",), ("002_slow",)]
+    assert _rows(db, "SELECT name FROM aura_schema_history ORDER BY id") == [*[(n,) for n in SHIPPED], (f"{NEXT:03d}_slow",)]
     # 002's insert ran exactly once, in one process.
     assert _rows(db, "SELECT count(*) FROM ActionLogs WHERE ActionType='slow'") == [(1,)]
     applied = _rows(db, "SELECT migrations FROM aura_migration_log WHERE outcome='success' AND migrations != ''")
-    assert applied == [("001_initial,002_slow",)]
+    assert applied == [(",".join([*SHIPPED, f"{NEXT:03d}_slow"]),)]
     assert sum("nothing to do" in r[0] for r in results) == 3
 
 
 def test_second_run_waits_for_the_lock_then_exits_5(slow, tmp_path):
     env = _env(slow, SLOW_SECONDS="6")
-    _migrate_to_001(tmp_path, env)
+    _migrate_shipped(tmp_path, env)
     first = _start(["migrate", "--no-backup"], tmp_path, env)
     try:
         _wait_for_sleep(tmp_path / "aura.db")
@@ -120,15 +122,15 @@ def test_second_run_waits_for_the_lock_then_exits_5(slow, tmp_path):
 def test_sigkill_mid_migration_leaves_no_lock_and_no_half_migration(slow, tmp_path):
     db = tmp_path / "aura.db"
     env = _env(slow, SLOW_SECONDS="30")
-    _migrate_to_001(tmp_path, env)
+    _migrate_shipped(tmp_path, env)
     victim = _start(["migrate", "--no-backup"], tmp_path, env)
     _wait_for_sleep(db)
     victim.send_signal(signal.SIGKILL)
     victim.wait(timeout=10)
     assert victim.returncode == -signal.SIGKILL
-    # The database is as it was before 002: no column, no row, no history.
-    assert _rows(db, "SELECT name FROM aura_schema_history ORDER BY id") == [("001_initial",)]
-    assert "Tags" not in [r[1] for r in _rows(db, "PRAGMA table_info(ProjectStates)")]
+    # The database is as it was before the slow migration: no column, no row, no history.
+    assert _rows(db, "SELECT name FROM aura_schema_history ORDER BY id") == [(n,) for n in SHIPPED]
+    assert "Labels" not in [r[1] for r in _rows(db, "PRAGMA table_info(ProjectStates)")]
     assert _rows(db, "SELECT count(*) FROM ActionLogs") == [(0,)]
     # ... and the next run is not blocked by a stale lock.
     env["SLOW_SECONDS"] = "0"
@@ -137,22 +139,22 @@ def test_sigkill_mid_migration_leaves_no_lock_and_no_half_migration(slow, tmp_pa
         cwd=tmp_path, env=env, capture_output=True, text=True, timeout=60, stdin=subprocess.DEVNULL,
     )
     assert again.returncode == 0, again.stderr
-    assert _rows(db, "SELECT name FROM aura_schema_history ORDER BY id") == [("001_initial",), ("002_slow",)]
+    assert _rows(db, "SELECT name FROM aura_schema_history ORDER BY id") == [*[(n,) for n in SHIPPED], (f"{NEXT:03d}_slow",)]
     assert _rows(db, "PRAGMA integrity_check") == [("ok",)]
 
 
 def test_ctrl_c_mid_migration_exits_130_and_rolls_back(slow, tmp_path):
     db = tmp_path / "aura.db"
     env = _env(slow, SLOW_SECONDS="30")
-    _migrate_to_001(tmp_path, env)
+    _migrate_shipped(tmp_path, env)
     run = _start(["migrate", "--no-backup"], tmp_path, env)
     _wait_for_sleep(db)
     run.send_signal(signal.SIGINT)
     _out, err = run.communicate(timeout=30)
     assert run.returncode == 130, err
     assert "Traceback" not in err
-    assert _rows(db, "SELECT name FROM aura_schema_history ORDER BY id") == [("001_initial",)]
-    assert "Tags" not in [r[1] for r in _rows(db, "PRAGMA table_info(ProjectStates)")]
+    assert _rows(db, "SELECT name FROM aura_schema_history ORDER BY id") == [(n,) for n in SHIPPED]
+    assert "Labels" not in [r[1] for r in _rows(db, "PRAGMA table_info(ProjectStates)")]
     assert _rows(db, "SELECT outcome FROM aura_migration_log ORDER BY id DESC LIMIT 1") == [("interrupted",)]
 
 

@@ -13,6 +13,7 @@ from pathlib import Path
 import pytest
 
 from tests.test_backup import ADD_TAGS, add_notes, backup_json, backups, damage_page_of, flip_byte, notes, sql
+from conftest import HEAD, NEXT
 
 
 @pytest.fixture
@@ -82,7 +83,7 @@ def test_restore_shows_what_will_happen_before_asking(cli, live):
     add_notes(live, 2, "after")
     r = cli("--no-color", "restore", "latest", input="n\n")
     assert r.exit_code == 6
-    assert "schema 001_initial" in r.stderr
+    assert f"schema {HEAD}" in r.stderr
     assert "Notes" in r.stderr and "20" in r.stderr and "22" in r.stderr
 
 
@@ -190,17 +191,17 @@ def test_latest_is_the_newest_backup_of_this_database_not_of_another_in_the_same
 def test_restore_says_when_the_database_is_ahead_of_the_migrations_on_disk(cli, migrations_copy, workdir,
                                                                           monkeypatch):
     monkeypatch.setenv("AURA_DB_MIGRATIONS", str(migrations_copy))
-    (migrations_copy / "002_add_tags.py").write_text(textwrap.dedent(ADD_TAGS).lstrip())
+    (migrations_copy / f"{NEXT:03d}_add_tags.py").write_text(textwrap.dedent(ADD_TAGS).lstrip())
     assert cli("migrate").exit_code == 0
     backup_json(cli)
-    (migrations_copy / "002_add_tags.py").unlink()  # an older checkout of the code
+    (migrations_copy / f"{NEXT:03d}_add_tags.py").unlink()  # an older checkout of the code
     r = cli("restore", "latest", "--yes", "--no-safety-backup")
     assert r.exit_code == 0, r
-    assert "applied but not among the migrations on disk: 002_add_tags" in r.stdout
+    assert f"applied but not among the migrations on disk: {NEXT:03d}_add_tags" in r.stdout
     assert "up to date" not in r.stdout
     r = cli("restore", "latest", "--yes", "--no-safety-backup", "--json")
     doc = json.loads(r.stdout)
-    assert doc["not_on_disk"] == ["002_add_tags"] and doc["pending"] == []
+    assert doc["not_on_disk"] == [f"{NEXT:03d}_add_tags"] and doc["pending"] == []
 
 
 @pytest.mark.parametrize("damage", ["pages", "header"])
@@ -240,13 +241,13 @@ def test_restore_reports_pending_migrations(cli, migrations_copy, workdir, monke
     monkeypatch.setenv("AURA_DB_MIGRATIONS", str(migrations_copy))
     assert cli("migrate").exit_code == 0
     backup_json(cli)
-    (migrations_copy / "002_add_tags.py").write_text(textwrap.dedent(ADD_TAGS).lstrip())
+    (migrations_copy / f"{NEXT:03d}_add_tags.py").write_text(textwrap.dedent(ADD_TAGS).lstrip())
     assert cli("migrate", "--no-backup").exit_code == 0
     r = cli("restore", "latest", "--yes", "--no-safety-backup")
     assert r.exit_code == 0, r
     assert "1 pending: run aura-db migrate" in r.stdout
     r = cli("restore", "latest", "--yes", "--no-safety-backup", "--json")
-    assert json.loads(r.stdout)["pending"] == ["002_add_tags"]
+    assert json.loads(r.stdout)["pending"] == [f"{NEXT:03d}_add_tags"]
 
 
 def test_restore_over_a_wal_database_leaves_no_stale_wal(cli, live, workdir):

@@ -15,6 +15,9 @@ import pytest
 from aura_db import __version__
 from aura_db import script as core
 from aura_db.migrations import checksum
+from conftest import FIRST, HEAD, NEXT, SHIPPED
+
+HEAD_N = HEAD.split("_", 1)[0]  # the number of the newest shipped migration
 
 # 002 rebuilds the parent table on SQLite (a real intermediate state is
 # needed to script it), 003 adds a column and an index.
@@ -32,20 +35,20 @@ def rollback(migrator, database, *, fake=False):
 '''
 
 ADD_TAGS = '''
-"""Add ProjectStates.Tags with an index."""
+"""Add ProjectStates.Labels with an index."""
 import peewee as pw
 
 
 def migrate(migrator, database, *, fake=False):
-    migrator.add_fields("ProjectStates", tags=pw.CharField(column_name="Tags", max_length=200, null=True))
-    migrator.add_index("ProjectStates", "tags", "status")
+    migrator.add_fields("ProjectStates", labels=pw.CharField(column_name="Labels", max_length=200, null=True))
+    migrator.add_index("ProjectStates", "labels", "status")
 
 
 def rollback(migrator, database, *, fake=False):
     # peewee-migrate's drop_index cannot read the model-level indexes 001
     # declares, so the index goes by name.
-    migrator.sql('DROP INDEX "ProjectStates_Tags_Status"')
-    migrator.remove_fields("ProjectStates", "tags")
+    migrator.sql('DROP INDEX "ProjectStates_Labels_Status"')
+    migrator.remove_fields("ProjectStates", "labels")
 '''
 
 RUNS_PYTHON = '''
@@ -85,8 +88,8 @@ def write(folder: Path, name: str, source: str) -> Path:
 
 @pytest.fixture
 def mig(migrations_copy: Path) -> Path:
-    write(migrations_copy, "002_widen_title", WIDEN_TITLE)
-    write(migrations_copy, "003_add_tags", ADD_TAGS)
+    write(migrations_copy, f"{NEXT:03d}_widen_title", WIDEN_TITLE)
+    write(migrations_copy, f"{NEXT + 1:03d}_add_tags", ADD_TAGS)
     return migrations_copy
 
 
@@ -117,8 +120,8 @@ def schema(db: Path) -> dict:
                 out["indexes"][idx[1]] = (t, bool(idx[2]), cols)
         out["history"] = con.execute(
             "SELECT name, checksum FROM aura_schema_history ORDER BY id").fetchall()
-        if "SystemConfiguration" in names:
-            out["sysconfig"] = con.execute('SELECT "Id", "IsSetupComplete" FROM "SystemConfiguration"').fetchall()
+        if "system_configuration" in names:
+            out["sysconfig"] = con.execute('SELECT "id", "is_setup_complete" FROM "system_configuration"').fetchall()
         return out
     finally:
         con.close()
@@ -141,25 +144,25 @@ def test_scripted_sqlite_database_equals_the_migrated_one(cli, mig, workdir):
     assert a["tables"] == b["tables"]
     assert a["indexes"] == b["indexes"]
     assert a["history"] == b["history"]
-    assert [n for n, _ in b["history"]] == ["001_initial", "002_widen_title", "003_add_tags"]
-    assert dict(b["history"])["003_add_tags"] == checksum(mig / "003_add_tags.py")
+    assert [n for n, _ in b["history"]] == [*SHIPPED, f"{NEXT:03d}_widen_title", f"{NEXT + 1:03d}_add_tags"]
+    assert dict(b["history"])[f"{NEXT + 1:03d}_add_tags"] == checksum(mig / f"{NEXT + 1:03d}_add_tags.py")
     assert b["sysconfig"] == [(1, 0)]
-    assert "Tags" in [c[0] for c in b["tables"]["ProjectStates"]]
+    assert "Labels" in [c[0] for c in b["tables"]["ProjectStates"]]
 
     r = cli("--db", scripted, "--migrations", mig, "status", "--check")
     assert r.exit_code == 0, r
     r = cli("--db", scripted, "--migrations", mig, "status", "--json")
     doc = json.loads(r.stdout)
-    assert doc["up_to_date"] and doc["head"] == "003_add_tags"
+    assert doc["up_to_date"] and doc["head"] == f"{NEXT + 1:03d}_add_tags"
     assert {m["checksum_state"] for m in doc["migrations"]} == {"ok"}
 
 
 def test_migrate_after_a_partial_script_applies_the_rest(cli, mig, workdir):
     db = workdir / "db.sqlite"
-    assert cli("--migrations", mig, "script", "up.sql", "--to", "002").exit_code == 0
+    assert cli("--migrations", mig, "script", "up.sql", "--to", f"{NEXT:03d}").exit_code == 0
     run_script_sqlite(workdir / "up.sql", db)
     r = cli("--db", db, "--migrations", mig, "status", "--json")
-    assert json.loads(r.stdout)["pending"] == ["003_add_tags"]
+    assert json.loads(r.stdout)["pending"] == [f"{NEXT + 1:03d}_add_tags"]
     r = cli("--db", db, "--migrations", mig, "migrate", "--no-backup")
     assert r.exit_code == 0, r
     assert cli("--db", db, "--migrations", mig, "status", "--check").exit_code == 0
@@ -169,18 +172,18 @@ def test_rollback_script_undoes_newest_first_and_removes_history(cli, mig, workd
     db = workdir / "db.sqlite"
     assert cli("--migrations", mig, "script", "up.sql").exit_code == 0
     run_script_sqlite(workdir / "up.sql", db)
-    r = cli("--migrations", mig, "script", "down.sql", "--rollback", "--to", "001")
+    r = cli("--migrations", mig, "script", "down.sql", "--rollback", "--to", HEAD_N)
     assert r.exit_code == 0, r
     text = (workdir / "down.sql").read_text()
-    assert text.index("-- rollback 003_add_tags") < text.index("-- rollback 002_widen_title")
-    assert "-- rollback 001_initial" not in text
+    assert text.index(f"-- rollback {NEXT + 1:03d}_add_tags") < text.index(f"-- rollback {NEXT:03d}_widen_title")
+    assert f"-- rollback {FIRST}" not in text
     run_script_sqlite(workdir / "down.sql", db)
     s = schema(db)
-    assert [n for n, _ in s["history"]] == ["001_initial"]
-    assert "Tags" not in [c[0] for c in s["tables"]["ProjectStates"]]
+    assert [n for n, _ in s["history"]] == SHIPPED
+    assert "Labels" not in [c[0] for c in s["tables"]["ProjectStates"]]
     assert "IX_ProjectStates_Status" in s["indexes"]  # the rebuild back kept 001's indexes
     # and the full way down leaves only aura-db's own tables
-    assert cli("--migrations", mig, "script", "all.sql", "--rollback", "--from", "001").exit_code == 0
+    assert cli("--migrations", mig, "script", "all.sql", "--rollback", "--from", HEAD_N).exit_code == 0
     run_script_sqlite(workdir / "all.sql", db)
     assert set(schema(db)["tables"]) == {"aura_schema_history", "aura_migration_log"}
     assert schema(db)["history"] == []
@@ -199,15 +202,15 @@ def test_history_ddl_is_what_migrate_creates(cli, workdir):
 
 
 def test_header_names_range_dialect_version_and_checksums(cli, mig, workdir):
-    r = cli("--migrations", mig, "script", "--from", "1")
+    r = cli("--migrations", mig, "script", "--from", HEAD_N)
     assert r.exit_code == 0, r
     head = r.stdout.split("\n\n", 1)[0]
     assert f"aura-db {__version__}" in head
     assert "sqlite" in head
-    assert "from 001_initial to 003_add_tags" in head
-    assert checksum(mig / "002_widen_title.py") in head
-    assert checksum(mig / "003_add_tags.py") in head
-    assert "-- migrate 001_initial" not in r.stdout  # --from names the state it starts from
+    assert f"from {HEAD} to {NEXT + 1:03d}_add_tags" in head
+    assert checksum(mig / f"{NEXT:03d}_widen_title.py") in head
+    assert checksum(mig / f"{NEXT + 1:03d}_add_tags.py") in head
+    assert f"-- migrate {HEAD}" not in r.stdout  # --from names the state it starts from
 
 
 def test_script_never_creates_or_touches_a_database(cli, mig, workdir):
@@ -220,9 +223,9 @@ def test_script_json_gives_statements_per_migration(cli, mig, workdir):
     r = cli("--migrations", mig, "script", "out.sql", "--json")
     assert r.exit_code == 0, r
     doc = json.loads(r.stdout)
-    assert [m["name"] for m in doc["migrations"]] == ["001_initial", "002_widen_title", "003_add_tags"]
-    tags = doc["migrations"][2]["statements"]
-    assert any("ADD COLUMN" in s and '"Tags"' in s for s in tags)
+    assert [m["name"] for m in doc["migrations"]] == [*SHIPPED, f"{NEXT:03d}_widen_title", f"{NEXT + 1:03d}_add_tags"]
+    tags = doc["migrations"][len(SHIPPED) + 1]["statements"]
+    assert any("ADD COLUMN" in s and '"Labels"' in s for s in tags)
     assert doc["output"].endswith("out.sql") and (workdir / "out.sql").exists()
 
 
@@ -238,13 +241,13 @@ def _normalise(statements: list[str]) -> list[str]:
 
 def test_migrate_dry_run_and_script_agree_on_the_pending_range(cli, mig, workdir):
     db = workdir / "db.sqlite"
-    assert cli("--db", db, "--migrations", mig, "migrate", "--to", "001", "--no-backup").exit_code == 0
+    assert cli("--db", db, "--migrations", mig, "migrate", "--to", HEAD_N, "--no-backup").exit_code == 0
     dry = cli("--db", db, "--migrations", mig, "migrate", "--dry-run", "--json")
     assert dry.exit_code == 0, dry
-    scripted = cli("--migrations", mig, "script", "--from", "001", "--json")
+    scripted = cli("--migrations", mig, "script", "--from", HEAD_N, "--json")
     sql = json.loads(dry.stdout)["sql"]
     per = {m["name"]: m["statements"] for m in json.loads(scripted.stdout)["migrations"]}
-    assert list(sql) == list(per) == ["002_widen_title", "003_add_tags"]
+    assert list(sql) == list(per) == [f"{NEXT:03d}_widen_title", f"{NEXT + 1:03d}_add_tags"]
     for name in sql:
         assert _normalise(sql[name]) == _normalise(per[name]), name
     # and from an empty database, 001 included
@@ -260,14 +263,14 @@ def test_rollback_dry_run_and_rollback_script_agree(cli, mig, workdir):
     db = workdir / "db.sqlite"
     assert cli("--db", db, "--migrations", mig, "migrate", "--no-backup").exit_code == 0
     before = schema(db)
-    dry = cli("--db", db, "--migrations", mig, "rollback", "001", "--dry-run", "--json")
+    dry = cli("--db", db, "--migrations", mig, "rollback", HEAD_N, "--dry-run", "--json")
     assert dry.exit_code == 0, dry
     assert schema(db) == before
-    scripted = cli("--migrations", mig, "script", "--rollback", "--to", "001", "--json")
+    scripted = cli("--migrations", mig, "script", "--rollback", "--to", HEAD_N, "--json")
     assert scripted.exit_code == 0, scripted
     per = {m["name"]: m["statements"] for m in json.loads(scripted.stdout)["migrations"]}
     sql = json.loads(dry.stdout)["sql"]
-    assert list(sql) == list(per) == ["003_add_tags", "002_widen_title"]
+    assert list(sql) == list(per) == [f"{NEXT + 1:03d}_add_tags", f"{NEXT:03d}_widen_title"]
     assert sql == per
 
 
@@ -276,28 +279,28 @@ def test_rollback_dry_run_and_rollback_script_agree(cli, mig, workdir):
 
 
 def test_a_python_migration_stops_the_script_naming_it(cli, mig, workdir):
-    write(mig, "004_backfill", RUNS_PYTHON)
+    write(mig, f"{NEXT + 2:03d}_backfill", RUNS_PYTHON)
     r = cli("--migrations", mig, "script", "out.sql")
     assert r.exit_code == 1
-    assert "004_backfill" in r.stderr and "backfill" in r.stderr and "--allow-python" in r.stderr
+    assert f"{NEXT + 2:03d}_backfill" in r.stderr and "backfill" in r.stderr and "--allow-python" in r.stderr
     assert r.stderr.startswith("error: ") and "Traceback" not in r.stderr
     assert not (workdir / "out.sql").exists()
 
 
 def test_allow_python_writes_it_as_a_comment(cli, mig, workdir):
-    write(mig, "004_backfill", RUNS_PYTHON)
+    write(mig, f"{NEXT + 2:03d}_backfill", RUNS_PYTHON)
     r = cli("--migrations", mig, "script", "--allow-python")
     assert r.exit_code == 0, r
     assert "-- (Python) migrator.run(backfill)" in r.stdout
-    assert "UPDATE" not in r.stdout.split("-- migrate 004_backfill", 1)[1]
-    assert "004_backfill" in r.stderr  # warned
+    assert "UPDATE" not in r.stdout.split(f"-- migrate {NEXT + 2:03d}_backfill", 1)[1]
+    assert f"{NEXT + 2:03d}_backfill" in r.stderr  # warned
 
 
 def test_executing_sql_inside_migrate_counts_as_python(cli, mig, workdir):
-    write(mig, "004_count", EXECUTES_DIRECTLY)
-    r = cli("--migrations", mig, "script", "--from", "003")
+    write(mig, f"{NEXT + 2:03d}_count", EXECUTES_DIRECTLY)
+    r = cli("--migrations", mig, "script", "--from", f"{NEXT + 1:03d}")
     assert r.exit_code == 1
-    assert "004_count" in r.stderr and "directly" in r.stderr
+    assert f"{NEXT + 2:03d}_count" in r.stderr and "directly" in r.stderr
 
 
 # --------------------------------------------------------------------------
@@ -310,8 +313,8 @@ def test_executing_sql_inside_migrate_counts_as_python(cli, mig, workdir):
         (["--dialect", "oracle"], "oracle"),
         (["--idempotent"], "--idempotent"),
         (["--from", "042"], "unknown migration target"),
-        (["--from", "003", "--to", "001"], "--rollback"),
-        (["--rollback", "--from", "001", "--to", "003"], "goes down"),
+        (["--from", f"{NEXT + 1:03d}", "--to", HEAD_N], "--rollback"),
+        (["--rollback", "--from", HEAD_N, "--to", f"{NEXT + 1:03d}"], "goes down"),
     ],
 )
 def test_bad_input_is_exit_2_on_one_line(cli, mig, workdir, args, message):
@@ -323,7 +326,7 @@ def test_bad_input_is_exit_2_on_one_line(cli, mig, workdir, args, message):
 
 
 def test_nothing_in_range_is_success_with_only_history_tables(cli, mig, workdir):
-    r = cli("--migrations", mig, "script", "--from", "003")
+    r = cli("--migrations", mig, "script", "--from", f"{NEXT + 1:03d}")
     assert r.exit_code == 0, r
     assert "nothing to do" in r.stdout and "-- migrate" not in r.stdout
     assert "aura_schema_history" in r.stdout
@@ -340,51 +343,51 @@ def test_output_into_a_missing_folder_is_one_line(cli, mig, workdir):
 
 
 def test_postgresql_and_mysql_scripts_need_no_server(cli, mig, workdir):
-    pg = cli("--migrations", mig, "script", "--dialect", "postgresql", "--to", "001")
+    pg = cli("--migrations", mig, "script", "--dialect", "postgresql", "--to", HEAD_N)
     assert pg.exit_code == 0, pg
     assert '"Id" UUID NOT NULL PRIMARY KEY' in pg.stdout and "JSONB" in pg.stdout
     assert "(now() AT TIME ZONE 'UTC')" in pg.stdout
-    my = cli("--migrations", mig, "script", "--dialect", "mysql", "--to", "001")
+    my = cli("--migrations", mig, "script", "--dialect", "mysql", "--to", HEAD_N)
     assert my.exit_code == 0, my
     assert "`ProjectStates`" in my.stdout and "DATETIME(6)" in my.stdout
     assert "BEGIN;" not in my.stdout  # MySQL commits DDL: no transaction is promised
 
 
 def test_idempotent_postgresql_guards_every_block_with_its_history_row(cli, mig, workdir):
-    r = cli("--migrations", mig, "script", "--dialect", "postgresql", "--idempotent", "--to", "003")
+    r = cli("--migrations", mig, "script", "--dialect", "postgresql", "--idempotent", "--to", f"{NEXT + 1:03d}")
     assert r.exit_code == 0, r
-    for name in ("001_initial", "002_widen_title", "003_add_tags"):
+    for name in (HEAD, f"{NEXT:03d}_widen_title", f"{NEXT + 1:03d}_add_tags"):
         assert f"IF NOT EXISTS (SELECT 1 FROM \"aura_schema_history\" WHERE \"name\" = '{name}') THEN" in r.stdout
-    assert r.stdout.count("DO $aura$") == 3
+    assert r.stdout.count("DO $aura$") == len(SHIPPED) + 2
 
 
 def test_a_step_that_reads_the_schema_asks_for_a_server(cli, migrations_copy, workdir):
     # PostgreSQL renames a table's sequence along with it, which it has to look up.
-    write(migrations_copy, "002_rename", '''
+    write(migrations_copy, f"{NEXT:03d}_rename", '''
         """Rename a table."""
 
 
         def migrate(migrator, database, *, fake=False):
-            migrator.rename_table("ExportHistory", "Exports")
+            migrator.rename_table("export_history", "exports")
 
 
         def rollback(migrator, database, *, fake=False):
-            migrator.rename_table("Exports", "ExportHistory")
+            migrator.rename_table("exports", "export_history")
     ''')
     r = cli("--migrations", migrations_copy, "script", "--dialect", "postgresql")
     assert r.exit_code == 2, r
-    assert "002_rename" in r.stderr and "needs a server" in r.stderr and "--db" in r.stderr
+    assert f"{NEXT:03d}_rename" in r.stderr and "needs a server" in r.stderr and "--db" in r.stderr
     # SQLite needs none: it runs in memory
     r = cli("--migrations", migrations_copy, "script")
     assert r.exit_code == 0, r
-    assert 'ALTER TABLE "ExportHistory" RENAME TO "Exports"' in r.stdout
+    assert 'ALTER TABLE "export_history" RENAME TO "exports"' in r.stdout
 
 
 def test_build_returns_data_and_prints_nothing(mig, capsys):
-    result = core.build(mig, dialect="sqlite", from_="002")
-    assert result.names == ["003_add_tags"]
-    assert result.from_head == "002_widen_title" and result.to_head == "003_add_tags"
-    assert result.to_dict()["migrations"][0]["checksum"] == checksum(mig / "003_add_tags.py")
+    result = core.build(mig, dialect="sqlite", from_=f"{NEXT:03d}")
+    assert result.names == [f"{NEXT + 1:03d}_add_tags"]
+    assert result.from_head == f"{NEXT:03d}_widen_title" and result.to_head == f"{NEXT + 1:03d}_add_tags"
+    assert result.to_dict()["migrations"][0]["checksum"] == checksum(mig / f"{NEXT + 1:03d}_add_tags.py")
     assert capsys.readouterr() == ("", "")
 
 
@@ -396,7 +399,7 @@ def test_scripted_shipped_schema_passes_verify(cli, workdir):
 
 
 def test_mysql_script_without_a_server_and_where_it_needs_one(cli, migrations_copy, workdir):
-    write(migrations_copy, "002_add_note", '''
+    write(migrations_copy, f"{NEXT:03d}_add_note", '''
         """Add a nullable column and drop it again on the way down."""
         import peewee as pw
 
@@ -408,26 +411,26 @@ def test_mysql_script_without_a_server_and_where_it_needs_one(cli, migrations_co
         def rollback(migrator, database, *, fake=False):
             migrator.remove_fields("ProjectStates", "note")
     ''')
-    r = cli("--migrations", migrations_copy, "script", "--dialect", "mysql", "--from", "001")
+    r = cli("--migrations", migrations_copy, "script", "--dialect", "mysql", "--from", HEAD_N)
     assert r.exit_code == 0, r
     assert "ALTER TABLE `ProjectStates` ADD COLUMN `Note` TEXT;" in r.stdout
     # the way down asks which foreign keys the table has: the model state answers
-    r = cli("--migrations", migrations_copy, "script", "--dialect", "mysql", "--rollback", "--to", "001")
+    r = cli("--migrations", migrations_copy, "script", "--dialect", "mysql", "--rollback", "--to", HEAD_N)
     assert r.exit_code == 0, r
     assert "ALTER TABLE `ProjectStates` DROP COLUMN `Note`" in r.stdout
     # MySQL re-states a whole column to change it, which it reads from the server
-    write(migrations_copy, "003_widen_title", WIDEN_TITLE)
+    write(migrations_copy, f"{NEXT + 1:03d}_widen_title", WIDEN_TITLE)
     r = cli("--migrations", migrations_copy, "script", "--dialect", "mysql", "out.sql")
     assert r.exit_code == 2, r
-    assert "003_widen_title" in r.stderr and "needs a server" in r.stderr and "mysql://" in r.stderr
+    assert f"{NEXT + 1:03d}_widen_title" in r.stderr and "needs a server" in r.stderr and "mysql://" in r.stderr
     assert not (workdir / "out.sql").exists()
 
 
 def test_mysql_script_past_the_empty_database_does_not_recreate_history_tables(cli, mig, workdir):
     # MySQL cannot say CREATE INDEX IF NOT EXISTS: a second CREATE would fail.
-    fresh = cli("--migrations", mig, "script", "--dialect", "mysql", "--to", "001")
+    fresh = cli("--migrations", mig, "script", "--dialect", "mysql", "--to", HEAD_N)
     assert "\nCREATE UNIQUE INDEX `history_name`" in fresh.stdout
-    later = cli("--migrations", mig, "script", "--dialect", "mysql", "--from", "002", "--to", "002")
+    later = cli("--migrations", mig, "script", "--dialect", "mysql", "--from", f"{NEXT:03d}", "--to", f"{NEXT:03d}")
     assert later.exit_code == 0, later
     assert "\nCREATE UNIQUE INDEX `history_name`" not in later.stdout
     assert "-- (exist already) CREATE UNIQUE INDEX `history_name`" in later.stdout

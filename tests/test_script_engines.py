@@ -14,6 +14,9 @@ from pathlib import Path
 import pytest
 
 from tests.test_script import ADD_TAGS, WIDEN_TITLE, write
+from conftest import HEAD, NEXT, SHIPPED
+
+HEAD_N = HEAD.split("_", 1)[0]  # the number of the newest shipped migration
 
 PSQL = shutil.which("psql")
 needs_psql = pytest.mark.skipif(PSQL is None, reason="the psql client is not installed")
@@ -23,11 +26,11 @@ RENAME_TABLE = '''
 
 
 def migrate(migrator, database, *, fake=False):
-    migrator.rename_table("ExportHistory", "Exports")
+    migrator.rename_table("export_history", "exports")
 
 
 def rollback(migrator, database, *, fake=False):
-    migrator.rename_table("Exports", "ExportHistory")
+    migrator.rename_table("exports", "export_history")
 '''
 
 
@@ -59,8 +62,8 @@ def pg_schema(url: str) -> dict:
 
 @pytest.fixture
 def mig(migrations_copy: Path) -> Path:
-    write(migrations_copy, "002_widen_title", WIDEN_TITLE)
-    write(migrations_copy, "003_add_tags", ADD_TAGS)
+    write(migrations_copy, f"{NEXT:03d}_widen_title", WIDEN_TITLE)
+    write(migrations_copy, f"{NEXT + 1:03d}_add_tags", ADD_TAGS)
     return migrations_copy
 
 
@@ -73,7 +76,7 @@ def test_psql_builds_the_migrated_database_and_aura_db_accepts_it(cli, mig, work
     psql(scripted, workdir / "out.sql")
     a, b = pg_schema(migrated), pg_schema(scripted)
     assert a == b
-    assert [n for n, _ in b["history"]] == ["001_initial", "002_widen_title", "003_add_tags"]
+    assert [n for n, _ in b["history"]] == [*SHIPPED, f"{NEXT:03d}_widen_title", f"{NEXT + 1:03d}_add_tags"]
     r = cli("--db", scripted, "--migrations", mig, "status", "--check")
     assert r.exit_code == 0, r
 
@@ -96,11 +99,11 @@ def test_idempotent_script_runs_twice_and_after_migrate(cli, mig, workdir, serve
     first = pg_schema(url)
     psql(url, workdir / "once.sql")  # again: every block sees its history row and skips
     assert pg_schema(url) == first
-    assert len(first["history"]) == 3
+    assert len(first["history"]) == len(SHIPPED) + 2
 
     # a database migrated to 001 by aura-db takes the same script: 001 is skipped
     other = server_url("postgresql")
-    assert cli("--db", other, "--migrations", mig, "migrate", "--to", "001", "--no-backup").exit_code == 0
+    assert cli("--db", other, "--migrations", mig, "migrate", "--to", HEAD_N, "--no-backup").exit_code == 0
     psql(other, workdir / "once.sql")
     assert cli("--db", other, "--migrations", mig, "status", "--check").exit_code == 0
     assert pg_schema(other)["columns"] == first["columns"]
@@ -110,22 +113,22 @@ def test_idempotent_script_runs_twice_and_after_migrate(cli, mig, workdir, serve
 def test_rollback_script_on_postgresql(cli, mig, workdir, server_url):
     url = server_url("postgresql")
     assert cli("--db", url, "--migrations", mig, "migrate", "--no-backup").exit_code == 0
-    r = cli("--migrations", mig, "script", "down.sql", "--dialect", "postgresql", "--rollback", "--to", "001")
+    r = cli("--migrations", mig, "script", "down.sql", "--dialect", "postgresql", "--rollback", "--to", HEAD_N)
     assert r.exit_code == 0, r
     psql(url, workdir / "down.sql")
     s = pg_schema(url)
-    assert [n for n, _ in s["history"]] == ["001_initial"]
-    assert ("ProjectStates", "Tags") not in {(c[0], c[1]) for c in s["columns"]}
+    assert [n for n, _ in s["history"]] == SHIPPED
+    assert ("ProjectStates", "Labels") not in {(c[0], c[1]) for c in s["columns"]}
     r = cli("--db", url, "--migrations", mig, "status", "--json")
-    assert json.loads(r.stdout)["pending"] == ["002_widen_title", "003_add_tags"]
+    assert json.loads(r.stdout)["pending"] == [f"{NEXT:03d}_widen_title", f"{NEXT + 1:03d}_add_tags"]
 
 
 def test_postgresql_dry_run_and_script_agree(cli, mig, workdir, server_url):
     url = server_url("postgresql")
-    assert cli("--db", url, "--migrations", mig, "migrate", "--to", "001", "--no-backup").exit_code == 0
+    assert cli("--db", url, "--migrations", mig, "migrate", "--to", HEAD_N, "--no-backup").exit_code == 0
     dry = cli("--db", url, "--migrations", mig, "migrate", "--dry-run", "--json")
     assert dry.exit_code == 0, dry
-    scripted = cli("--migrations", mig, "script", "--dialect", "postgresql", "--from", "001", "--json")
+    scripted = cli("--migrations", mig, "script", "--dialect", "postgresql", "--from", HEAD_N, "--json")
     assert scripted.exit_code == 0, scripted
     per = {m["name"]: m["statements"] for m in json.loads(scripted.stdout)["migrations"]}
     assert json.loads(dry.stdout)["sql"] == per
@@ -133,12 +136,12 @@ def test_postgresql_dry_run_and_script_agree(cli, mig, workdir, server_url):
 
 @needs_psql
 def test_a_step_that_reads_the_schema_uses_the_given_server_and_changes_nothing(cli, migrations_copy, workdir, server_url):
-    write(migrations_copy, "002_rename", RENAME_TABLE)
+    write(migrations_copy, f"{NEXT:03d}_rename", RENAME_TABLE)
     helper, target = server_url("postgresql"), server_url("postgresql")
     r = cli("--db", helper, "--migrations", migrations_copy, "script", "out.sql")
     assert r.exit_code == 0, r
     text = (workdir / "out.sql").read_text()
-    assert 'ALTER TABLE "ExportHistory" RENAME TO "Exports";' in text
+    assert 'ALTER TABLE "export_history" RENAME TO "exports";' in text
     assert "with a server's help" in text
     from playhouse.db_url import connect
 
@@ -148,17 +151,17 @@ def test_a_step_that_reads_the_schema_uses_the_given_server_and_changes_nothing(
     psql(target, workdir / "out.sql")
     r = cli("--db", target, "--migrations", migrations_copy, "status", "--check")
     assert r.exit_code == 0, r
-    assert any(c[0] == "Exports" for c in pg_schema(target)["columns"])
+    assert any(c[0] == "exports" for c in pg_schema(target)["columns"])
 
 
 def test_a_server_at_another_state_is_refused(cli, migrations_copy, workdir, server_url):
-    write(migrations_copy, "002_rename", RENAME_TABLE)
+    write(migrations_copy, f"{NEXT:03d}_rename", RENAME_TABLE)
     url = server_url("postgresql")
-    assert cli("--db", url, "--migrations", migrations_copy, "migrate", "--to", "001", "--no-backup").exit_code == 0
+    assert cli("--db", url, "--migrations", migrations_copy, "migrate", "--to", HEAD_N, "--no-backup").exit_code == 0
     r = cli("--db", url, "--migrations", migrations_copy, "script", "out.sql")
     assert r.exit_code == 2, r
-    assert re.search(r"at 001_initial.*empty database", r.stderr)
+    assert re.search(rf"at {HEAD}.*empty database", r.stderr)
     # from the state it is at, it helps
-    r = cli("--db", url, "--migrations", migrations_copy, "script", "out.sql", "--from", "001")
+    r = cli("--db", url, "--migrations", migrations_copy, "script", "out.sql", "--from", HEAD_N)
     assert r.exit_code == 0, r
-    assert "-- migrate 002_rename" in (workdir / "out.sql").read_text()
+    assert f"-- migrate {NEXT:03d}_rename" in (workdir / "out.sql").read_text()

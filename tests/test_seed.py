@@ -12,9 +12,8 @@ import pytest
 from aura_db.db import engine_for
 from aura_db.migrations import default_migrations_dir, migrate
 
-DATA_TABLES = ["ProjectStates", "SceneStates", "AssetStates", "RenderCheckpoints", "ProjectVersions",
-               "ContentBlobs", "UserSetups", "SystemConfiguration", "Configurations", "Templates",
-               "CustomTemplates", "ExportHistory", "ActionLogs"]
+from aura_db.models import TABLES as DATA_TABLES
+from conftest import NEXT
 
 
 @pytest.fixture(scope="session")
@@ -57,23 +56,30 @@ def test_dev_seed_writes_the_development_data_set(cli, db_path):
     r = cli("--db", db_path, "seed", "--json")
     assert r.exit_code == 0, r
     doc = json.loads(r.stdout)
-    assert doc["created"] == {"UserSetups": 1, "ProjectStates": 3, "Templates": 3, "ExportHistory": 2,
+    assert doc["created"] == {"user_setup": 1, "ProjectStates": 6, "templates": 3, "export_history": 2,
                               "Configurations": 4}
     con = sqlite3.connect(db_path)
-    setup = con.execute('SELECT "UserId", "Completed" FROM "UserSetups"').fetchall()
-    assert setup == [("default", 0)]  # wizard not completed
-    projects = con.execute('SELECT "Status", "ProgressPercent", "BriefJson", "PlanSpecJson", "CreatedBy" '
-                           'FROM "ProjectStates" ORDER BY "ProgressPercent"').fetchall()
+    setup = con.execute('SELECT "user_id", "completed", "version" FROM "user_setup"').fetchall()
+    assert setup == [("default", 1, "1.0.0")]  # as the app's seed: the wizard was completed
+    # The app's own three sample projects (its SeedData.cs), drafts with a category and tags.
+    samples = con.execute('SELECT "Title", "Category", "DurationSeconds", "Tags" FROM "ProjectStates" '
+                          'WHERE "BriefJson" IS NULL ORDER BY "DurationSeconds"').fetchall()
+    assert samples == [("Welcome to Aura - Sample Project", "Technology", 60.0, "sample,tutorial,getting-started"),
+                       ("Quick Start Tutorial", "Education", 90.0, "tutorial,beginner,guided-mode"),
+                       ("Advanced Features Demo", "Technology", 120.0, "advanced,ml-lab,power-user")]
+    projects = con.execute('SELECT "Status", "ProgressPercent", "BriefJson", "PlanSpecJson", "CreatedBy", "Id" '
+                           'FROM "ProjectStates" WHERE "BriefJson" IS NOT NULL ORDER BY "ProgressPercent"').fetchall()
     assert [p[0] for p in projects] == ["Draft", "InProgress", "Completed"]
     assert [p[1] for p in projects] == [10, 55, 100]
     assert all(json.loads(p[2])["topic"] for p in projects)
     assert json.loads(projects[2][3])["sceneCount"] == 9
     assert {p[4] for p in projects} == {"tester"}  # audit fields filled by the model layer
-    templates = con.execute('SELECT "Name", "IsSystemTemplate", "UsageCount", "Rating" FROM "Templates"').fetchall()
+    assert all(p[5] == p[5].upper() for p in projects)  # GUIDs as EF writes them
+    templates = con.execute('SELECT "name", "is_system_template", "usage_count", "rating" FROM "templates"').fetchall()
     assert {t[0] for t in templates} == {"Social Media Short", "Educational Explainer", "Product Showcase"}
     assert all(t[1] == 1 and t[2] > 0 and 0 < t[3] <= 5 for t in templates)
-    exports = con.execute('SELECT "Platform", "Status", "FileSize", "StartedAt" < "CompletedAt" '
-                          'FROM "ExportHistory" ORDER BY "Platform"').fetchall()
+    exports = con.execute('SELECT "platform", "status", "file_size", "started_at" < "completed_at" '
+                          'FROM "export_history" ORDER BY "platform"').fetchall()
     assert exports == [("Instagram", "Completed", 42_117_000, 1), ("YouTube", "Completed", 248_512_000, 1)]
 
 
@@ -84,7 +90,7 @@ def test_dev_seed_twice_changes_nothing(cli, db_path):
     assert r.exit_code == 0, r
     doc = json.loads(r.stdout)
     assert doc["changed"] is False and doc["created"] == {}
-    assert doc["existing"]["ProjectStates"] == 3
+    assert doc["existing"]["ProjectStates"] == 6
     assert dump(db_path) == before
 
 
@@ -96,7 +102,7 @@ def test_dev_seed_leaves_a_soft_deleted_sample_project_alone(cli, db_path):
     con.close()
     r = cli("--db", db_path, "seed")
     assert r.exit_code == 0, r  # no duplicate-key error: deleted rows still count as present
-    assert count(db_path, "ProjectStates") == 3
+    assert count(db_path, "ProjectStates") == 6
 
 
 def test_reset_without_terminal_is_refused_and_changes_nothing(cli, db_path):
@@ -114,8 +120,11 @@ def test_reset_with_yes_empties_data_tables_and_reseeds(cli, db_path):
     assert r.exit_code == 0, r
     doc = json.loads(r.stdout)
     assert doc["deleted"]["ProjectStates"] == 3
-    assert count(db_path, "ProjectStates") == 3 and count(db_path, "SceneStates") == 0
-    assert count(db_path, "SystemConfiguration") == 1  # the application's global row survives
+    assert count(db_path, "ProjectStates") == 6 and count(db_path, "SceneStates") == 0
+    # The rows the app's migrations insert survive.
+    assert count(db_path, "system_configuration") == 1
+    assert count(db_path, "roles") == 3
+    assert count(db_path, "QueueConfiguration") == 1 and count(db_path, "AnalyticsRetentionSettings") == 1
 
 
 def test_seed_on_a_database_that_is_not_migrated(cli, workdir):
@@ -131,11 +140,11 @@ def test_seed_on_a_database_that_is_not_migrated(cli, workdir):
 
 
 def test_seed_with_pending_migrations_is_refused(cli, db_path, migrations_copy):
-    (migrations_copy / "002_later.py").write_text(
+    (migrations_copy / f"{NEXT:03d}_later.py").write_text(
         '"""Nothing."""\n\ndef migrate(migrator, database, *, fake=False):\n    pass\n')
     r = cli("--db", db_path, "--migrations", migrations_copy, "seed")
     assert r.exit_code == 1, r
-    assert "002_later" in r.stderr and "aura-db migrate" in r.stderr
+    assert f"{NEXT:03d}_later" in r.stderr and "aura-db migrate" in r.stderr
     assert count(db_path, "ProjectStates") == 0
 
 
@@ -154,8 +163,8 @@ def test_synthetic_data_is_complete_and_passes_verify(cli, db_path):
     assert r.exit_code == 0, r
     doc = json.loads(r.stdout)
     assert doc["created"]["ProjectStates"] == 40
-    for table in ("SceneStates", "AssetStates", "ProjectVersions", "ContentBlobs", "ExportHistory",
-                  "ActionLogs", "Templates", "CustomTemplates", "Configurations", "UserSetups"):
+    for table in ("SceneStates", "AssetStates", "ProjectVersions", "ContentBlobs", "export_history",
+                  "ActionLogs", "templates", "custom_templates", "Configurations", "user_setup"):
         assert doc["created"].get(table, 0) > 0, table
     assert doc["rows_created"] == sum(doc["created"].values())
     # Deduplicated: fewer blobs than hash references.

@@ -42,4 +42,4 @@ def test_server_seed_clash_and_reset(cli, server_url, engine):
     assert r.exit_code == 0, r
     assert json.loads(r.stdout)["deleted"]["ProjectStates"] == 8
     after = counts(url)
-    assert after["ProjectStates"] == 3 and after["SceneStates"] == 0 and after["ContentBlobs"] == 0
+    assert after["ProjectStates"] == 6 and after["SceneStates"] == 0 and after["ContentBlobs"] == 0

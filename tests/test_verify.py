@@ -12,10 +12,11 @@ import pytest
 
 from aura_db.db import engine_for
 from aura_db.migrations import default_migrations_dir, migrate
+from conftest import FIRST, NEXT
 
 CHECKS = ["connection", "migrations", "schema: tables", "schema: columns", "schema: indexes",
-          "schema: foreign keys", "integrity", "foreign key integrity", "single SystemConfiguration row",
-          "blob reference counts", "soft-deleted rows have DeletedAt", "unique UserSetups.UserId", "query plans"]
+          "schema: foreign keys", "integrity", "foreign key integrity", "single system_configuration row",
+          "blob reference counts", "soft-deleted rows have DeletedAt", "unique user_setup.user_id", "query plans"]
 
 
 @pytest.fixture(scope="session")
@@ -92,9 +93,9 @@ def test_dropped_index_fails_and_is_named(cli, db_path):
 
 
 def test_index_that_lost_uniqueness_fails(cli, db_path):
-    sql(db_path, 'DROP INDEX "IX_SceneStates_ProjectId_SceneIndex"',
-        'CREATE INDEX "IX_SceneStates_ProjectId_SceneIndex" ON "SceneStates" ("ProjectId", "SceneIndex")')
-    expect_failure(cli, db_path, "schema: indexes", "IX_SceneStates_ProjectId_SceneIndex", "unique")
+    sql(db_path, 'DROP INDEX "IX_ProjectVersions_ProjectId_VersionNumber"',
+        'CREATE INDEX "IX_ProjectVersions_ProjectId_VersionNumber" ON "ProjectVersions" ("ProjectId", "VersionNumber")')
+    expect_failure(cli, db_path, "schema: indexes", "IX_ProjectVersions_ProjectId_VersionNumber", "unique")
 
 
 def test_missing_table_fails_and_extra_objects_warn(cli, db_path):
@@ -105,14 +106,14 @@ def test_missing_table_fails_and_extra_objects_warn(cli, db_path):
 
 def test_extra_table_column_and_index_only_warn(cli, db_path):
     sql(db_path, 'CREATE TABLE "Scratch" (x INTEGER)',
-        'ALTER TABLE "Templates" ADD COLUMN "Notes" TEXT',
-        'CREATE INDEX "IX_Templates_Author" ON "Templates" ("Author")')
+        'ALTER TABLE "templates" ADD COLUMN "Notes" TEXT',
+        'CREATE INDEX "IX_templates_author" ON "templates" ("author")')
     code, doc, err = run_verify(cli, db_path)
     assert code == 0, (doc, err)
     checks = by_name(doc)
     assert checks["schema: tables"]["status"] == "warn" and "Scratch" in checks["schema: tables"]["detail"]
-    assert checks["schema: columns"]["status"] == "warn" and "Templates.Notes" in checks["schema: columns"]["detail"]
-    assert checks["schema: indexes"]["status"] == "warn" and "IX_Templates_Author" in checks["schema: indexes"]["detail"]
+    assert checks["schema: columns"]["status"] == "warn" and "templates.Notes" in checks["schema: columns"]["detail"]
+    assert checks["schema: indexes"]["status"] == "warn" and "IX_templates_author" in checks["schema: indexes"]["detail"]
 
 
 def test_missing_column_fails_and_is_named(cli, db_path):
@@ -146,9 +147,9 @@ def test_foreign_key_without_cascade_fails(cli, db_path):
 
 
 def test_column_type_and_nullability_changes_fail(cli, db_path):
-    _rebuild(db_path, "Templates", lambda ddl: ddl.replace('"Rating" REAL NOT NULL', '"Rating" TEXT')
-             .replace('"Author" VARCHAR(200)', '"Author" VARCHAR(200) NOT NULL DEFAULT \'\''))
-    expect_failure(cli, db_path, "schema: columns", "Templates.Rating is TEXT", "Templates.Author is NOT NULL")
+    _rebuild(db_path, "templates", lambda ddl: ddl.replace('"rating" REAL NOT NULL', '"rating" TEXT NOT NULL')
+             .replace('"author" TEXT NOT NULL', '"author" TEXT'))
+    expect_failure(cli, db_path, "schema: columns", "templates.rating is TEXT", "templates.author is NULL")
 
 
 def test_orphan_rows_fail_named_by_table(cli, db_path):
@@ -216,62 +217,60 @@ def test_wrong_reference_count_fails(cli, db_path):
 
 
 def test_version_hash_without_blob_fails(cli, db_path):
-    sql(db_path, "DROP INDEX \"IX_ProjectVersions_BriefHash\"",  # keep the index check out of it
-        "CREATE INDEX \"IX_ProjectVersions_BriefHash\" ON \"ProjectVersions\" (\"BriefHash\")",
-        "UPDATE \"ProjectVersions\" SET \"BriefHash\" = 'feedfacefeedfacefeedface' WHERE rowid = 1")
+    sql(db_path, "UPDATE \"ProjectVersions\" SET \"BriefHash\" = 'feedfacefeedfacefeedface' WHERE rowid = 1")
     expect_failure(cli, db_path, "blob reference counts", "feedfacefeedface", "no ContentBlobs row")
 
 
 @pytest.mark.parametrize("statement, needle", [
-    ('DELETE FROM "SystemConfiguration"', "found 0 rows"),
-    ("INSERT INTO \"SystemConfiguration\" VALUES (2, 0, NULL, NULL, '2026-01-01', '2026-01-01')", "found 2 rows"),
+    ('DELETE FROM "system_configuration"', "found 0 rows"),
+    ("INSERT INTO \"system_configuration\" VALUES (2, 0, NULL, '/out', '2026-01-01', '2026-01-01')", "found 2 rows"),
 ])
 def test_system_configuration_must_have_exactly_one_row(cli, db_path, statement, needle):
     sql(db_path, statement)
-    expect_failure(cli, db_path, "single SystemConfiguration row", needle)
+    expect_failure(cli, db_path, "single system_configuration row", needle)
 
 
 def test_soft_deleted_row_without_deleted_at_fails(cli, db_path):
-    sql(db_path, 'UPDATE "CustomTemplates" SET "IsDeleted" = 1, "DeletedAt" = NULL WHERE rowid = 1')
-    expect_failure(cli, db_path, "soft-deleted rows have DeletedAt", "CustomTemplates")
+    sql(db_path, 'UPDATE "custom_templates" SET "is_deleted" = 1, "deleted_at" = NULL WHERE rowid = 1')
+    expect_failure(cli, db_path, "soft-deleted rows have DeletedAt", "custom_templates")
 
 
 def test_duplicate_user_setup_fails(cli, db_path):
-    sql(db_path, 'DROP INDEX "IX_UserSetups_UserId"',
-        "INSERT INTO \"UserSetups\" (\"Id\", \"UserId\", \"Completed\", \"LastStep\", \"UpdatedAt\") "
+    sql(db_path, 'DROP INDEX "IX_user_setup_user_id"',
+        "INSERT INTO \"user_setup\" (\"id\", \"user_id\", \"completed\", \"last_step\", \"updated_at\") "
         "VALUES ('second', 'default', 0, 0, '2026-01-01')")
-    doc = expect_failure(cli, db_path, "unique UserSetups.UserId", "'default'")
+    doc = expect_failure(cli, db_path, "unique user_setup.user_id", "'default'")
     assert by_name(doc)["schema: indexes"]["status"] == "fail"
 
 
 def test_lookup_without_an_index_fails_the_query_plan_check(cli, db_path):
-    sql(db_path, 'DROP INDEX "IX_ExportHistory_Status"', 'DROP INDEX "IX_ExportHistory_Status_CreatedAt"')
+    sql(db_path, 'DROP INDEX "IX_export_history_status"', 'DROP INDEX "IX_export_history_status_created_at"')
     expect_failure(cli, db_path, "query plans", "exports by status", "full scan")
 
 
 def test_edited_applied_migration_fails(cli, workdir, migrations_copy):
     path = workdir / "edited.db"
     assert cli("--db", path, "--migrations", migrations_copy, "migrate", "--no-backup").exit_code == 0
-    with open(migrations_copy / "001_initial.py", "a") as f:
+    with open(migrations_copy / f"{FIRST}.py", "a") as f:
         f.write("\n# edited after it was applied\n")
-    expect_failure(cli, path, "migrations", "001_initial", "changed", extra=("--migrations", str(migrations_copy)))
+    expect_failure(cli, path, "migrations", FIRST, "changed", extra=("--migrations", str(migrations_copy)))
 
 
 def test_missing_migration_file_fails(cli, workdir, migrations_copy):
     path = workdir / "missing.db"
     assert cli("--db", path, "--migrations", migrations_copy, "migrate", "--no-backup").exit_code == 0
-    (migrations_copy / "001_initial.py").rename(migrations_copy / "attic.txt")
-    expect_failure(cli, path, "migrations", "001_initial", "missing", extra=("--migrations", str(migrations_copy)))
+    (migrations_copy / f"{FIRST}.py").rename(migrations_copy / "attic.txt")
+    expect_failure(cli, path, "migrations", FIRST, "missing", extra=("--migrations", str(migrations_copy)))
 
 
 def test_pending_migration_is_a_warning(cli, workdir, migrations_copy):
     path = workdir / "pending.db"
     assert cli("--db", path, "--migrations", migrations_copy, "migrate", "--no-backup").exit_code == 0
-    (migrations_copy / "002_later.py").write_text('"""Later."""\n\ndef migrate(migrator, database, *, fake=False):\n    pass\n')
+    (migrations_copy / f"{NEXT:03d}_later.py").write_text('"""Later."""\n\ndef migrate(migrator, database, *, fake=False):\n    pass\n')
     code, doc, err = run_verify(cli, path, "--migrations", str(migrations_copy))
     assert code == 0, (doc, err)
     got = by_name(doc)["migrations"]
-    assert got["status"] == "warn" and "002_later" in got["detail"]
+    assert got["status"] == "warn" and f"{NEXT:03d}_later" in got["detail"]
 
 
 def test_unmigrated_database_fails(cli, workdir):

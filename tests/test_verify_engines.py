@@ -56,7 +56,7 @@ def test_seeded_server_database_passes_every_check(cli, seeded):
     before = scalar(url, 'SELECT COUNT(*) FROM "ProjectStates"')
     r = cli("--db", url, "seed", "--json")
     assert r.exit_code == 0 and json.loads(r.stdout)["changed"] is False
-    assert scalar(url, 'SELECT COUNT(*) FROM "ProjectStates"') == before == 28
+    assert scalar(url, 'SELECT COUNT(*) FROM "ProjectStates"') == before == 31
     r = cli("--db", url, "verify", "--full", "--json")
     assert r.exit_code == 0, r
     doc = json.loads(r.stdout)
@@ -68,21 +68,21 @@ def test_seeded_server_database_passes_every_check(cli, seeded):
 def test_server_checks_fail_when_the_database_is_damaged(cli, seeded):
     url = seeded
     execute(url,
-            'DROP INDEX "IX_ExportHistory_Status" ON "ExportHistory"' if url.startswith("mysql")
-            else 'DROP INDEX "IX_ExportHistory_Status"',
-            'DROP INDEX "IX_ExportHistory_Status_CreatedAt" ON "ExportHistory"' if url.startswith("mysql")
-            else 'DROP INDEX "IX_ExportHistory_Status_CreatedAt"',
+            'DROP INDEX "IX_export_history_status" ON "export_history"' if url.startswith("mysql")
+            else 'DROP INDEX "IX_export_history_status"',
+            'DROP INDEX "IX_export_history_status_created_at" ON "export_history"' if url.startswith("mysql")
+            else 'DROP INDEX "IX_export_history_status_created_at"',
             'UPDATE "ContentBlobs" SET "ReferenceCount" = "ReferenceCount" + 3',
-            'DELETE FROM "SystemConfiguration"',
+            'DELETE FROM "system_configuration"',
             "UPDATE \"ProjectStates\" SET \"DeletedAt\" = NULL WHERE \"IsDeleted\" = TRUE")
     r = cli("--db", url, "verify", "--json")
     assert r.exit_code == 3, r
     checks = {c["check"]: c for c in json.loads(r.stdout)["checks"]}
     assert checks["schema: indexes"]["status"] == "fail"
-    assert "IX_ExportHistory_Status" in checks["schema: indexes"]["detail"]
+    assert "IX_export_history_status" in checks["schema: indexes"]["detail"]
     assert checks["query plans"]["status"] == "fail" and "exports by status" in checks["query plans"]["detail"]
     assert checks["blob reference counts"]["status"] == "fail"
-    assert checks["single SystemConfiguration row"]["status"] == "fail"
+    assert checks["single system_configuration row"]["status"] == "fail"
     assert checks["soft-deleted rows have DeletedAt"]["status"] == "fail"
 
 

@@ -12,7 +12,7 @@ import sys
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Callable
 
-from aura_db.errors import AuraError, Interrupted, Refused
+from aura_db.errors import AuraError, CheckFailed, Interrupted, Refused
 
 if TYPE_CHECKING:
     import typer
@@ -519,8 +519,13 @@ def finish(app: "AppState | None", exc: BaseException | None = None, *, verbose:
 
 
 def _made_before(exc: BaseException) -> dict[str, Any]:
-    """The partial results an error carries (an AuraError's details: an interrupted run's too)."""
-    return dict(getattr(exc, "details", None) or {})  # an AuraError's; what core attached to another
+    """The partial results an error carries: an AuraError's details (an interrupted run's too) and,
+    for a failed check, the fields of the result it carries (adopt's plan on a schema that differs)."""
+    made = dict(getattr(exc, "details", None) or {})  # an AuraError's; what core attached to another
+    result = getattr(exc, "result", None)
+    if isinstance(exc, CheckFailed) and hasattr(result, "to_dict"):
+        made = {**result.to_dict(), **made}
+    return made
 
 
 def failure_code(exc: BaseException, *, verbose: bool) -> int:

@@ -10,7 +10,7 @@ if TYPE_CHECKING:
     from aura_db.cli.common import AppState
     from aura_db.migrations import RunResult, Status
 
-STATE_STYLE = {"applied": "green", "pending": "yellow", "changed": "red", "missing": "red"}
+STATE_STYLE = {"applied": "green", "adopted": "cyan", "pending": "yellow", "changed": "red", "missing": "red"}
 
 
 @dataclass
@@ -113,15 +113,18 @@ def wrap_value(key: str, value: str, key_width: int, width: int) -> list[str]:
 
 def migration_table(app: "AppState", st: "Status") -> None:
     columns = [
-        Col("#", justify="right"),
-        Col("name", shrink=24),
+        Col("#", justify="right", drop=3),  # the name starts with it: the first to go
+        Col("name"),  # whole: it is what `--to` and `rollback` take
         Col("state", style=lambda v: STATE_STYLE.get(v)),
-        Col("applied at (UTC)", shrink=16),  # seconds go first
+        # To the minute; without the year when narrow.
+        Col("applied (UTC)", compact=lambda v: v[5:] if len(v) == 16 else v),
         Col("by", shrink=8, drop=2),
         Col("checksum", drop=1),
     ]
-    rows = [[f"{m.number:03d}" if m.number is not None else "?", m.name, m.state,
-             (m.applied_at or "").replace("T", " ")[:19], m.applied_by or "", m.checksum_state or ""]
+    # adopted: recorded by `aura-db adopt` over what the Aura app had built
+    rows = [[f"{m.number:03d}" if m.number is not None else "?", m.name,
+             "adopted" if m.adopted and m.state == "applied" else m.state,
+             (m.applied_at or "").replace("T", " ")[:16], m.applied_by or "", m.checksum_state or ""]
             for m in st.migrations]
     if not rows:
         rows = [["", "(no migrations)", "", "", "", ""]]
@@ -139,14 +142,22 @@ def status(app: "AppState", st: "Status") -> None:
         ("database", st.url if st.engine != "sqlite" else st.location, None),
         ("reachable", "yes" if st.reachable else "no", None),
         ("head", st.head or "(none applied)", None),
-        ("applied", str(len(st.applied)), None),
+        ("applied", str(len(st.applied)) + (f" ({len(st.adopted)} adopted from the Aura app)" if st.adopted else ""),
+         None),
         ("pending", ", ".join(st.pending) if st.pending else "none", "yellow" if st.pending else None),
     ]
+    if st.app_migrations is not None:
+        newest = st.app_migrations[-1] if st.app_migrations else "none"
+        rows.append(("aura app", f"{len(st.app_migrations)} EF Core migration(s) in __EFMigrationsHistory, "
+                                  f"newest {newest}", None))
+    if st.not_adopted:
+        rows.append(("adopt", "tables aura-db did not create: take the database over with `aura-db adopt`",
+                     "yellow"))
     if st.changed:
         rows.append(("changed", f"{', '.join(st.changed)} (edited after they were applied)", "red"))
     if st.missing:
         rows.append(("missing", f"{', '.join(st.missing)} (applied, file gone)", "red"))
-    verdict = "up to date" if st.up_to_date else ("drift" if st.drift else f"{len(st.pending)} pending: run aura-db migrate")
+    verdict = "not adopted: run aura-db adopt" if st.not_adopted else "up to date" if st.up_to_date else ("drift" if st.drift else f"{len(st.pending)} pending: run aura-db migrate")
     rows.append(("state", verdict, "green" if st.up_to_date else "yellow"))
     width = max(len(key) for key, _, _ in rows)
     lines = []
@@ -188,3 +199,29 @@ def run_result(app: "AppState", r: "RunResult") -> None:
         markup=False,
     )
     app.out.print(f"head: {r.from_head or '(none)'} -> {r.to_head or '(none)'}", markup=False)
+
+
+def adopt_result(app: "AppState", r) -> None:
+    """What adopt found, recorded or would record."""
+    if r.already_adopted:
+        app.note(f"nothing to do: aura-db already keeps this database's history (head {r.matched})")
+        if r.pending:
+            app.note(f"{len(r.pending)} pending: run aura-db migrate")
+        return
+    lines = [
+        f"Aura app migrations applied ({len(r.ef_migrations)}): " + (r.ef_migrations[-1] if r.ef_migrations else "none"),
+        f"matches aura-db migration: {r.matched}",
+        f"schema: {r.tables_compared} tables compared, no difference",
+    ]
+    verb = "would record" if r.dry_run else "recorded"
+    names = r.to_record if r.dry_run else r.recorded
+    lines.append(f"{verb} as adopted ({len(names)}): {', '.join(names)}")
+    lines.append("pending after adoption: " + (", ".join(r.pending) if r.pending else "none"))
+    for line in lines:
+        app.out.print(line, markup=False, highlight=False)
+    if r.dry_run:
+        app.note("dry run: nothing changed")
+    elif r.pending:
+        app.note(f"next: aura-db verify, then aura-db migrate ({len(r.pending)} pending)")
+    else:
+        app.note("next: aura-db verify")

@@ -1,4 +1,4 @@
-"""The Aura schema as peewee models, with audit, soft-delete and blob rules."""
+"""The Aura app's schema (34 tables) as peewee models, with audit, soft-delete and blob rules."""
 
 from aura_db.models.base import (
     BaseModel,
@@ -13,17 +13,38 @@ from aura_db.models.schema import (
     MODELS,
     TABLES,
     ActionLog,
+    AnalyticsRetentionSettings,
+    AnalyticsSummary,
     AssetState,
+    AuditLog,
     Configuration,
     ContentBlob,
+    CostTracking,
     CustomTemplate,
     ExportHistory,
+    HardwareSettings,
+    JobProgressHistory,
+    JobQueueEntry,
+    MediaCollection,
+    MediaItem,
+    MediaTag,
+    MediaUsage,
+    PerformanceMetric,
     ProjectState,
     ProjectVersion,
+    ProviderConfiguration,
+    QueueConfiguration,
     RenderCheckpoint,
+    Role,
     SceneState,
+    Settings,
     SystemConfiguration,
     Template,
+    UploadSession,
+    UsageStatistic,
+    User,
+    UserQuota,
+    UserRole,
     UserSetup,
     index_name,
 )
@@ -35,9 +56,13 @@ def bind(db) -> None:
 
 
 __all__ = [
-    "INDEXES", "MODELS", "TABLES", "ActionLog", "AssetState", "BaseModel", "Configuration",
-    "ContentBlob", "CustomTemplate", "ExportHistory", "ProjectState", "ProjectVersion",
-    "RenderCheckpoint", "SceneState", "SoftDeleteModel", "SystemConfiguration", "Template",
-    "UserSetup", "bind", "content_hash", "current_actor", "database_proxy",
-    "delete_unreferenced", "index_name", "release_blob", "set_actor", "store_blob",
+    "ActionLog", "AnalyticsRetentionSettings", "AnalyticsSummary", "AssetState", "AuditLog",
+    "BaseModel", "Configuration", "ContentBlob", "CostTracking", "CustomTemplate", "ExportHistory",
+    "HardwareSettings", "INDEXES", "JobProgressHistory", "JobQueueEntry", "MODELS",
+    "MediaCollection", "MediaItem", "MediaTag", "MediaUsage", "PerformanceMetric", "ProjectState",
+    "ProjectVersion", "ProviderConfiguration", "QueueConfiguration", "RenderCheckpoint", "Role",
+    "SceneState", "Settings", "SoftDeleteModel", "SystemConfiguration", "TABLES", "Template",
+    "UploadSession", "UsageStatistic", "User", "UserQuota", "UserRole", "UserSetup", "bind",
+    "content_hash", "current_actor", "database_proxy", "delete_unreferenced", "index_name",
+    "release_blob", "set_actor", "store_blob",
 ]

@@ -17,7 +17,7 @@ import os
 
 import peewee as pw
 
-from aura_db.fields import utcnow
+from aura_db.fields import StringField, TimestampField, utcnow
 
 database_proxy = pw.DatabaseProxy()
 
@@ -76,9 +76,11 @@ class BaseModel(pw.Model):
 class SoftDeleteModel(BaseModel):
     """Rows are marked deleted, never removed, unless ``hard_delete()`` says so."""
 
+    # Column names are each table's own (``IsDeleted`` or ``is_deleted``): every
+    # soft-delete model declares these three fields again with its names.
     is_deleted = pw.BooleanField(column_name="IsDeleted", default=False)
-    deleted_at = pw.DateTimeField(column_name="DeletedAt", null=True)
-    deleted_by = pw.CharField(column_name="DeletedBy", max_length=200, null=True)
+    deleted_at = TimestampField(column_name="DeletedAt", null=True)
+    deleted_by = StringField(200, column_name="DeletedBy", null=True)
 
     @classmethod
     def select(cls, *fields):
