@@ -266,3 +266,32 @@ def test_the_patched_auto_module_writes_the_expected_code_and_undoes_itself():
     assert {name: getattr(auto, name) for name in compat.AUTO_FUNCTIONS} == before
     assert auto.Column.get_field_parameters is plain_params
     assert "GuidField" not in auto.FIELD_MODULES_MAP
+
+
+def test_aura_migrator_creates_a_table_without_stepping_over_one_already_there():
+    # Relies on: Migrator.create_model queueing the model's bound create_table last.
+    assert _params(Migrator.create_model) == ["self", "model"]
+    db = pw.SqliteDatabase(":memory:")
+    plain = Migrator(db)
+
+    @plain.create_model
+    class Plain(pw.Model):
+        class Meta:
+            table_name = "Things"
+
+    assert getattr(plain.__ops__[-1], "__self__", None) is plain.orm["Things"]
+    assert getattr(plain.__ops__[-1], "__name__", None) == "create_table"
+
+    db.execute_sql('CREATE TABLE "Things" ("x" INTEGER)')  # someone else's table of the same name
+    migrator = compat.migrator_class()(db)
+
+    @migrator.create_model
+    class Thing(pw.Model):
+        class Meta:
+            table_name = "Things"
+
+    step = migrator.__ops__[-1]
+    assert isinstance(step, compat.CreateTable) and step.__name__ == "create_table"
+    assert step.__self__ is migrator.orm["Things"]
+    with pytest.raises(pw.OperationalError, match="already exists"):
+        migrator()
