@@ -27,7 +27,8 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, Callable, Iterator
 
 from aura_db import __version__
-from aura_db.errors import AuraError, CheckFailed, UsageError
+from aura_db.errors import AuraError, BackupRejected, CheckFailed, NoManifest, UsageError
+from aura_db.errors import DatabaseInUse as DatabaseInUse  # its old home: backup_engines imports it from here
 
 if TYPE_CHECKING:
     from aura_db.db import Engine
@@ -60,10 +61,6 @@ _NAME_RE = re.compile(
     r"(?P<ext>\.(?:db|dump|sql))(?P<comp>\.zst|\.gz)?$"
 )
 _LABEL_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$")
-
-
-class DatabaseInUse(AuraError):
-    """Another process has the database open: a restore would pull it from under it (exit 1)."""
 
 
 # --------------------------------------------------------------------------
@@ -838,7 +835,7 @@ def read_manifest(path: Path) -> Manifest:
     try:
         data = json.loads(_read_bounded(mpath).decode("utf-8"))
     except FileNotFoundError:
-        raise CheckFailed(
+        raise NoManifest(
             f"{path.name} has no manifest ({mpath.name}): not an aura-db backup, or an unfinished one"
         ) from None
     except (OSError, UnicodeDecodeError, json.JSONDecodeError, RecursionError) as exc:
@@ -1062,7 +1059,7 @@ def _entry(path: Path, *, checksums: bool) -> BackupEntry:
     try:
         manifest: Manifest | None = read_manifest(path)
     except CheckFailed as exc:
-        state = "no manifest" if "no manifest" in exc.message else "bad manifest"
+        state = "no manifest" if isinstance(exc, NoManifest) else "bad manifest"
         created = _created_from_name(path.name)
         return BackupEntry(path, None, state, size, created, problem=exc.message)
     if size != manifest.size:
@@ -1476,7 +1473,8 @@ def restore(
                     exc.message += f" (and {len(skipped)} newer backup(s) failed their checks too)"
                 raise
             skipped.append(path.name)
-            warnings.append(f"passed over {path.name}: {exc.message.removeprefix('refusing to restore ')}")
+            reason = exc.reason if isinstance(exc, BackupRejected) else exc.message
+            warnings.append(f"passed over {path.name}: {reason}")
     assert staged is not None
     made: list[Any] = []
     interrupted = False
@@ -1541,27 +1539,23 @@ def _name_safety_backup(exc: BaseException, made: list[Any]) -> None:
 
 
 def _stage_checked(eb: Any, engine: "Engine", path: Path, on_progress: Progress | None) -> tuple[Manifest, Any]:
-    """(manifest, staged copy) of ``path``, checked; CheckFailed "refusing to restore ..." when it fails."""
+    """(manifest, staged copy) of ``path``, checked; BackupRejected ("refusing to restore ...") when it fails."""
     try:
         manifest = read_manifest(path)
     except CheckFailed as exc:
-        raise CheckFailed(f"refusing to restore {path.name}: {exc.message}", hint=exc.hint) from None
+        raise BackupRejected(path, exc.message, hint=exc.hint) from None
     if manifest.engine != engine.name:
-        raise CheckFailed(
-            f"refusing to restore {path.name}: it is a {manifest.engine} backup, the database is {engine.name}"
-        )
+        raise BackupRejected(path, f"it is a {manifest.engine} backup, the database is {engine.name}")
     size = path.stat().st_size
     if size != manifest.size:
-        raise CheckFailed(
-            f"refusing to restore {path.name}: it is {size} bytes, its manifest says {manifest.size} (damaged)"
-        )
+        raise BackupRejected(path, f"it is {size} bytes, its manifest says {manifest.size} (damaged)")
     try:
         staged = eb.stage(path, manifest, on_progress)
     except OSError as exc:
         raise AuraError(f"cannot stage {path.name} beside the database: {exc.strerror or exc}; nothing changed",
                         hint="check free space and permissions next to the database") from None
+    except BackupRejected:
+        raise
     except CheckFailed as exc:
-        if exc.message.startswith("refusing"):
-            raise
-        raise CheckFailed(f"refusing to restore {path.name}: {exc.message}", hint=exc.hint) from None
+        raise BackupRejected(path, exc.message, hint=exc.hint) from None
     return manifest, staged

@@ -33,7 +33,7 @@ from typing import TYPE_CHECKING, Any, Callable, Iterator
 from urllib.parse import quote
 
 from aura_db.backup import DatabaseInUse
-from aura_db.errors import AuraError, CheckFailed, DatabaseUnavailable, UsageError
+from aura_db.errors import AuraError, BackupRejected, CheckFailed, DatabaseUnavailable, UsageError
 
 if TYPE_CHECKING:
     from aura_db.backup import HashingWriter, Manifest, Progress
@@ -668,7 +668,7 @@ class SqliteBackup(EngineBackup):
                 finally:
                     os.close(src)
                 if _file_identity(path) != before:
-                    raise CheckFailed(f"refusing to restore {path.name}: it changed while it was read")
+                    raise BackupRejected(path, "it changed while it was read")
             else:
                 sha = hashlib.sha256()
                 fd = os.open(staged, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
@@ -688,13 +688,13 @@ class SqliteBackup(EngineBackup):
                     os.close(fd)
                 digest = sha.hexdigest()
             if digest != manifest.sha256:
-                raise CheckFailed(f"refusing to restore {path.name}: sha256 differs from its manifest (damaged)")
+                raise BackupRejected(path, "sha256 differs from its manifest (damaged)")
             # The checksum proves these are the bytes the manifest describes;
             # quick_check proves they are a sound database.
             problems, counts, _ = checked.get("result") or _check_sqlite_file(staged, full=False)
             problems = problems or _compare_counts(manifest.row_counts, counts)
             if problems:
-                raise CheckFailed(f"refusing to restore {path.name}: " + "; ".join(problems[:3]))
+                raise BackupRejected(path, "; ".join(problems[:3]))
         except BaseException:
             with contextlib.suppress(OSError):
                 staged.unlink()
@@ -1357,14 +1357,13 @@ class PostgresBackup(_ServerBackup):
         from aura_db.backup import sha256_file
 
         if sha256_file(path, on_progress) != manifest.sha256:
-            raise CheckFailed(f"refusing to restore {path.name}: sha256 differs from its manifest (damaged)")
+            raise BackupRejected(path, "sha256 differs from its manifest (damaged)")
         plain, owned = self._decompressed_file(path, manifest, path.parent)
         problems, tables = self._list(plain)
         missing = sorted(set(manifest.row_counts) - tables)
         if problems or missing:
             self.discard((plain, owned))
-            raise CheckFailed(f"refusing to restore {path.name}: "
-                              + "; ".join(problems or [f"tables missing: {', '.join(missing)}"]))
+            raise BackupRejected(path, "; ".join(problems or [f"tables missing: {', '.join(missing)}"]))
         self._tables = tables
         return plain, owned
 
@@ -1545,10 +1544,10 @@ class MysqlBackup(_ServerBackup):
         from aura_db.backup import sha256_file
 
         if sha256_file(path, on_progress) != manifest.sha256:
-            raise CheckFailed(f"refusing to restore {path.name}: sha256 differs from its manifest (damaged)")
+            raise BackupRejected(path, "sha256 differs from its manifest (damaged)")
         problems = self._check_dump(path, manifest)
         if problems:
-            raise CheckFailed(f"refusing to restore {path.name}: " + "; ".join(problems))
+            raise BackupRejected(path, "; ".join(problems))
         self._manifest = manifest
         return path, False
 
