@@ -25,7 +25,7 @@ from __future__ import annotations
 import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Callable
 
 from aura_db.errors import CheckFailed, SchemaMismatch, UsageError
 
@@ -174,11 +174,13 @@ def _refuse(result: AdoptResult, why: str) -> None:
 
 
 def adopt(engine: "Engine", migrations_dir: Path, *, dry_run: bool = False,
-          lock_timeout: float | None = None) -> AdoptResult:
+          lock_timeout: float | None = None,
+          confirm: "Callable[[AdoptResult], None] | None" = None) -> AdoptResult:
     """Record aura-db history up to the migration matching the app's, marked adopted.
 
-    Checks everything first (``plan``); writes only aura-db's own history and
-    audit tables.  With ``dry_run``, writes nothing.
+    Checks everything first (``plan``); ``confirm(plan)`` is asked when there
+    is something to record (it may raise ``Refused``); writes only aura-db's
+    own history and audit tables.  With ``dry_run``, writes nothing.
     """
     from aura_db.migrations import (
         DEFAULT_LOCK_TIMEOUT, _actor, _history_models, _now, _opened, discover, ensure_history_columns,
@@ -189,6 +191,8 @@ def adopt(engine: "Engine", migrations_dir: Path, *, dry_run: bool = False,
     result.dry_run = dry_run
     if dry_run or result.nothing_to_do:
         return result
+    if confirm is not None:
+        confirm(result)
     started = time.monotonic()
     started_at = _now()
     files = {f.name: f for f in discover(migrations_dir)}

@@ -389,101 +389,12 @@ def _callable_ref(fn: Any, where: str) -> tuple[str, str | None]:
 
 @contextlib.contextmanager
 def _fixed_autogen(imports: set[str]) -> Iterator[None]:
-    """peewee-migrate's auto-generation with this project's fixes patched in."""
-    from unittest import mock
-
-    import peewee as pw
-    from peewee_migrate import auto
-
+    """peewee-migrate's auto-generation with this project's fixes patched in (``aura_db.compat``)."""
+    from aura_db import compat
     from aura_db import fields as aura_fields
 
-    own_types = {aura_fields.GuidField, aura_fields.JsonField, aura_fields.LongTextField}
-    plain_find = auto.find_field_type
-
-    def find_field_type(f: Any) -> type:
-        # aura-db's column types are their own classes, not a bare pw.Field.
-        for cls in type(f).mro():
-            if cls in own_types:
-                imports.add(f"from aura_db import fields as {FIELDS_ALIAS}")
-                return cls
-        return plain_find(f)
-
-    plain_params = auto.Column.get_field_parameters
-
-    def get_field_parameters(self: Any, *, change: bool = False) -> dict:
-        params = plain_params(self, change=change)
-        if not change and isinstance(self.field, pw.ForeignKeyField) and not (self.field.index or self.field.unique):
-            # A foreign key is indexed unless told otherwise; the Aura
-            # schema says otherwise and names its own indexes.
-            params["index"] = False
-        default = self.field.default
-        if not change and default is not None and callable(default):
-            expr, imp = _callable_ref(default, f"{self.field.model._meta.table_name}.{self.field.column_name}")
-            params["default"] = expr
-            if imp:
-                imports.add(imp)
-        return params
-
-    def add_index(idx: Any) -> str:
-        names = [f.name if isinstance(f, pw.Field) else str(f) for f in idx._expressions]
-        return (f"add_named_index(migrator, {idx._model._meta.table_name!r}, {idx._name!r}, "
-                f"{names!r}, unique={bool(idx._unique)})")
-
-    def drop_index(idx: Any) -> str:
-        return f"drop_named_index(migrator, {idx._model._meta.table_name!r}, {idx._name!r})"
-
-    plain_change = auto.change_fields
-
-    def change_fields(model: Any, *changed: tuple) -> str:
-        # A column that becomes NOT NULL fails on rows holding NULL: give
-        # them the field's default first, where it has one.
-        fills = []
-        for f, diff in changed:
-            value = _fill_value(f)
-            if diff.get("null") is False and value is not None:
-                if callable(f.default):
-                    expr, imp = _callable_ref(f.default, f"{model._meta.table_name}.{f.column_name}")
-                    if imp:
-                        imports.add(imp)
-                    value = f"{expr}()"
-                fills.append(f"fill_nulls(migrator, {model._meta.table_name!r}, {f.name!r}, {value})")
-        return "\n".join([*fills, plain_change(model, *changed)])
-
-    plain_drop_fields = auto.drop_fields
-
-    def drop_fields(model: Any, *dropped: Any) -> str:
-        indexed = [f.name for f in dropped if isinstance(f, pw.Field) and (f.index or f.unique)]
-        code = plain_drop_fields(model, *dropped)
-        if not indexed:
-            return code
-        names = ", ".join(repr(n) for n in indexed)
-        return f"drop_column_indexes(migrator, {model._meta.table_name!r}, {names})\n{code}"
-
-    plain_create = auto.create_model
-
-    def create_model(model: Any, **kwargs: Any) -> str:
-        # The class is written without Meta.indexes (their repr is not code);
-        # each index follows as a named-index call.
-        meta = model._meta
-        saved = meta.indexes
-        meta.indexes = []
-        try:
-            code = plain_create(model, **kwargs)
-        finally:
-            meta.indexes = saved
-        implicit = {f.name for f in meta.sorted_fields if f.index or f.unique}
-        extra = [add_index(i) for i in meta.fields_to_index()
-                 if not (len(i._expressions) == 1 and isinstance(i._expressions[0], pw.Field)
-                         and i._expressions[0].name in implicit)]
-        return "\n".join([code, *extra])
-
-    with contextlib.ExitStack() as stack:
-        stack.enter_context(mock.patch.object(auto, "find_field_type", find_field_type))
-        stack.enter_context(mock.patch.dict(auto.FIELD_MODULES_MAP, {c.__name__: FIELDS_ALIAS for c in own_types}))
-        stack.enter_context(mock.patch.object(auto.Column, "get_field_parameters", get_field_parameters))
-        stack.enter_context(mock.patch.object(auto, "add_index", add_index))
-        stack.enter_context(mock.patch.object(auto, "drop_index", drop_index))
-        stack.enter_context(mock.patch.object(auto, "create_model", create_model))
-        stack.enter_context(mock.patch.object(auto, "change_fields", change_fields))
-        stack.enter_context(mock.patch.object(auto, "drop_fields", drop_fields))
+    own_types = {aura_fields.GuidField: FIELDS_ALIAS, aura_fields.JsonField: FIELDS_ALIAS,
+                 aura_fields.LongTextField: FIELDS_ALIAS}
+    with compat.autogen_patched(own_types=own_types, on_import=imports.add, callable_ref=_callable_ref,
+                                fill_value=_fill_value):
         yield

@@ -16,8 +16,9 @@ from __future__ import annotations
 
 import os
 import re
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
+from types import MappingProxyType
 
 from aura_db.errors import UsageError
 
@@ -26,7 +27,7 @@ from aura_db.errors import UsageError
 # strings (``from __future__ import annotations``), never evaluated.
 TYPE_CHECKING = False
 if TYPE_CHECKING:
-    from typing import Any
+    from typing import Any, Mapping
 
 DEFAULT_URL = "sqlite:///aura.db"
 COMPRESSIONS = ("none", "gzip", "zstd")
@@ -45,9 +46,9 @@ KEYS: dict[str, tuple[tuple[str, ...], Any, type]] = {
     "backup_before_migrate": (("AURA_DB_BACKUP_BEFORE_MIGRATE",), True, bool),
 }
 # The option that sets a key, for --verbose ("flag --db").  The global ones
-# reach load_settings from the root; a command passes its own (--keep,
+# reach load_settings from the root; a command adds its own (--keep,
 # --compress, --lock-timeout, --no-backup as backup_before_migrate=False)
-# before it first reads the settings, so -v names the value it uses.
+# with Settings.with_overrides, so -v names the value it uses.
 FLAGS = {"url": "--db", "migrations": "--migrations", "backup_dir": "--backup-dir",
          "lock_timeout": "--lock-timeout", "keep": "--keep", "keep_safety": "--keep-safety",
          "compression": "--compress",
@@ -69,28 +70,64 @@ def shipped_migrations_dir() -> Path:
     return shipped if shipped.is_dir() else package.parent / "migrations"  # a source checkout
 
 
-@dataclass
+@dataclass(frozen=True)
 class Settings:
-    values: dict[str, Any]
-    sources: dict[str, str]
-    config_file: Path | None = None
-    warnings: list[str] = field(default_factory=list)
+    """Every setting of one command, resolved; frozen.
+
+    The fields are the keys of ``KEYS`` (their defaults are ``KEYS``'
+    defaults: tests/test_config.py checks they agree), plus where each value
+    came from (``sources``: "default", "env NAME", "file PATH", "flag
+    --NAME"), the settings file read and its warnings.  A command derives the
+    settings it runs with from the global ones explicitly,
+    ``settings.with_overrides(keep=3)``, never by changing them.
+    """
+
+    url: str = DEFAULT_URL
+    migrations: "str | None" = None
+    backup_dir: str = "backups"
+    keep: int = 10
+    keep_safety: int = 5
+    compression: str = "none"
+    lock_timeout: float = 60.0
+    backup_before_migrate: bool = True
+    sources: "Mapping[str, str]" = field(default_factory=lambda: MappingProxyType({}))
+    config_file: "Path | None" = None
+    warnings: "tuple[str, ...]" = ()
     cwd: Path = field(default_factory=Path.cwd)
 
-    def __getattr__(self, name: str) -> Any:
-        try:
-            return self.__dict__["values"][name]
-        except KeyError:
-            raise AttributeError(name) from None
+    @property
+    def values(self) -> "Mapping[str, Any]":
+        """Every setting by key (read-only)."""
+        return MappingProxyType({key: getattr(self, key) for key in KEYS})
 
     @property
     def migrations_dir(self) -> Path:
-        value = self.values.get("migrations")
-        return (self.cwd / value).resolve() if value else shipped_migrations_dir()
+        return (self.cwd / self.migrations).resolve() if self.migrations else shipped_migrations_dir()
 
     @property
     def backup_path(self) -> Path:
-        return (self.cwd / self.values["backup_dir"]).resolve()
+        return (self.cwd / self.backup_dir).resolve()
+
+    def with_overrides(self, **flags: Any) -> "Settings":
+        """These settings with a command's own flags on top (a flag given as None was not given).
+
+        Each value is checked as ``load_settings`` checks a flag (UsageError,
+        exit 2, naming the flag) and its source becomes "flag --NAME", so
+        ``-v`` names the value the command uses.
+        """
+        unknown = set(flags) - set(KEYS)
+        if unknown:
+            raise TypeError(f"not settings: {', '.join(sorted(unknown))}")
+        given = {key: raw for key, raw in flags.items() if raw is not None}
+        if not given:
+            return self
+        values = dict(self.values)
+        sources = dict(self.sources)
+        for key, raw in given.items():
+            flag = FLAGS.get(key, key)
+            values[key], sources[key] = _coerce(key, raw, KEYS[key][2], flag), f"flag {flag}"
+        _validate(values, sources)
+        return replace(self, **{key: values[key] for key in given}, sources=MappingProxyType(sources))
 
     def explain(self) -> list[str]:
         """One line per setting: its value and where it came from (no passwords)."""
@@ -98,13 +135,26 @@ class Settings:
 
         lines = []
         for key in KEYS:
-            value = self.values.get(key)
+            value = getattr(self, key)
             if key == "url":
                 value = redact(str(value))
             if key == "migrations" and value is None:
                 value = str(self.migrations_dir)
             lines.append(f"{key} = {value}  ({self.sources.get(key, 'default')})")
         return lines
+
+
+def _validate(values: "dict[str, Any]", sources: "Mapping[str, str]") -> None:
+    """UsageError for values that are each of the right type but not usable."""
+    for key in ("url", "migrations", "backup_dir"):
+        # An empty path is not "the default": backup_dir = "" would write
+        # backups into the working directory, among everything else there.
+        if isinstance(values[key], str) and not values[key].strip() and sources[key] != "default":
+            raise UsageError(f"{key} from {sources[key].split(' ', 1)[1]} is empty",
+                             hint=f"give {key} a value, or leave it out for the default")
+    if values["compression"] not in COMPRESSIONS:
+        raise UsageError(f"unknown compression {values['compression']!r} from {sources['compression']}",
+                         hint="use none, gzip or zstd")
 
 
 def _coerce(key: str, raw: Any, typ: type, origin: str, *, typed: bool = False) -> Any:
@@ -244,13 +294,6 @@ def load_settings(
             sources[key] = f"file {config_path}" + (" [tool.aura-db]" if config_path and config_path.name == "pyproject.toml" else "")
         else:
             values[key], sources[key] = default, "default"
-    for key in ("url", "migrations", "backup_dir"):
-        # An empty path is not "the default": backup_dir = "" would write
-        # backups into the working directory, among everything else there.
-        if isinstance(values[key], str) and not values[key].strip() and sources[key] != "default":
-            raise UsageError(f"{key} from {sources[key].split(' ', 1)[1]} is empty",
-                             hint=f"give {key} a value, or leave it out for the default")
-    if values["compression"] not in COMPRESSIONS:
-        raise UsageError(f"unknown compression {values['compression']!r} from {sources['compression']}",
-                         hint="use none, gzip or zstd")
-    return Settings(values=values, sources=sources, config_file=config_path, warnings=warnings, cwd=cwd)
+    _validate(values, sources)
+    return Settings(**values, sources=MappingProxyType(sources), config_file=config_path,
+                    warnings=tuple(warnings), cwd=cwd)

@@ -103,6 +103,89 @@ class MigrationFailed(AuraError):
         })
 
 
+class DatabaseInUse(AuraError):
+    """Another process has the database open: a restore would pull it from under it (exit 1)."""
+
+
+class NotMigrated(AuraError):
+    """The database lacks the schema the data needs (exit 1)."""
+
+
+class UnsupportedDependency(AuraError):
+    """peewee or peewee-migrate is outside the versions aura_db.compat was written for (exit 1)."""
+
+
+class BackupRejected(CheckFailed):
+    """A backup failed a check before it could be restored (exit 3): ``path`` and ``reason`` say which and why.
+
+    The message is "refusing to restore <file>: <reason>"; callers read the
+    fields, never the message's words.
+    """
+
+    def __init__(self, path: object, reason: str, *, hint: str | None = None):
+        self.path = path
+        self.reason = reason
+        name = getattr(path, "name", None) or str(path)
+        super().__init__(f"refusing to restore {name}: {reason}", hint=hint)
+
+
+class NoManifest(CheckFailed):
+    """A file in the backup folder has no manifest beside it: not an aura-db backup, or an unfinished one (exit 3)."""
+
+
+class ChecksFailed(CheckFailed):
+    """A command's checks found a problem (exit 3); ``result`` is its whole report.
+
+    Raised by the core (``aura_db.policy.check_status``, ``check_verify``,
+    ``check_backups``) once the command has rendered its result, so the
+    report is shown and the exit code says the check failed.
+    """
+
+    def __init__(self, message: str, *, result: object = None, hint: str | None = None,
+                 details: dict | None = None):
+        super().__init__(message, hint=hint, details=details)
+        self.result = result
+
+
+class Interrupted(AuraError):
+    """Ctrl-C stopped a run (exit 130), carrying what it had done.
+
+    ``result`` is the run's result so far (the migrations it finished, its
+    safety backup); ``step`` the migration that was running, ``committed``
+    how many of that step's statements an engine without transactional DDL
+    had already committed (MySQL), ``transactional`` whether the engine
+    rolled the step back.
+    """
+
+    exit_code = 130
+
+    def __init__(self, command: str, *, result: object = None, step: str | None = None,
+                 transactional: bool = True, committed: int = 0, backup: str | None = None):
+        self.command = command  # migrate | rollback
+        self.result = result
+        self.step = step
+        self.transactional = transactional
+        self.committed = committed
+        self.backup = backup
+        hint = None
+        if step is None:
+            message = "interrupted"
+        elif not transactional and committed:
+            what = "migration" if command == "migrate" else "the rollback of"
+            message = (f"interrupted during {what} {step}: {committed} of its statement(s) stay committed "
+                       f"(MySQL cannot roll back DDL)")
+            hint = "run `aura-db status`, and see docs/runbook.md for a half-applied migration"
+        else:
+            message = (f"interrupted; migration {step} was rolled back (not applied)" if command == "migrate"
+                       else f"interrupted; undoing {step} was rolled back (it stays applied)")
+            hint = "run `aura-db status` to see where the database stands"
+        details: dict = {}
+        if result is not None and hasattr(result, "migrations"):
+            details = {"migrations": list(result.migrations), "backup": getattr(result, "backup", None)}
+        elif backup is not None:
+            details = {"backup": backup}
+        super().__init__(message, hint=hint, details=details)
+
 class NotAdopted(CheckFailed):
     """The database holds tables aura-db neither created nor adopted (exit 3)."""
 

@@ -31,13 +31,14 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Callable, Iterator
 
-from aura_db.errors import AuraError, MigrationFailed, UsageError, notify
+from aura_db.errors import AuraError, Interrupted, MigrationFailed, UsageError, notify
 from aura_db.tables import HISTORY_TABLE, LOG_TABLE  # also migrations.HISTORY_TABLE, as before
 
 if TYPE_CHECKING:
     import peewee as pw
 
     from aura_db.db import Engine, Reader
+    from aura_db.policy import SafetyBackup
 
 FILE_RE = re.compile(r"^(\d{3,})_([A-Za-z0-9_]+)\.py$")
 NAME_RE = re.compile(r"^[a-z][a-z0-9_]*$")
@@ -527,15 +528,9 @@ def _fake_replay(loaded: LoadedMigration, migrator: Any, db: "pw.Database") -> N
     migrations: run ``migrate(fake=True)`` with queries mocked out, then drop
     the queued operations.
     """
-    from unittest import mock
+    from aura_db import compat
 
-    import peewee as pw
-
-    cursor = mock.Mock()
-    cursor.fetchone.return_value = None
-    with mock.patch.object(pw.Model, "select"), mock.patch.object(
-        pw.Database, "execute_sql", return_value=cursor
-    ):
+    with compat.queries_faked():
         loaded.migrate(migrator, db, fake=True)
     migrator.__ops__ = []
 
@@ -573,11 +568,14 @@ class _SqlCapture:
         return cursor
 
     def __enter__(self) -> "_SqlCapture":
-        self.db.execute_sql = self._execute_sql  # type: ignore[method-assign]
+        from aura_db import compat
+
+        self._replaced = compat.execute_sql_replaced(self.db, self._execute_sql)
+        self._replaced.__enter__()
         return self
 
     def __exit__(self, *exc: Any) -> None:
-        del self.db.execute_sql
+        self._replaced.__exit__(*exc)
 
 
 def render_sql(db: "pw.Database", sql: str, params: Any) -> str:
@@ -648,82 +646,11 @@ def _new_migrator(db: "pw.Database") -> Any:
     return migrator_class()(db)
 
 
-_MIGRATOR_CLASS: Any = None
-
-
-class _CreateTable:
-    """``model.create_table(safe=False)`` as a queued step.
-
-    It looks like the bound ``create_table`` peewee-migrate queues
-    (``__name__`` and ``__self__``), so ``script`` and ``migrate add --auto``
-    still know it for plain DDL.
-    """
-
-    __name__ = "create_table"
-
-    def __init__(self, model: Any):
-        self.__self__ = model
-
-    def __call__(self) -> None:
-        self.__self__.create_table(safe=False)
-
-
 def migrator_class() -> Any:
-    """peewee-migrate's Migrator, with drop_index fixed for named indexes.
+    """peewee-migrate's Migrator as aura-db runs it (``aura_db.compat.migrator_class``)."""
+    from aura_db import compat
 
-    peewee-migrate 2.3 assumes ``Meta.indexes`` holds ``(columns, unique)``
-    tuples and crashes on the named ``ModelIndex`` objects the Aura schema
-    uses (``IX_<Table>_<Columns>``); it also drops by peewee's generated name,
-    which is not the index's real name.
-    """
-    global _MIGRATOR_CLASS
-    if _MIGRATOR_CLASS is not None:
-        return _MIGRATOR_CLASS
-    import peewee as pw
-    from peewee_migrate import Migrator
-    from playhouse.migrate import make_index_name
-
-    class AuraMigrator(Migrator):
-        def create_model(self, model):
-            """As peewee-migrate's, but a table or index already there is an error.
-
-            peewee's ``Model.create_table()`` defaults to ``safe=True``
-            (``CREATE TABLE/INDEX IF NOT EXISTS``), which silently steps over an
-            object of the same name and leaves a schema nobody built.  Without
-            it, the statement fails and the migration's transaction rolls back.
-            """
-            super().create_model(model)
-            ops = self.__ops__
-            if ops and getattr(ops[-1], "__self__", None) is model:
-                ops[-1] = _CreateTable(model)
-            return model
-
-        def drop_index(self, model, *columns: str):
-            model = self.__get_model__(model)
-            meta = model._meta
-            fields = [meta.fields.get(c) for c in columns]
-            cols = [f.column_name if f is not None else c for f, c in zip(fields, columns)]
-            name = None
-            keep = []
-            for idx in meta.indexes:
-                if isinstance(idx, pw.ModelIndex):
-                    idx_cols = [getattr(e, "column_name", None) for e in idx._expressions]
-                    if name is None and idx_cols == cols:
-                        name = idx._name
-                        continue
-                elif isinstance(idx, (tuple, list)) and tuple(idx[0]) == tuple(columns):
-                    continue
-                keep.append(idx)
-            meta.indexes = keep
-            if len(fields) == 1 and fields[0] is not None:
-                fields[0].unique = fields[0].index = False
-            self.__ops__.append(
-                self.__migrator__.drop_index(meta.table_name, name or make_index_name(meta.table_name, cols))
-            )
-            return model
-
-    _MIGRATOR_CLASS = AuraMigrator
-    return AuraMigrator
+    return compat.migrator_class()
 
 
 def _drift_warnings(files: list[MigrationFile], history: list[Any]) -> list[str]:
@@ -783,14 +710,17 @@ def migrate(
     fake: bool = False,
     dry_run: bool = False,
     lock_timeout: float = DEFAULT_LOCK_TIMEOUT,
-    before_changes: Callable[[list[str], str | None], str | None] | None = None,
+    safety: "SafetyBackup | None" = None,
     on_progress: Callable[[str, str], None] | None = None,
 ) -> RunResult:
     """Apply pending migrations in order, each in its own transaction.
 
-    ``before_changes(pending, head)`` runs once the lock is held and work is
-    known to be pending, before anything changes; what it returns (a safety
-    backup's path) is recorded in the audit log.
+    ``safety`` is the safety-backup policy: once the lock is held and work
+    is known to be pending, before anything changes, it takes a backup of a
+    database that already holds applied migrations (``--fake`` changes no
+    schema and takes none); its path is in the result, the audit log, and
+    every error raised after it.  Ctrl-C during the run raises
+    ``Interrupted`` carrying the result so far.
     """
     files = discover(migrations_dir)
     by_name = {f.name: f for f in files}
@@ -814,14 +744,14 @@ def migrate(
             if not todo:
                 return result
             loaded = {n: load(by_name[n]) for n in todo}  # fail on a broken file before any change
-            if before_changes is not None and not fake:
-                result.backup = before_changes(todo, from_head)
-            migrator = _new_migrator(db)
-            for h in history:
-                if h.name in by_name:
-                    _fake_replay(load(by_name[h.name]), migrator, db)
-            History, _ = _history_models(db)
             try:
+                if not fake:
+                    _before_changes(engine, safety, "pre-migrate", from_head, result)
+                migrator = _new_migrator(db)
+                for h in history:
+                    if h.name in by_name:
+                        _fake_replay(load(by_name[h.name]), migrator, db)
+                History, _ = _history_models(db)
                 for name in todo:
                     if on_progress:
                         on_progress("apply", name)
@@ -846,9 +776,12 @@ def migrate(
                 _log_run(db, "fake" if fake else "migrate", started_at, started, result, "failed",
                          exc.message)
                 raise
-            except KeyboardInterrupt:  # Ctrl-C: the open transaction was rolled back
+            except (KeyboardInterrupt, Interrupted) as exc:  # Ctrl-C: the open transaction was rolled back
                 _log_run(db, "fake" if fake else "migrate", started_at, started, result,
                          "interrupted", "interrupted")
+                raise _interrupted(exc, result) from exc
+            except AuraError as exc:
+                _name_backup(exc, result)
                 raise
             result.duration_ms = int((time.monotonic() - started) * 1000)
             _log_run(db, "fake" if fake else "migrate", started_at, started, result, "success", None)
@@ -895,6 +828,10 @@ def _run_step(
             record()
     except MigrationFailed:
         raise
+    except KeyboardInterrupt:
+        # The transaction is rolled back (where the engine can): say so, with what ran.
+        raise Interrupted(result.command, result=result, step=name, transactional=engine.transactional_ddl,
+                          committed=len(progress.done) if progress else 0) from None
     except Exception as exc:  # noqa: BLE001 - user code may raise anything
         partial = progress.done if progress else []
         raise MigrationFailed(
@@ -912,6 +849,29 @@ def _next_step(name: str, partial: list[str], backup: str | None) -> str | None:
                 f"`aura-db restore {backup} --yes`, fix {name}, then run `aura-db migrate`")
     return (f"the database is half-migrated: undo the statements above by hand "
             f"(docs/runbook.md), fix {name}, then run `aura-db migrate`")
+
+
+def _before_changes(engine: "Engine", safety: "SafetyBackup | None", label: str, head: str | None,
+                    result: RunResult) -> None:
+    """What precedes the first change of a run: MySQL's caveat (migrate), then the safety backup (``safety``)."""
+    if not engine.transactional_ddl and result.command == "migrate":
+        notify("MySQL commits each DDL statement as it runs: a migration that fails half-way "
+               "stays half-applied (aura-db reports exactly which statements ran)")
+    if safety is not None:
+        result.backup = safety.take(engine, label=label, head=head)
+
+
+def _interrupted(exc: BaseException, result: RunResult) -> Interrupted:
+    """Ctrl-C as ``Interrupted`` carrying the run's result (a step's own, when it came during one)."""
+    if isinstance(exc, Interrupted):
+        return exc
+    return Interrupted(result.command, result=result)
+
+
+def _name_backup(exc: AuraError, result: RunResult) -> None:
+    """An error after the safety backup names it: the way back, in the --json document too."""
+    if result.backup is not None:
+        exc.details.setdefault("backup", result.backup)
 
 
 def plan_rollback(
@@ -975,14 +935,27 @@ def rollback(
     all_: bool = False,
     dry_run: bool = False,
     lock_timeout: float = DEFAULT_LOCK_TIMEOUT,
-    before_changes: Callable[[list[str], str | None], str | None] | None = None,
+    safety: "SafetyBackup | None" = None,
+    confirm: Callable[[list[str]], None] | None = None,
     on_progress: Callable[[str, str], None] | None = None,
 ) -> RunResult:
-    """Undo applied migrations, newest first, each in its own transaction."""
+    """Undo applied migrations, newest first, each in its own transaction.
+
+    ``confirm(plan)`` (the names to undo, newest first) is asked before the
+    lock is taken, and only when there is something to undo; it may raise
+    ``Refused``.  ``safety``, Ctrl-C and errors after the safety backup: as
+    for ``migrate``.
+    """
     files = discover(migrations_dir)
     by_name = {f.name: f for f in files}
     if dry_run:
         return _dry_run_rollback(engine, files, target=target, steps=steps, all_=all_)
+    if confirm is not None:
+        plan = plan_rollback(engine, migrations_dir, target=target, steps=steps, all_=all_)
+        if not plan:  # nothing to do (exit 0), at the head the database really has
+            head = status(engine, migrations_dir).head
+            return RunResult("rollback", [], head, head)
+        confirm(plan)
     started = time.monotonic()
     started_at = _now()
     with _opened(engine, create=False) as db:
@@ -995,14 +968,13 @@ def rollback(
             if not todo:
                 return result
             loaded = _load_for_rollback(todo, by_name)
-            if before_changes is not None:
-                result.backup = before_changes(todo, from_head)
-            migrator = _new_migrator(db)
-            for h in history:
-                _fake_replay(load(by_name[h.name]), migrator, db)
-            History, _ = _history_models(db)
-            remaining = [h.name for h in history]
             try:
+                _before_changes(engine, safety, "pre-rollback", from_head, result)
+                migrator = _new_migrator(db)
+                for h in history:
+                    _fake_replay(load(by_name[h.name]), migrator, db)
+                History, _ = _history_models(db)
+                remaining = [h.name for h in history]
                 for name in todo:
                     if on_progress:
                         on_progress("rollback", name)
@@ -1018,8 +990,11 @@ def rollback(
             except MigrationFailed as exc:
                 _log_run(db, "rollback", started_at, started, result, "failed", exc.message)
                 raise
-            except KeyboardInterrupt:
+            except (KeyboardInterrupt, Interrupted) as exc:
                 _log_run(db, "rollback", started_at, started, result, "interrupted", "interrupted")
+                raise _interrupted(exc, result) from exc
+            except AuraError as exc:
+                _name_backup(exc, result)
                 raise
             result.duration_ms = int((time.monotonic() - started) * 1000)
             _log_run(db, "rollback", started_at, started, result, "success", None)

@@ -224,11 +224,10 @@ class _Recorder:
 
     @contextlib.contextmanager
     def active(self) -> Iterator["_Recorder"]:
-        self.db.execute_sql = self._execute_sql  # type: ignore[method-assign]
-        try:
+        from aura_db import compat
+
+        with compat.execute_sql_replaced(self.db, self._execute_sql):
             yield self
-        finally:
-            del self.db.execute_sql
 
 
 def _empty_cursor() -> Any:
@@ -301,14 +300,11 @@ def _running_scratch(dialect: str) -> Iterator[_Scratch]:
 
 @contextlib.contextmanager
 def _offline_scratch(dialect: str) -> Iterator[_Scratch]:
-    import peewee as pw
-    from unittest import mock
+    from aura_db import compat
 
     db = ENGINES[dialect].script_database()  # never connected
-    # MySQL cannot say CREATE INDEX IF NOT EXISTS, so peewee asks whether a
-    # table exists before creating it; in a script the table a migration
-    # creates never exists yet.
-    with mock.patch.object(pw.Model, "table_exists", classmethod(lambda cls: False)):
+    # In a script the table a migration creates never exists yet.
+    with compat.tables_never_exist():
         yield _Scratch(dialect, db, execute=False, offline=True, replay_for_real=False)
 
 
@@ -382,7 +378,9 @@ def _answer_foreign_keys(db: "pw.Database", migrator: Any) -> None:
                                   meta.table_name)
             for f in meta.sorted_fields if isinstance(f, pw.ForeignKeyField)
         ]
-    db.get_foreign_keys = lambda table, schema=None: list(known.get(table, []))  # type: ignore[method-assign]
+    from aura_db import compat
+
+    compat.foreign_keys_answered(db, known)
 
 
 def _record(scratch: _Scratch, sm: ScriptedMigration, fn: Callable[..., Any], migrator: Any) -> None:

@@ -33,6 +33,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, Callable, Iterator
 
 from aura_db.errors import AuraError, UsageError
+from aura_db.errors import NotMigrated as NotMigrated  # its old home: seed.NotMigrated still works
 
 if TYPE_CHECKING:
     import peewee as pw
@@ -56,10 +57,6 @@ def _data_models() -> list[Any]:
 
     reference = (SystemConfiguration, AnalyticsRetentionSettings, QueueConfiguration, Role)
     return [m for m in MODELS if m not in reference]
-
-
-class NotMigrated(AuraError):
-    """The database lacks the schema the data needs (exit 1)."""
 
 
 @dataclass

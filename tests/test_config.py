@@ -106,7 +106,7 @@ def test_dashed_spellings_and_aura_db_table(tmp_path):
     )
     s = load_settings({}, env={}, cwd=tmp_path)
     assert (s.backup_dir, s.lock_timeout, s.backup_before_migrate) == ("b", 5.0, False)
-    assert s.warnings == []
+    assert s.warnings == ()
 
 
 def test_a_setting_left_above_the_aura_db_table_is_a_warning(tmp_path):
@@ -127,7 +127,7 @@ def test_pyproject_tool_table_is_read(tmp_path):
 def test_pyproject_without_the_table_is_not_a_settings_file(tmp_path):
     (tmp_path / "pyproject.toml").write_text('[project]\nname = "x"\n', encoding="utf-8")
     s = load_settings({}, env={}, cwd=tmp_path)
-    assert s.config_file is None and s.warnings == []
+    assert s.config_file is None and s.warnings == ()
 
 
 def test_aura_db_toml_wins_over_pyproject(tmp_path):
@@ -352,3 +352,42 @@ def test_file_settings_reach_the_command(cli, workdir):
     r = cli("status", "--json")
     assert r.exit_code == 0, r
     assert "from_file.db" in r.stdout
+
+
+def test_settings_are_frozen_and_their_defaults_are_the_keys_defaults(tmp_path):
+    import dataclasses
+
+    from aura_db.config import Settings
+
+    s = load_settings({}, env={}, cwd=tmp_path)
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        s.keep = 3  # type: ignore[misc]
+    with pytest.raises(TypeError):
+        s.values["keep"] = 3  # type: ignore[index]
+    with pytest.raises(TypeError):
+        s.sources["keep"] = "flag --keep"  # type: ignore[index]
+    fields = {f.name: f.default for f in dataclasses.fields(Settings) if f.name in KEYS}
+    assert fields == {key: default for key, (_, default, _) in KEYS.items()}
+    assert {key: type(getattr(s, key)) for key in KEYS if getattr(s, key) is not None} == {
+        key: typ for key, (_, default, typ) in KEYS.items() if default is not None}
+
+
+def test_a_command_derives_its_settings_without_changing_the_global_ones(tmp_path):
+    (tmp_path / "aura-db.toml").write_text('keep = 4\ncompression = "zstd"\n', encoding="utf-8")
+    base = load_settings({"backup_dir": "b"}, env={"AURA_DB_LOCK_TIMEOUT": "7"}, cwd=tmp_path)
+    mine = base.with_overrides(keep="3", compression=None, lock_timeout=2, backup_before_migrate=False)
+    assert (mine.keep, mine.compression, mine.lock_timeout, mine.backup_before_migrate) == (3, "zstd", 2.0, False)
+    assert mine.sources["keep"] == "flag --keep" and mine.sources["lock_timeout"] == "flag --lock-timeout"
+    assert mine.sources["backup_before_migrate"] == "flag --no-backup"
+    assert mine.sources["compression"] == f"file {tmp_path / 'aura-db.toml'}"  # None: not given
+    assert mine.backup_path == base.backup_path == (tmp_path / "b").resolve()
+    # The global settings are as they were.
+    assert (base.keep, base.lock_timeout, base.backup_before_migrate) == (4, 7.0, True)
+    assert base.sources["keep"] == f"file {tmp_path / 'aura-db.toml'}"
+    assert base.with_overrides(keep=None) is base
+    with pytest.raises(UsageError, match="unknown compression 'rar' from flag --compress"):
+        base.with_overrides(compression="rar")
+    with pytest.raises(UsageError, match="keep from --keep must be at least 1"):
+        base.with_overrides(keep=0)
+    with pytest.raises(TypeError, match="not settings: kepe"):
+        base.with_overrides(kepe=3)

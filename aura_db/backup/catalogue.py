@@ -13,7 +13,7 @@ from typing import Any
 
 from aura_db.backup.files import sha256_file
 from aura_db.backup.manifest import NAME_RE, Manifest, created_from_name, label_from_name, read_manifest
-from aura_db.errors import CheckFailed, UsageError
+from aura_db.errors import CheckFailed, NoManifest, UsageError
 
 @dataclass
 class BackupEntry:
@@ -61,7 +61,7 @@ def _entry(path: Path, *, checksums: bool) -> BackupEntry:
     try:
         manifest: Manifest | None = read_manifest(path)
     except CheckFailed as exc:
-        state = "no manifest" if "no manifest" in exc.message else "bad manifest"
+        state = "no manifest" if isinstance(exc, NoManifest) else "bad manifest"
         created = created_from_name(path.name)
         return BackupEntry(path, None, state, size, created, problem=exc.message)
     if size != manifest.size:

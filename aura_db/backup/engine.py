@@ -21,16 +21,12 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Callable
 
-from aura_db.errors import AuraError
+from aura_db.errors import DatabaseInUse as DatabaseInUse  # re-exported: its home is aura_db.errors
 
 if TYPE_CHECKING:
     from aura_db.backup.files import HashingWriter, Progress
     from aura_db.backup.manifest import Manifest
     from aura_db.engines.base import Engine
-
-
-class DatabaseInUse(AuraError):
-    """Another process has the database open: a restore would pull it from under it (exit 1)."""
 
 
 @dataclass

@@ -17,7 +17,7 @@ from typing import Any
 
 from aura_db import __version__
 from aura_db.backup.files import COMPRESSIONS, PREFIX
-from aura_db.errors import CheckFailed, UsageError
+from aura_db.errors import CheckFailed, NoManifest, UsageError
 
 FORMAT = "aura-db-backup"
 FORMAT_VERSION = 1
@@ -166,7 +166,7 @@ def read_manifest(path: Path) -> Manifest:
     try:
         data = json.loads(read_bounded(mpath).decode("utf-8"))
     except FileNotFoundError:
-        raise CheckFailed(
+        raise NoManifest(
             f"{path.name} has no manifest ({mpath.name}): not an aura-db backup, or an unfinished one"
         ) from None
     except (OSError, UnicodeDecodeError, json.JSONDecodeError, RecursionError) as exc:

@@ -18,7 +18,7 @@ from aura_db.backup.create import create_with
 from aura_db.backup.files import Progress
 from aura_db.backup.manifest import Manifest, read_manifest
 from aura_db.backup.retention import DEFAULT_KEEP_SAFETY
-from aura_db.errors import AuraError, CheckFailed
+from aura_db.errors import AuraError, BackupRejected, CheckFailed
 
 if TYPE_CHECKING:
     from aura_db.engines.base import Engine
@@ -166,7 +166,8 @@ def restore(
                     exc.message += f" (and {len(skipped)} newer backup(s) failed their checks too)"
                 raise
             skipped.append(path.name)
-            warnings.append(f"passed over {path.name}: {exc.message.removeprefix('refusing to restore ')}")
+            reason = exc.reason if isinstance(exc, BackupRejected) else exc.message
+            warnings.append(f"passed over {path.name}: {reason}")
     assert staged is not None
     made: list[Any] = []
     interrupted = False
@@ -234,27 +235,23 @@ def _name_safety_backup(exc: BaseException, made: list[Any]) -> None:
 
 
 def _stage_checked(eb: Any, engine: "Engine", path: Path, on_progress: Progress | None) -> tuple[Manifest, Any]:
-    """(manifest, staged copy) of ``path``, checked; CheckFailed "refusing to restore ..." when it fails."""
+    """(manifest, staged copy) of ``path``, checked; BackupRejected ("refusing to restore ...") when it fails."""
     try:
         manifest = read_manifest(path)
     except CheckFailed as exc:
-        raise CheckFailed(f"refusing to restore {path.name}: {exc.message}", hint=exc.hint) from None
+        raise BackupRejected(path, exc.message, hint=exc.hint) from None
     if manifest.engine != engine.name:
-        raise CheckFailed(
-            f"refusing to restore {path.name}: it is a {manifest.engine} backup, the database is {engine.name}"
-        )
+        raise BackupRejected(path, f"it is a {manifest.engine} backup, the database is {engine.name}")
     size = path.stat().st_size
     if size != manifest.size:
-        raise CheckFailed(
-            f"refusing to restore {path.name}: it is {size} bytes, its manifest says {manifest.size} (damaged)"
-        )
+        raise BackupRejected(path, f"it is {size} bytes, its manifest says {manifest.size} (damaged)")
     try:
         staged = eb.stage(path, manifest, on_progress)
     except OSError as exc:
         raise AuraError(f"cannot stage {path.name} beside the database: {exc.strerror or exc}; nothing changed",
                         hint="check free space and permissions next to the database") from None
+    except BackupRejected:
+        raise
     except CheckFailed as exc:
-        if exc.message.startswith("refusing"):
-            raise
-        raise CheckFailed(f"refusing to restore {path.name}: {exc.message}", hint=exc.hint) from None
+        raise BackupRejected(path, exc.message, hint=exc.hint) from None
     return manifest, staged

@@ -26,22 +26,19 @@ def adopt(
     """
     from aura_db import adopt as core
     from aura_db.cli import render
-    from aura_db.errors import SchemaMismatch
 
     app = state(ctx)
-    engine, migrations_dir = app.engine(), app.settings.migrations_dir
-    try:
-        plan = core.plan(engine, migrations_dir)
-        if not dry_run and not plan.nothing_to_do:
-            app.confirm(
-                f"Record {len(plan.to_record)} migration(s) as adopted ({plan.to_record[0]} .. {plan.matched})?",
-                yes=yes, what=f"adopting {engine.describe()}",
-            )
-        result = core.adopt(engine, migrations_dir, dry_run=dry_run)
-    except SchemaMismatch as exc:
-        if json_out and exc.result is not None:  # the failure's document carries the plan too
-            app.emit_json(exc.result.to_dict())  # type: ignore[attr-defined]
-        raise
+    engine = app.engine()
+
+    def confirm(plan) -> None:
+        app.confirm(
+            f"Record {len(plan.to_record)} migration(s) as adopted ({plan.to_record[0]} .. {plan.matched})?",
+            yes=yes, what=f"adopting {engine.describe()}",
+        )
+
+    # A schema that differs raises SchemaMismatch carrying the plan: the
+    # --json document of the failure includes it (common.finish).
+    result = core.adopt(engine, app.settings.migrations_dir, dry_run=dry_run, confirm=confirm)
     if json_out:
         app.emit_json(result.to_dict())
     else:

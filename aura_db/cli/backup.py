@@ -30,10 +30,7 @@ def _create(ctx: typer.Context, label: Optional[str], keep: Optional[int], compr
     from aura_db.cli import render_backup as render
 
     app_state = state(ctx)
-    # Before the settings are first read (and, with -v, explained): the
-    # values this run uses, each named as coming from its flag.
-    app_state.flags.update(keep=keep, compression=compress, keep_safety=keep_safety)
-    s = app_state.settings
+    s = app_state.settings_with(keep=keep, compression=compress, keep_safety=keep_safety)
     with render.progress(app_state, "backup") as on_progress:
         result = core.create_backup(
             app_state.engine(), s.backup_path, label=label, compression=s.compression, keep=s.keep,
@@ -117,8 +114,9 @@ def verify(
     Example: aura-db backup verify latest
     """
     from aura_db import backup as core
+    from aura_db import policy
     from aura_db.cli import render_backup as render
-    from aura_db.errors import CheckFailed, UsageError
+    from aura_db.errors import UsageError
 
     if (file is None) == (not all_):
         raise UsageError("name one backup FILE or pass --all", hint="see `aura-db backup list`")
@@ -135,11 +133,7 @@ def verify(
         app_state.emit_json(results[0].to_dict() if not all_ else [r.to_dict() for r in results])
     else:
         render.verified(app_state, results)
-    bad = [r for r in results if not r.ok]
-    if bad:
-        first = bad[0]
-        problem = first.problems[0].removeprefix(f"{first.path.name}: ")  # named once is enough
-        raise CheckFailed(f"{len(bad)} damaged backup(s): {first.path.name}: {problem}")
+    policy.check_backups(results)
 
 
 def _server_for_full(app_state):
@@ -171,8 +165,7 @@ def prune(
     from aura_db.cli import render_backup as render
 
     app_state = state(ctx)
-    app_state.flags.update(keep=keep, keep_safety=keep_safety)  # before the settings are read: -v names the flag
-    s = app_state.settings
+    s = app_state.settings_with(keep=keep, keep_safety=keep_safety)
     plan = core.plan_prune(s.backup_path, s.keep, keep_safety=s.keep_safety)
     doomed = plan.deleted
     if doomed:

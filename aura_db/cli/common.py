@@ -12,7 +12,7 @@ import sys
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Callable
 
-from aura_db.errors import AuraError, Refused
+from aura_db.errors import AuraError, CheckFailed, Interrupted, Refused
 
 if TYPE_CHECKING:
     import typer
@@ -43,24 +43,47 @@ class AppState:
     _has_doc: bool = field(default=False, repr=False)
     _warned: set[str] = field(default_factory=set, repr=False)
     _settings: "Settings | None" = field(default=None, repr=False)
+    _explained: bool = field(default=False, repr=False)
     _out: "Console | None" = field(default=None, repr=False)
     _err: "Console | None" = field(default=None, repr=False)
 
     # -- settings ----------------------------------------------------------
     @property
     def settings(self) -> "Settings":
+        """The settings this command runs with: the global ones, or what ``settings_with`` derived."""
         if self._settings is None:
-            from aura_db.config import load_settings
-
-            self._settings = load_settings(self.flags, config=self.config)
-            for warning in self._settings.warnings:
-                self.warn(warning)
-            if self.verbose:
-                if self._settings.config_file:
-                    self.note(f"settings file: {self._settings.config_file}")
-                for line in self._settings.explain():
-                    self.note(line)
+            self._settings = self._global_settings()
+        self._explain()
         return self._settings
+
+    def settings_with(self, **overrides: Any) -> "Settings":
+        """The global settings with this command's own flags on top (None: the flag was not given).
+
+        Called by a command before anything else reads the settings, so that
+        ``-v`` explains the values the command really uses.
+        """
+        base = self._settings if self._settings is not None else self._global_settings()
+        self._settings = base.with_overrides(**overrides)
+        self._explain()
+        return self._settings
+
+    def _global_settings(self) -> "Settings":
+        from aura_db.config import load_settings
+
+        settings = load_settings(self.flags, config=self.config)
+        for warning in settings.warnings:
+            self.warn(warning)
+        return settings
+
+    def _explain(self) -> None:
+        """Under -v, once: the settings file and every setting's value and source."""
+        if not self.verbose or self._explained or self._settings is None:
+            return
+        self._explained = True
+        if self._settings.config_file:
+            self.note(f"settings file: {self._settings.config_file}")
+        for line in self._settings.explain():
+            self.note(line)
 
     def engine(self) -> "Engine":
         from aura_db.engines.registry import ENGINES, check_url_parameters, engine_for, parse_url
@@ -373,56 +396,21 @@ def broken_pipe() -> int:
 def interrupted(exc: BaseException) -> int:
     """Report Ctrl-C in one line (two with a hint); exit 130.
 
-    When it came while a migration (or its rollback) ran, the line says what
-    became of that migration: rolled back with its transaction, or, where DDL
-    commits as it goes (MySQL), how much of it the server had committed.
+    When it came while a migration (or its rollback) ran, the core raised
+    ``Interrupted``, whose message says what became of that migration:
+    rolled back with its transaction, or, where DDL commits as it goes
+    (MySQL), how much of it the server had committed.
     """
     try:
         if is_terminal(sys.stderr):
             sys.stderr.write("\n")  # after the ^C the terminal echoed
-        step = _interrupted_step(exc)
-        if step is None:
-            error_line("interrupted")
+        if isinstance(exc, Interrupted):
+            error_line(exc.message, exc.hint)
         else:
-            command, name, transactional, committed = step
-            if not transactional and committed:
-                what = "migration" if command == "migrate" else "the rollback of"
-                error_line(f"interrupted during {what} {name}: {committed} of its statement(s) stay committed "
-                           f"(MySQL cannot roll back DDL)",
-                           "run `aura-db status`, and see docs/runbook.md for a half-applied migration")
-            else:
-                error_line(f"interrupted; migration {name} was rolled back (not applied)" if command == "migrate"
-                           else f"interrupted; undoing {name} was rolled back (it stays applied)",
-                           "run `aura-db status` to see where the database stands")
+            error_line("interrupted")
     except Exception:  # noqa: BLE001 - stderr itself may be gone; the exit code still says it
         pass
     return INTERRUPTED
-
-
-def _interrupted_step(exc: BaseException) -> tuple[str, str, bool, int] | None:
-    """(migrate|rollback, migration, transactional DDL, statements committed) if Ctrl-C hit a migration step.
-
-    Read from the traceback: the frames of ``aura_db.migrations`` it passed
-    through hold the command, the migration and the engine.
-    """
-    import traceback
-
-    command = None
-    for frame, _ in traceback.walk_tb(exc.__traceback__):
-        if frame.f_globals.get("__name__") != "aura_db.migrations":
-            continue
-        code = frame.f_code.co_name
-        if code in ("migrate", "rollback"):
-            command = code
-        elif code == "_run_step" and command is not None:
-            local = frame.f_locals
-            engine, name = local.get("engine"), local.get("name")
-            if engine is None or not isinstance(name, str):
-                return None
-            capture = local.get("progress")
-            committed = len(getattr(capture, "done", None) or [])
-            return command, name, bool(getattr(engine, "transactional_ddl", True)), committed
-    return None
 
 
 def write_json(doc: Any) -> None:
@@ -479,23 +467,13 @@ def finish(app: "AppState | None", exc: BaseException | None = None, *, verbose:
 
 
 def _made_before(exc: BaseException) -> dict[str, Any]:
-    """The partial results an error carries (an AuraError's details; a Ctrl-C in a migration run's)."""
+    """The partial results an error carries: an AuraError's details (an interrupted run's too) and,
+    for a failed check, the fields of the result it carries (adopt's plan on a schema that differs)."""
     made = dict(getattr(exc, "details", None) or {})  # an AuraError's; what core attached to another
-    if isinstance(exc, KeyboardInterrupt):
-        made = {**_interrupted_run(exc), **made}
+    result = getattr(exc, "result", None)
+    if isinstance(exc, CheckFailed) and hasattr(result, "to_dict"):
+        made = {**result.to_dict(), **made}
     return made
-
-
-def _interrupted_run(exc: BaseException) -> dict[str, Any]:
-    """What a migrate or rollback run Ctrl-C stopped had done: the migrations it finished, its safety backup."""
-    import traceback
-
-    for frame, _ in traceback.walk_tb(exc.__traceback__):
-        if frame.f_globals.get("__name__") == "aura_db.migrations" and frame.f_code.co_name in ("migrate", "rollback"):
-            result = frame.f_locals.get("result")
-            if result is not None and hasattr(result, "migrations"):
-                return {"migrations": list(result.migrations), "backup": getattr(result, "backup", None)}
-    return {}
 
 
 def failure_code(exc: BaseException, *, verbose: bool) -> int:
@@ -515,7 +493,7 @@ def _report_failure(exc: BaseException, *, verbose: bool) -> tuple[int, str | No
     import traceback
 
     _last_error[:] = [None, None]
-    if isinstance(exc, KeyboardInterrupt):
+    if isinstance(exc, (KeyboardInterrupt, Interrupted)):
         return interrupted(exc), *_last_error
     if is_broken_pipe(exc):
         return broken_pipe(), None, None

@@ -18,42 +18,19 @@ app = typer.Typer(
 )
 
 
-def safety_backup_hook(app_state: AppState, label: str):
-    """The callback that takes a safety backup before a migration run changes anything.
+def safety_backup(app_state: AppState, *, enabled: bool):
+    """The safety-backup policy switched on or off, saying on stderr where each backup went."""
+    from aura_db.policy import SafetyBackup
 
-    Returns None when the backup module is not part of this build yet.
-    """
-    import importlib
+    s = app_state.settings
 
-    try:
-        backup_core = importlib.import_module("aura_db.backup")
-    except ModuleNotFoundError as exc:
-        if exc.name != "aura_db.backup":
-            raise
-        return None
+    def taken(made) -> None:
+        for w in made.warnings:
+            app_state.warn(w)
+        same = " (identical to the newest backup: not written again)" if made.reused else ""
+        app_state.note(f"safety backup: {made.path}{same}")
 
-    def take(pending: list[str], head: str | None) -> str | None:
-        from aura_db.errors import AuraError
-
-        s = app_state.settings
-        try:
-            made = backup_core.take_safety_backup(app_state.engine(), s.backup_path, label=label,
-                                                  keep_safety=s.keep_safety)
-        except AuraError as exc:
-            # Nothing has changed yet; say what stopped and the way past it.
-            exc.message = f"the safety backup ({label}) failed, so nothing was changed: {exc.message}"
-            exc.hint = (exc.hint + "; or " if exc.hint else "") + "skip it with --no-backup (then there is no way back)"
-            raise
-        if made is not None:
-            for w in made.warnings:
-                app_state.warn(w)
-            same = " (identical to the newest backup: not written again)" if made.reused else ""
-            app_state.note(f"safety backup: {made.path}{same}")
-            app_state.made["backup"] = str(made.path)  # in the --json document even if the run then fails
-            return str(made.path)
-        return None
-
-    return take
+    return SafetyBackup(s.backup_path, keep_safety=s.keep_safety, enabled=enabled, on_taken=taken)
 
 
 @app.callback(invoke_without_command=True)
@@ -81,56 +58,21 @@ def migrate(
     from aura_db.cli import render
 
     app_state = state(ctx)
-    # Before the settings are first read (and, with -v, explained): the
-    # values this run uses, each named as coming from its flag.
-    app_state.flags.update(lock_timeout=lock_timeout, backup_before_migrate=False if no_backup else None)
-    s = app_state.settings
-    timeout = s.lock_timeout
-    hook = None
-    if not (dry_run or fake) and s.backup_before_migrate:  # --no-backup made it False
-        hook = _pre_migrate_hook(app_state)
-    engine = app_state.engine()
-    if not engine.transactional_ddl and not (dry_run or fake):
-        hook = _warn_non_transactional(app_state, hook)
+    s = app_state.settings_with(lock_timeout=lock_timeout, backup_before_migrate=False if no_backup else None)
     result = migrations.migrate(
-        engine,
+        app_state.engine(),
         s.migrations_dir,
         target=to,
         fake=fake,
         dry_run=dry_run,
-        lock_timeout=timeout,
-        before_changes=hook,
+        lock_timeout=s.lock_timeout,
+        safety=safety_backup(app_state, enabled=s.backup_before_migrate),  # --no-backup made it False
         on_progress=None if json_out else app_state.progress("migrate"),
     )
     if json_out:
         app_state.emit_json(result.to_dict())
     else:
         render.run_result(app_state, result)
-
-
-def _warn_non_transactional(app_state: AppState, hook):
-    """Before changing a MySQL database, say that a failure cannot be undone by rollback."""
-
-    def warn_then(pending: list[str], head: str | None) -> str | None:
-        app_state.warn(
-            "MySQL commits each DDL statement as it runs: a migration that fails half-way "
-            "stays half-applied (aura-db reports exactly which statements ran)"
-        )
-        return hook(pending, head) if hook else None
-
-    return warn_then
-
-
-def _pre_migrate_hook(app_state: AppState):
-    take = safety_backup_hook(app_state, "pre-migrate")
-    if take is None:
-        return None
-
-    def hook(pending: list[str], head: str | None) -> str | None:
-        # A database with nothing applied holds nothing to protect.
-        return take(pending, head) if head is not None else None
-
-    return hook
 
 
 @app.command("add")

@@ -38,7 +38,7 @@ def restore(
     from aura_db.errors import UsageError
 
     app_state = state(ctx)
-    s = app_state.settings
+    s = app_state.settings_with(lock_timeout=lock_timeout)
     engine = app_state.engine()
     if file is None:
         file = _pick(app_state, s.backup_path)
@@ -64,7 +64,7 @@ def restore(
             safety=not no_safety_backup,
             confirm=confirm,
             migrations_dir=s.migrations_dir,
-            lock_timeout=s.lock_timeout if lock_timeout is None else lock_timeout,
+            lock_timeout=s.lock_timeout,
             keep_safety=s.keep_safety,
             on_progress=on_progress,
         )
@@ -96,25 +96,19 @@ def _ctrl_c_held():
 
 def _pick(app_state, folder) -> str | None:
     """On a terminal, let the operator choose; otherwise show the list on stderr and give up."""
-    from aura_db import backup as core
+    from aura_db import policy
     from aura_db.cli import render_backup as render
 
-    engine = app_state.engine()
-    usable = [e for e in core.list_backups(folder) if e.manifest is not None and e.manifest.engine == engine.name]
-    # This database's backups; another's only when it has none (a moved file, a renamed host).
-    here = core.database_key(engine.name, engine.describe())
-    entries = [e for e in usable if core.database_key(e.manifest.engine, e.manifest.source) == here] or usable
-    for w in core.listing_warnings(core.list_backups(folder)):
+    choices = policy.restore_choices(app_state.engine(), folder)
+    for w in choices.warnings:
         app_state.warn(w)
-    render.backup_table(app_state, entries, folder, stderr=True)
-    if not entries or not app_state.interactive:
+    render.backup_table(app_state, choices.entries, folder, stderr=True)
+    if not choices.entries or not app_state.interactive:
         return None
-    # The default is the newest regular backup that looks whole: never a
-    # safety backup (a retry would put back what the last restore replaced).
-    default = next((str(i) for i, e in enumerate(entries, 1)
-                    if e.manifest.kind == "regular" and e.state != "size differs"), None)
-    if any(e.manifest.kind == "safety" for e in entries):
+    if choices.has_safety:
         app_state.note("(safety) marks a safety backup: what the database held before a migrate, rollback or restore")
+    entries = choices.entries
+    default = None if choices.default is None else str(choices.default)
     choice = typer.prompt(f"Restore which backup? [1-{len(entries)}, or a file name]", default=default, err=True)
     choice = choice.strip()
     if choice.isdigit() and 1 <= int(choice) <= len(entries):

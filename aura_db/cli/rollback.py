@@ -35,34 +35,24 @@ def rollback(
     """
     from aura_db import migrations
     from aura_db.cli import render
-    from aura_db.cli.migrate import safety_backup_hook
+    from aura_db.cli.migrate import safety_backup
 
     app = state(ctx)
-    # Before the settings are first read (and, with -v, explained): the
-    # values this run uses, each named as coming from its flag.
-    app.flags.update(lock_timeout=lock_timeout, backup_before_migrate=False if no_backup else None)
-    s = app.settings
-    engine = app.engine()
-    kwargs = dict(target=target, steps=steps, all_=all_)
-    if dry_run:
-        result = migrations.rollback(engine, s.migrations_dir, dry_run=True, **kwargs)
-    else:
-        plan = migrations.plan_rollback(engine, s.migrations_dir, **kwargs)
-        if not plan:  # nothing to do (exit 0), at the head the database really has
-            head = migrations.status(engine, s.migrations_dir).head
-            result = migrations.RunResult("rollback", [], head, head)
-        else:
-            app.confirm(
-                f"Roll back {len(plan)} migration(s): {', '.join(plan)}?", yes=yes,
-                what=f"rolling back {', '.join(plan)}",
-            )
-            result = migrations.rollback(
-                engine, s.migrations_dir,
-                lock_timeout=s.lock_timeout,
-                before_changes=None if no_backup else safety_backup_hook(app, "pre-rollback"),
-                on_progress=None if json_out else app.progress("rollback"),
-                **kwargs,
-            )
+    s = app.settings_with(lock_timeout=lock_timeout, backup_before_migrate=False if no_backup else None)
+
+    def confirm(plan: list) -> None:
+        app.confirm(f"Roll back {len(plan)} migration(s): {', '.join(plan)}?", yes=yes,
+                    what=f"rolling back {', '.join(plan)}")
+
+    result = migrations.rollback(
+        app.engine(), s.migrations_dir,
+        target=target, steps=steps, all_=all_,
+        dry_run=dry_run,
+        lock_timeout=s.lock_timeout,
+        safety=safety_backup(app, enabled=not no_backup),
+        confirm=confirm,
+        on_progress=None if json_out else app.progress("rollback"),
+    )
     if json_out:
         app.emit_json(result.to_dict())
     else:

@@ -10,7 +10,7 @@ prompts run ``status`` again and again (tests/test_startup.py).
 
 from typing import TYPE_CHECKING
 
-from aura_db.errors import CheckFailed, DatabaseUnavailable
+from aura_db.errors import DatabaseUnavailable
 
 if TYPE_CHECKING:
     import typer
@@ -34,15 +34,10 @@ def run(app: "AppState", *, check: bool = False, json_out: bool = False) -> None
         app.emit_json(result.to_dict())
     else:
         render.status(app, result)
-    if check and not result.up_to_date:
-        parts = []
-        if result.pending:
-            parts.append(f"{len(result.pending)} pending")
-        if result.changed:
-            parts.append(f"changed since applied: {', '.join(result.changed)}")
-        if result.missing:
-            parts.append(f"missing files: {', '.join(result.missing)}")
-        raise CheckFailed("; ".join(parts), hint="run `aura-db migrate`" if result.pending and not result.drift else None)
+    if check:
+        from aura_db import policy
+
+        policy.check_status(result)
 
 
 def unreachable(engine: "Engine", exc: DatabaseUnavailable) -> dict:

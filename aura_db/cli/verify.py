@@ -5,7 +5,6 @@ from __future__ import annotations
 import typer
 
 from aura_db.cli.common import state
-from aura_db.errors import CheckFailed
 
 STYLE = {"pass": "green", "warn": "yellow", "fail": "red"}
 
@@ -20,6 +19,7 @@ def verify(
 
     Exits 3 when any check fails.  Example: aura-db verify --json
     """
+    from aura_db import policy
     from aura_db import verify as core
 
     app = state(ctx)
@@ -42,9 +42,7 @@ def verify(
         app.out.print(table)
         app.out.print(f"{len(report.checks)} checks in {report.duration_ms / 1000:.2f}s: "
                       f"{len(report.failed)} failed, {len(report.warnings)} warning(s)", markup=False)
-    if report.failed:
-        names = ", ".join(c.check for c in report.failed)
-        raise CheckFailed(f"{len(report.failed)} check(s) failed: {names}")
+    policy.check_verify(report)
 
 
 def register(root: typer.Typer) -> None:

@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING, Callable, Iterator
 from aura_db.backup.engine import DatabaseInUse, Snapshot, compare_counts
 from aura_db.backup.server import ServerBackup, which
 from aura_db.engines.mysql.dialect import MysqlDialect
-from aura_db.errors import AuraError, CheckFailed
+from aura_db.errors import AuraError, BackupRejected
 
 if TYPE_CHECKING:
     from aura_db.backup.files import HashingWriter, Progress
@@ -126,10 +126,10 @@ class MysqlBackup(ServerBackup):
         from aura_db.backup.files import sha256_file
 
         if sha256_file(path, on_progress) != manifest.sha256:
-            raise CheckFailed(f"refusing to restore {path.name}: sha256 differs from its manifest (damaged)")
+            raise BackupRejected(path, "sha256 differs from its manifest (damaged)")
         problems = self._check_dump(path, manifest)
         if problems:
-            raise CheckFailed(f"refusing to restore {path.name}: " + "; ".join(problems))
+            raise BackupRejected(path, "; ".join(problems))
         self._manifest = manifest
         return path, False
 

@@ -13,7 +13,7 @@ from aura_db.backup.engine import DatabaseInUse, Snapshot, compare_counts
 from aura_db.backup.files import CHUNK
 from aura_db.backup.server import ServerBackup, major, which
 from aura_db.engines.postgresql.dialect import PostgresDialect
-from aura_db.errors import AuraError, CheckFailed
+from aura_db.errors import AuraError, BackupRejected
 
 if TYPE_CHECKING:
     from aura_db.backup.files import HashingWriter, Progress
@@ -163,14 +163,13 @@ class PostgresBackup(ServerBackup):
         from aura_db.backup.files import sha256_file
 
         if sha256_file(path, on_progress) != manifest.sha256:
-            raise CheckFailed(f"refusing to restore {path.name}: sha256 differs from its manifest (damaged)")
+            raise BackupRejected(path, "sha256 differs from its manifest (damaged)")
         plain, owned = self._decompressed_file(path, manifest, path.parent)
         problems, tables = self._list(plain)
         missing = sorted(set(manifest.row_counts) - tables)
         if problems or missing:
             self.discard((plain, owned))
-            raise CheckFailed(f"refusing to restore {path.name}: "
-                              + "; ".join(problems or [f"tables missing: {', '.join(missing)}"]))
+            raise BackupRejected(path, "; ".join(problems or [f"tables missing: {', '.join(missing)}"]))
         self._tables = tables
         return plain, owned
 

@@ -22,7 +22,7 @@ from aura_db.engines.sqlite.files import (
     SQLITE_LOCK_SPAN, SQLITE_PENDING_BYTE, Pump, file_identity, is_locked, sqlite_uri, umask,
     sqlite_row_counts, sqlite_schema_head, sqlite_tables,
 )
-from aura_db.errors import AuraError, CheckFailed, DatabaseUnavailable, UsageError
+from aura_db.errors import AuraError, BackupRejected, DatabaseUnavailable, UsageError
 
 if TYPE_CHECKING:
     from aura_db.backup.files import Progress
@@ -139,7 +139,7 @@ class SqliteRestore(EngineBackup):
                 finally:
                     os.close(src)
                 if file_identity(path) != before:
-                    raise CheckFailed(f"refusing to restore {path.name}: it changed while it was read")
+                    raise BackupRejected(path, "it changed while it was read")
             else:
                 sha = hashlib.sha256()
                 fd = os.open(staged, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
@@ -159,13 +159,13 @@ class SqliteRestore(EngineBackup):
                     os.close(fd)
                 digest = sha.hexdigest()
             if digest != manifest.sha256:
-                raise CheckFailed(f"refusing to restore {path.name}: sha256 differs from its manifest (damaged)")
+                raise BackupRejected(path, "sha256 differs from its manifest (damaged)")
             # The checksum proves these are the bytes the manifest describes;
             # quick_check proves they are a sound database.
             problems, counts, _ = checked.get("result") or sqlite_files.check_sqlite_file(staged, full=False)
             problems = problems or compare_counts(manifest.row_counts, counts)
             if problems:
-                raise CheckFailed(f"refusing to restore {path.name}: " + "; ".join(problems[:3]))
+                raise BackupRejected(path, "; ".join(problems[:3]))
         except BaseException:
             with contextlib.suppress(OSError):
                 staged.unlink()
