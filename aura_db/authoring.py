@@ -105,9 +105,9 @@ def removable(engine: "Engine", migrations_dir: Path) -> MigrationFile:
     if not files:
         raise UsageError(f"no migration modules in {migrations_dir}")
     newest = files[-1]
-    # A SQLite file that does not exist has nothing applied; a server that
+    # A database file that does not exist has nothing applied; a server that
     # cannot be reached cannot tell, so that stays an error (exit 4).
-    if engine.name != "sqlite" or engine.exists():
+    if not engine.features.database_is_a_file or engine.exists():
         db = engine.open()
         try:
             applied = {h.name for h in read_history(db)}

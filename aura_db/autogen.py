@@ -106,7 +106,9 @@ def drop_column_indexes(migrator: Any, table: str, *fields: str) -> None:
     when ``create_table`` made it; so the state forgets the flags and the
     indexes are found by what they cover.
     """
-    from playhouse.migrate import Operation, SqliteMigrator
+    from playhouse.migrate import Operation
+
+    from aura_db.engines.registry import engine_of
 
     model = migrator.orm[table]
     columns = set()
@@ -115,11 +117,11 @@ def drop_column_indexes(migrator: Any, table: str, *fields: str) -> None:
         f.unique = f.index = False
         columns.add(f.column_name)
     schema = migrator.__migrator__
-    if isinstance(schema, SqliteMigrator):
-        migrator.__ops__.append(Operation(schema, _drop_sqlite_indexes, table, columns))
+    if not engine_of(schema.database).features.drops_indexes_with_column:
+        migrator.__ops__.append(Operation(schema, _drop_indexes, table, columns))
 
 
-def _drop_sqlite_indexes(schema: Any, table: str, columns: set) -> list:
+def _drop_indexes(schema: Any, table: str, columns: set) -> list:
     import peewee as pw
 
     return [
@@ -222,10 +224,10 @@ def _state(existing: list["MigrationFile"]) -> list:
     """The models as the existing migrations leave them (no database needed)."""
     import peewee as pw
 
-    from aura_db.db import FIELD_TYPES
+    from aura_db.engines.sqlite.dialect import SqliteDialect
     from aura_db.migrations import _fake_replay, load, migrator_class
 
-    db = pw.SqliteDatabase(":memory:", field_types=FIELD_TYPES["sqlite"])
+    db = pw.SqliteDatabase(":memory:", field_types=SqliteDialect.field_types)
     migrator = migrator_class()(db)
     for mf in existing:
         _fake_replay(load(mf), migrator, db)

@@ -131,7 +131,7 @@ class Settings:
 
     def explain(self) -> list[str]:
         """One line per setting: its value and where it came from (no passwords)."""
-        from aura_db.db import redact
+        from aura_db.engines.url import redact
 
         lines = []
         for key in KEYS:

@@ -25,12 +25,15 @@ EF_HISTORY_TABLE = "__EFMigrationsHistory"
 EF_PRODUCT_VERSION = "8.0.11"
 
 
+def engine(database: pw.Database) -> Any:
+    """The engine (class) of ``database``: what differs is asked of its dialect and features."""
+    from aura_db.engines.registry import engine_of
+
+    return engine_of(database)
+
+
 def dialect(database: pw.Database) -> str:
-    if isinstance(database, pw.PostgresqlDatabase):
-        return "postgresql"
-    if isinstance(database, pw.MySQLDatabase):
-        return "mysql"
-    return "sqlite"
+    return engine(database).name
 
 
 def quote(database: pw.Database, name: str) -> str:
@@ -41,9 +44,7 @@ def quote(database: pw.Database, name: str) -> str:
 def literal(database: pw.Database, value: Any) -> str:
     """A constant for a DEFAULT clause, spelled as the engine (and EF on SQLite) spells it."""
     if isinstance(value, bool):
-        if dialect(database) == "postgresql":
-            return "TRUE" if value else "FALSE"
-        return "1" if value else "0"
+        return engine(database).dialect.default_literal(value)
     if isinstance(value, (int, float)):
         return str(value)
     return "'" + str(value).replace("'", "''") + "'"
@@ -155,7 +156,7 @@ def drop_index(migrator: Any, database: pw.Database, table: str, name: str) -> N
     model = _state(migrator, table)
     if model is not None:
         model._meta.indexes = [i for i in model._meta.indexes if getattr(i, "_name", None) != name]
-    if dialect(database) == "mysql":
+    if engine(database).dialect.drop_index_names_table:
         migrator.sql(f"DROP INDEX {quote(database, name)} ON {quote(database, table)}")
     else:
         migrator.sql(f"DROP INDEX {quote(database, name)}")
@@ -174,7 +175,7 @@ def restart_sequence(migrator: Any, database: pw.Database, table: str, column: s
 
     (SQLite and MySQL move their counters past inserted ids by themselves.)
     """
-    if dialect(database) == "postgresql":
+    if engine(database).features.serial_sequences:
         migrator.sql(f"ALTER SEQUENCE {quote(database, f'{table}_{column}_seq')} RESTART WITH {int(next_value)}")
 
 
@@ -203,7 +204,7 @@ def create_ef_history(migrator: Any, database: pw.Database) -> None:
     """``__EFMigrationsHistory`` as EF Core creates it on each engine."""
     t = quote(database, EF_HISTORY_TABLE)
     mid, ver, pk = (quote(database, n) for n in ("MigrationId", "ProductVersion", "PK___EFMigrationsHistory"))
-    if dialect(database) == "sqlite":
+    if engine(database).features.database_is_a_file:  # EF's SQLite provider: TEXT, the key inline
         migrator.sql(f"CREATE TABLE {t} ({mid} TEXT NOT NULL CONSTRAINT {pk} PRIMARY KEY, {ver} TEXT NOT NULL)")
     else:
         migrator.sql(f"CREATE TABLE {t} ({mid} VARCHAR(150) NOT NULL, {ver} VARCHAR(32) NOT NULL, "

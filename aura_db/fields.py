@@ -2,7 +2,7 @@
 
 The Aura app (EF Core on SQLite) declares every column TEXT, INTEGER or REAL;
 aura-db builds the same columns there and the engine's native type elsewhere
-(see ``aura_db.db.FIELD_TYPES``):
+(each engine's ``dialect.field_types``, ``aura_db/engines/<engine>/dialect.py``):
 
 =============== ============== ================== ====================
 field           SQLite         PostgreSQL         MySQL / MariaDB

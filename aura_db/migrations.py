@@ -32,6 +32,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, Callable, Iterator
 
 from aura_db.errors import AuraError, Interrupted, MigrationFailed, UsageError, notify
+from aura_db.tables import HISTORY_TABLE, LOG_TABLE  # also migrations.HISTORY_TABLE, as before
 
 if TYPE_CHECKING:
     import peewee as pw
@@ -39,8 +40,6 @@ if TYPE_CHECKING:
     from aura_db.db import Engine, Reader
     from aura_db.policy import SafetyBackup
 
-HISTORY_TABLE = "aura_schema_history"
-LOG_TABLE = "aura_migration_log"
 FILE_RE = re.compile(r"^(\d{3,})_([A-Za-z0-9_]+)\.py$")
 NAME_RE = re.compile(r"^[a-z][a-z0-9_]*$")
 DEFAULT_LOCK_TIMEOUT = 60.0
@@ -399,10 +398,10 @@ def read_log(db: "pw.Database", limit: int = 20) -> list[dict[str, Any]]:
 
 
 def quote_for(engine_name: str) -> Callable[[str], str]:
-    """How the engine quotes an identifier (MySQL uses backticks unless ANSI_QUOTES is on)."""
-    if engine_name == "mysql":
-        return lambda name: "`" + name.replace("`", "``") + "`"
-    return lambda name: '"' + name.replace('"', '""') + '"'
+    """How the engine quotes an identifier (its dialect's ``quote``)."""
+    from aura_db.engines.registry import ENGINES
+
+    return ENGINES[engine_name].dialect.quote
 
 
 def foreign_tables(engine: "Engine", db: "pw.Database") -> list[str]:
@@ -597,24 +596,16 @@ def render_sql(db: "pw.Database", sql: str, params: Any) -> str:
 
 
 def sql_literal(value: Any, db: "pw.Database | None" = None) -> str:
-    import datetime as dt
+    """``value`` as an SQL literal of ``db``'s engine (its dialect's ``literal``)."""
+    from aura_db.engines.base import Dialect
+    from aura_db.engines.registry import engine_of
 
-    if value is None:
-        return "NULL"
-    if isinstance(value, bool):
-        name = type(db).__name__ if db is not None else ""
-        if "Sqlite" in name:
-            return "1" if value else "0"
-        return "TRUE" if value else "FALSE"
-    if isinstance(value, (int, float)):
-        return repr(value)
-    if isinstance(value, dt.datetime):
-        value = value.isoformat(sep=" ")
-    elif isinstance(value, (dt.date, dt.time)):
-        value = value.isoformat()
-    elif isinstance(value, bytes):
-        return "X'" + value.hex() + "'"
-    return "'" + str(value).replace("'", "''") + "'"
+    if db is None:
+        return Dialect().literal(value)
+    try:
+        return engine_of(db).dialect.literal(value)
+    except UsageError:  # not one of the engines' databases
+        return Dialect().literal(value)
 
 
 @dataclass

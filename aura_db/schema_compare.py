@@ -90,14 +90,7 @@ def sqlite_affinity(declared: str) -> str:
 
 def folds_names(catalog: "Catalog") -> bool:
     """Whether the engine treats ``Templates`` and ``templates`` as one table."""
-    if catalog.name == "sqlite":
-        return True
-    if catalog.name == "mysql":
-        try:
-            return int(catalog.scalar("SELECT @@lower_case_table_names") or 0) != 0
-        except Exception:  # noqa: BLE001 - an old server without the variable
-            return False
-    return False
+    return catalog.folds_names_on_compare()
 
 
 def shape(catalog: "Catalog", *, exclude: tuple[str, ...] = AURA_TABLES,
@@ -106,7 +99,7 @@ def shape(catalog: "Catalog", *, exclude: tuple[str, ...] = AURA_TABLES,
     folding = folds_names(catalog) if fold_names is None else fold_names
     fold: Callable[[str], str] = (lambda s: s.lower()) if folding else (lambda s: s)
     excluded = {fold(t) for t in exclude}
-    sqlite = catalog.name == "sqlite"
+    sqlite = catalog.engine.features.column_types_by_affinity
     tables: dict[str, TableShape] = {}
     for t in catalog.tables():
         if fold(t) in excluded:
@@ -175,7 +168,7 @@ def differences(live: SchemaShape, expected: SchemaShape) -> list[str]:
 @contextlib.contextmanager
 def expected_database(migrations_dir: Path, target: str | None) -> Iterator[tuple["Engine", "pw.Database"]]:
     """A scratch SQLite database holding what the migrations up to ``target`` build; removed afterwards."""
-    from aura_db.db import engine_for
+    from aura_db.engines.registry import engine_for
     from aura_db.migrations import migrate
 
     folder = Path(tempfile.mkdtemp(prefix=".aura-db-expected-"))
@@ -226,7 +219,7 @@ def compare_with_migrations(engine: "Engine", db: "pw.Database", migrations_dir:
     live = shape(live_catalog, fold_names=fold)
     with expected_database(migrations_dir, target) as (scratch, sdb):
         expected = shape(catalog_for(scratch, sdb), fold_names=fold)
-        if live_catalog.name != "sqlite":
+        if not live_catalog.engine.features.column_types_by_affinity:
             for sh in (live, expected):
                 for t in sh.tables.values():
                     t.columns = {k: dataclasses.replace(c, type="") for k, c in t.columns.items()}

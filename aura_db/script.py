@@ -35,6 +35,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, Callable, Iterator
 
 from aura_db import __version__
+from aura_db.engines.registry import ENGINES
 from aura_db.errors import AuraError, UsageError
 from aura_db.migrations import (
     HISTORY_TABLE,
@@ -48,7 +49,6 @@ from aura_db.migrations import (
     read_history,
     render_sql,
     resolve_target,
-    sql_literal,
 )
 
 if TYPE_CHECKING:
@@ -56,23 +56,10 @@ if TYPE_CHECKING:
 
     from aura_db.db import Engine
 
-DIALECTS = ("sqlite", "postgresql", "mysql")
-
-# How each engine's own client is best run on the script: stop at the first
-# error, so a failed migration never leaves later ones running on top of it.
-RUN_HINT = {
-    "sqlite": "sqlite3 -bail DATABASE < SCRIPT",
-    "postgresql": "psql -v ON_ERROR_STOP=1 -d DATABASE -f SCRIPT",
-    "mysql": "mysql --database=DATABASE < SCRIPT",
-}
-
-# The time a history row is written, in UTC, in each engine's SQL: the row
-# records when the DBA ran the script, not when it was generated.
-NOW_SQL = {
-    "sqlite": "CURRENT_TIMESTAMP",
-    "postgresql": "(now() AT TIME ZONE 'UTC')",
-    "mysql": "UTC_TIMESTAMP(6)",
-}
+# One dialect per registered engine.  What differs between them (how the
+# engine's client runs a script, its UTC now, quoting, literals, whether DDL is
+# transactional) is asked of the engine: ENGINES[dialect].dialect / .features.
+DIALECTS = tuple(ENGINES)
 
 # Statements that read (introspection) or only steer transactions.
 _READS = ("SELECT", "PRAGMA", "SHOW", "EXPLAIN", "DESCRIBE", "WITH")
@@ -299,30 +286,23 @@ class _Scratch:
 
 
 @contextlib.contextmanager
-def _sqlite_scratch() -> Iterator[_Scratch]:
-    import peewee as pw
-
-    from aura_db.db import FIELD_TYPES
-
+def _running_scratch(dialect: str) -> Iterator[_Scratch]:
+    """A scratch database of an in-process engine (SQLite in memory): the migrations really run."""
     # Foreign keys off, as migrate has them during a migration: a table
     # rebuild must not cascade.
-    db = pw.SqliteDatabase(":memory:", field_types=FIELD_TYPES["sqlite"], pragmas={"foreign_keys": 0})
+    db = ENGINES[dialect].script_database()
     db.connect()
     try:
-        yield _Scratch("sqlite", db, execute=True, offline=False, replay_for_real=True)
+        yield _Scratch(dialect, db, execute=True, offline=False, replay_for_real=True)
     finally:
         db.close()
 
 
 @contextlib.contextmanager
 def _offline_scratch(dialect: str) -> Iterator[_Scratch]:
-    import peewee as pw
-
     from aura_db import compat
-    from aura_db.db import FIELD_TYPES
 
-    cls = pw.PostgresqlDatabase if dialect == "postgresql" else pw.MySQLDatabase
-    db = cls("aura", field_types=FIELD_TYPES[dialect])  # never connected
+    db = ENGINES[dialect].script_database()  # never connected
     # In a script the table a migration creates never exists yet.
     with compat.tables_never_exist():
         yield _Scratch(dialect, db, execute=False, offline=True, replay_for_real=False)
@@ -506,9 +486,10 @@ def build(
     """
     if dialect not in DIALECTS:
         raise UsageError(f"unknown dialect {dialect!r}", hint="one of: " + ", ".join(DIALECTS))
-    if idempotent and dialect != "postgresql":
+    if idempotent and not ENGINES[dialect].features.procedural_scripts:
+        having = " and ".join(n for n, e in ENGINES.items() if e.features.procedural_scripts)
         raise UsageError(
-            f"--idempotent needs procedural SQL, which the script has for postgresql only (not {dialect})",
+            f"--idempotent needs procedural SQL, which the script has for {having} only (not {dialect})",
         )
     if server is not None and server.name != dialect:
         server = None  # a server of another engine cannot say anything about this dialect
@@ -545,8 +526,8 @@ def build(
 
 
 def _generate(dialect, load_all, before, todo, rollback, server):
-    if dialect == "sqlite":
-        with _sqlite_scratch() as scratch:
+    if ENGINES[dialect].features.scripts_by_running:
+        with _running_scratch(dialect) as scratch:
             migs, ddl = _run_range(scratch, load_all(), before, todo, rollback)
         return migs, ddl, False
     try:
@@ -559,7 +540,7 @@ def _generate(dialect, load_all, before, todo, rollback, server):
                 f"migration {exc.name} reads the schema to build its SQL ({exc.sql.strip()[:100]}); "
                 f"scripting it for {dialect} needs a server",
                 hint=f"pass --db {dialect}://USER@HOST/DATABASE ("
-                + ("used inside a transaction that is rolled back" if dialect == "postgresql"
+                + ("used inside a transaction that is rolled back" if ENGINES[dialect].features.transactional_ddl
                    else "at the state the script starts from; only read, nothing is sent")
                 + "; nothing changes)",
             ) from None
@@ -570,15 +551,11 @@ def _generate(dialect, load_all, before, todo, rollback, server):
 
 
 def _literal(value: Any, dialect: str) -> str:
-    import peewee as pw
-
-    db_cls = {"sqlite": pw.SqliteDatabase, "postgresql": pw.PostgresqlDatabase,
-              "mysql": pw.MySQLDatabase}[dialect]
-    return sql_literal(value, db_cls.__new__(db_cls))
+    return ENGINES[dialect].dialect.literal(value)
 
 
 def _quote(name: str, dialect: str) -> str:
-    return f"`{name}`" if dialect == "mysql" else f'"{name}"'
+    return ENGINES[dialect].dialect.quote(name)
 
 
 def _history_insert(sm: ScriptedMigration, dialect: str, actor: str) -> str:
@@ -587,7 +564,7 @@ def _history_insert(sm: ScriptedMigration, dialect: str, actor: str) -> str:
     return (
         f"INSERT INTO {q(HISTORY_TABLE)} ({q('name')}, {q('checksum')}, {q('applied_at')}, "
         f"{q('applied_by')}, {q('duration_ms')}) VALUES ({lit(sm.name)}, {lit(sm.checksum)}, "
-        f"{NOW_SQL[dialect]}, {lit(actor)}, 0);"
+        f"{ENGINES[dialect].dialect.utc_now}, {lit(actor)}, 0);"
     )
 
 
@@ -599,7 +576,7 @@ def _history_delete(sm: ScriptedMigration, dialect: str) -> str:
 def _log_insert(script: Script, dialect: str, actor: str) -> str:
     q = lambda n: _quote(n, dialect)  # noqa: E731
     lit = lambda v: _literal(v, dialect)  # noqa: E731
-    now = NOW_SQL[dialect]
+    now = ENGINES[dialect].dialect.utc_now
     cols = ["command", "started_at", "finished_at", "actor", "host", "pid", "from_head", "to_head",
             "migrations", "outcome", "error", "duration_ms", "backup_file"]
     values = [lit("script" if script.direction == "migrate" else "script-rollback"), now, now,
@@ -608,8 +585,9 @@ def _log_insert(script: Script, dialect: str, actor: str) -> str:
     return f"INSERT INTO {q(LOG_TABLE)} ({', '.join(q(c) for c in cols)}) VALUES ({', '.join(values)});"
 
 
-def _history_exists(sm: ScriptedMigration) -> str:
-    return f"SELECT 1 FROM \"{HISTORY_TABLE}\" WHERE \"name\" = {_literal(sm.name, 'postgresql')}"
+def _history_exists(sm: ScriptedMigration, dialect: str) -> str:
+    q = lambda n: _quote(n, dialect)  # noqa: E731
+    return f"SELECT 1 FROM {q(HISTORY_TABLE)} WHERE {q('name')} = {_literal(sm.name, dialect)}"
 
 
 def _plpgsql(statement: str) -> str:
@@ -641,7 +619,7 @@ def render(script: Script) -> str:
         + (" (idempotent: each block runs only if its history row says it should)" if script.idempotent else ""),
         f"-- generated {utcnow().isoformat(sep=' ', timespec='seconds')} UTC"
         + (" with a server's help (its schema read; nothing kept)" if script.used_server else ""),
-        f"-- run it with: {RUN_HINT[d]}",
+        f"-- run it with: {ENGINES[d].dialect.run_hint}",
     ]
     if script.migrations:
         lines.append("-- migrations (sha256 of each file):")
@@ -651,12 +629,13 @@ def render(script: Script) -> str:
     else:
         lines.append("-- nothing to do: the range holds no migrations")
     lines.append("")
-    if d == "sqlite":
+    features = ENGINES[d].features
+    if features.foreign_keys_off_outside_transaction:
         # Outside any transaction, where SQLite honours it: a table rebuild
         # must not cascade into child tables.
         lines += ["PRAGMA foreign_keys = OFF;", ""]
     lines.append("-- aura-db's history and audit tables (as `aura-db migrate` creates them)")
-    if d == "mysql" and (script.from_head or script.direction == "rollback"):
+    if not features.create_index_if_not_exists and (script.from_head or script.direction == "rollback"):
         # They exist at any state past the empty database, and MySQL has no
         # CREATE INDEX IF NOT EXISTS: sending it again would fail.
         lines += [f"-- (exist already) {s}" for s in script.history_ddl]
@@ -670,13 +649,13 @@ def render(script: Script) -> str:
             cond = "EXISTS" if script.direction == "rollback" else "NOT EXISTS"
             lines.append("DO $aura$")
             lines.append("BEGIN")
-            lines.append(f"  IF {cond} ({_history_exists(m)}) THEN")
+            lines.append(f"  IF {cond} ({_history_exists(m, d)}) THEN")
             lines += [f"    {_plpgsql(s)}" for s in m.statements]
             lines.append(f"    {record}")
             lines.append("  END IF;")
             lines.append("END")
             lines.append("$aura$;")
-        elif d == "mysql":
+        elif not features.transactional_ddl:
             # MySQL commits DDL as it goes: a transaction would promise what it cannot keep.
             lines += m.statements
             lines.append(record)

@@ -21,7 +21,6 @@ Both run in one transaction: on any error the database is as before.
 
 from __future__ import annotations
 
-import contextlib
 import datetime as dt
 import hashlib
 import json
@@ -40,6 +39,7 @@ if TYPE_CHECKING:
     import peewee as pw
 
     from aura_db.db import Engine
+    from aura_db.engines.writer import BulkWriter
 
 Progress = Callable[[int, int], None]  # (projects done, projects in all)
 
@@ -402,66 +402,6 @@ class _Clock:
         return (self.end - dt.timedelta(seconds=seconds_before_end)).isoformat(" ")
 
 
-class _BulkWriter:
-    """Inserts tuples into a table; one subclass per engine, chosen by name."""
-
-    def __init__(self, db: "pw.Database", quote: Callable[[str], str]):
-        self.db = db
-        self.quote = quote
-
-    def sql(self, table: str, columns: list[str], rows: int = 1) -> str:
-        marks = "(" + ", ".join([self.db.param] * len(columns)) + ")"
-        return (f"INSERT INTO {self.quote(table)} ({', '.join(self.quote(c) for c in columns)}) VALUES "
-                + ", ".join([marks] * rows))
-
-    def write(self, table: str, columns: list[str], rows: list[tuple]) -> None:
-        raise NotImplementedError
-
-    @contextlib.contextmanager
-    def session(self) -> Iterator[None]:
-        """Settings for the length of one bulk load."""
-        yield
-
-
-class _SqliteBulkWriter(_BulkWriter):
-    CACHE_KIB = 65536
-
-    @contextlib.contextmanager
-    def session(self) -> Iterator[None]:
-        # With 146 indexes a load touches many pages at once; the default 2 MiB
-        # page cache spills dirty pages to disk mid-transaction.
-        before = self.db.execute_sql("PRAGMA cache_size").fetchone()[0]
-        self.db.execute_sql(f"PRAGMA cache_size = -{self.CACHE_KIB}")
-        try:
-            yield
-        finally:
-            self.db.execute_sql(f"PRAGMA cache_size = {int(before)}")
-
-    def write(self, table: str, columns: list[str], rows: list[tuple]) -> None:
-        # executemany on one prepared statement is SQLite's fastest path.
-        # The raw cursor bypasses peewee, so map driver errors to peewee's as it would.
-        import peewee as pw
-
-        with pw.__exception_wrapper__:
-            self.db.cursor().executemany(self.sql(table, columns), rows)
-
-
-class _ServerBulkWriter(_BulkWriter):
-    MAX_PARAMS = 20000  # well below PostgreSQL's 65535 bind parameters
-
-    def write(self, table: str, columns: list[str], rows: list[tuple]) -> None:
-        # One multi-row INSERT per chunk: a round trip per row is what makes
-        # executemany slow on a server.
-        per = max(1, self.MAX_PARAMS // len(columns))
-        for i in range(0, len(rows), per):
-            chunk = rows[i:i + per]
-            params = [v for row in chunk for v in row]
-            self.db.execute_sql(self.sql(table, columns, len(chunk)), params)
-
-
-WRITERS = {"sqlite": _SqliteBulkWriter, "postgresql": _ServerBulkWriter, "mysql": _ServerBulkWriter}
-
-
 # The columns of each table the synthesizer fills, in the order of its tuples.
 SYNTHETIC_COLUMNS: dict[str, list[str]] = {
     "user_setup": ["id", "user_id", "completed", "completed_at", "version", "last_step", "updated_at",
@@ -743,7 +683,7 @@ def seed_synthetic(
         from aura_db.models import bind
 
         bind(db)
-        writer = WRITERS[engine.name](db, catalog_for(engine, db).quote)
+        writer = engine.bulk_writer(db, catalog_for(engine, db).quote)
         # Timestamps end at a fixed moment so a random seed always gives the same rows.
         syn = _Synthesizer(spec, current_actor(), dt.datetime(2026, 1, 1))
         for key, content in syn.voice_pool + syn.render_pool:
@@ -790,7 +730,7 @@ def _generate(syn: _Synthesizer) -> Iterator[tuple[int, dict[str, list[tuple]]]]
             yield i, syn.take()
 
 
-def _store_shared_blobs(db: "pw.Database", writer: _BulkWriter, syn: _Synthesizer) -> None:
+def _store_shared_blobs(db: "pw.Database", writer: "BulkWriter", syn: _Synthesizer) -> None:
     """Voice and render presets are shared by many versions (and earlier data sets).
 
     Content addressing says one blob per content: add to the count of a blob

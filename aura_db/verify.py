@@ -305,7 +305,8 @@ class _Verifier:
     def orphans(self) -> CheckResult:
         fks = [fk for fk in self.expected.foreign_keys if not self.missing(fk.table, fk.target_table)]
         found = self.cat.orphans(fks, full=self.full)
-        how = "PRAGMA foreign_key_check" if self.full and self.cat.name == "sqlite" else "anti-join on the key indexes"
+        at_once = self.full and self.engine.features.checks_foreign_keys_at_once
+        how = "PRAGMA foreign_key_check" if at_once else "anti-join on the key indexes"
         if found:
             problems = [f"{t}: {n} row(s) point at a missing parent" for t, n in sorted(found.items())]
             return CheckResult("foreign key integrity", FAIL, f"orphans in {_named(sorted(found))}", problems)

@@ -17,7 +17,7 @@ from pathlib import Path
 import peewee as pw
 
 from aura_db import fields
-from aura_db.db import FIELD_TYPES
+from aura_db.engines.registry import ENGINES
 from aura_db.migrations import HISTORY_TABLE, LOG_TABLE, _history_models
 from aura_db.models.schema import INDEXES, MODELS, index_name
 
@@ -224,8 +224,7 @@ def _type(field: pw.Field) -> str:
 def _native(field: pw.Field, engine: str) -> str:
     from aura_db.catalog import expected_type
 
-    cls = {"sqlite": pw.SqliteDatabase, "postgresql": pw.PostgresqlDatabase, "mysql": pw.MySQLDatabase}[engine]
-    return expected_type(cls(None, field_types=FIELD_TYPES[engine]), field)
+    return expected_type(ENGINES[engine].script_database(), field)  # never connected
 
 
 TYPE_EXAMPLES = [
@@ -298,7 +297,7 @@ def generated() -> str:
     out = [START, ""]
     out.append(f"{len(MODELS)} tables, {len(INDEXES)} secondary indexes.")
     out.append("")
-    out.append("Generic types and what each engine stores them as (`aura_db/fields.py`, `aura_db/db.py`):")
+    out.append("Generic types and what each engine stores them as (`aura_db/fields.py`, each engine's `dialect.py`):")
     out.append("")
     out.append("| type | SQLite | PostgreSQL | MySQL / MariaDB |")
     out.append("|---|---|---|---|")

@@ -204,9 +204,11 @@ def test_a_run_that_picked_a_name_another_run_published_meanwhile_takes_the_next
     engine = engine_for(parse_url(str(live)))
     first = core.create_backup(engine, workdir / "backups", keep=None)
     before = first.path.read_bytes(), Path(f"{first.path}.json").read_bytes()
-    real = core._new_name
+    from aura_db.backup import create as create_module
+
+    real = create_module.new_name
     names = iter([first.path.name])
-    monkeypatch.setattr(core, "_new_name", lambda *a: next(names, None) or real(*a))
+    monkeypatch.setattr(create_module, "new_name", lambda *a: next(names, None) or real(*a))
     add_notes(live, 5, "second")
     second = core.create_backup(engine, workdir / "backups", keep=None)
     assert second.path != first.path and second.manifest.file == second.path.name
@@ -400,7 +402,7 @@ def test_backup_of_a_wal_database_includes_what_is_only_in_the_wal(cli, live, wo
 
 
 def test_the_snapshot_of_a_wal_database_is_owner_only_while_it_is_made(cli, live, workdir, monkeypatch):
-    import aura_db.backup as backup_module
+    import aura_db.backup.files as backup_module
 
     sql(live, "PRAGMA journal_mode=WAL")
     (workdir / "backups").mkdir(mode=0o755)  # a folder others may look into

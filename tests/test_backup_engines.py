@@ -210,7 +210,7 @@ def test_password_never_shown_nor_written_and_not_on_the_command_line(cli, serve
 
 
 def test_an_older_pg_dump_than_the_server_is_refused_clearly(cli, server_url, workdir, monkeypatch):
-    from aura_db import backup_engines
+    from aura_db.engines.postgresql import backup as backup_engines
 
     url = server_url("postgresql")
     assert cli("--db", url, "migrate").exit_code == 0

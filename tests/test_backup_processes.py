@@ -165,7 +165,7 @@ def test_stepwise_backup_of_a_busy_wal_database_falls_back_to_one_step_and_finis
     # A writer committing every 2 ms restarts a stepwise backup on every step;
     # without the fallback this backup would never end.
     from aura_db import backup as core
-    from aura_db import backup_engines
+    from aura_db.engines.sqlite import backup as backup_engines
     from aura_db.db import engine_for, parse_url
 
     db = tmp_path / "aura.db"

@@ -145,7 +145,7 @@ def test_a_silent_server_ends_in_the_connect_timeout(engine, silent_server, tmp_
 @pytest.mark.parametrize("engine", ["postgresql", "mysql"])
 def test_the_connect_timeout_has_a_default(engine, silent_server, tmp_path):
     """Without ?connect_timeout the default applies (made 1 s here so the test is quick)."""
-    prelude = "import aura_db.db; aura_db.db.DEFAULT_CONNECT_TIMEOUT = 1.0; "
+    prelude = "import aura_db.engines.base; aura_db.engines.base.DEFAULT_CONNECT_TIMEOUT = 1.0; "
     proc = start(["--db", silent_server.url(engine), "status"], tmp_path, _env(), prelude=prelude)
     code, _, err = finish(proc, timeout=20)
     assert code == 4, err

@@ -59,7 +59,7 @@ def test_overview_text(cli, db_path):
 
 
 def test_sizes_without_dbstat_are_estimates_and_say_so(cli, db_path, monkeypatch):
-    from aura_db.catalog import SqliteCatalog
+    from aura_db.engines.sqlite.catalog import SqliteCatalog
 
     real_rows = SqliteCatalog.rows
 

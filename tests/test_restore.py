@@ -404,18 +404,18 @@ def _rewrite_manifest(path: Path, **changes) -> None:
 
 @pytest.mark.parametrize("compression", ["none", "zstd"])
 def test_the_content_is_quick_checked_whatever_the_manifest_says(cli, live, monkeypatch, compression):
-    from aura_db import backup_engines
+    from aura_db.engines.sqlite import files as sqlite_files
 
     path = Path(backup_json(cli, "--compress", compression)["path"])
     assert json.loads(Path(f"{path}.json").read_text())["content_check"] == "quick_check"
     calls = []
-    real = backup_engines._check_sqlite_file
+    real = sqlite_files.check_sqlite_file
 
     def spy(p, *, full, pragma=True):
         calls.append(pragma)
         return real(p, full=full, pragma=pragma)
 
-    monkeypatch.setattr(backup_engines, "_check_sqlite_file", spy)
+    monkeypatch.setattr(sqlite_files, "check_sqlite_file", spy)
     r = cli("restore", path.name, "--yes", "--no-safety-backup")
     assert r.exit_code == 0, r
     assert calls == [True]
@@ -497,7 +497,7 @@ def test_a_backup_written_to_while_it_is_restored_is_refused(cli, live, workdir,
 
 def test_a_failing_look_at_the_live_database_stops_the_restore_before_anything_changes(cli, live, workdir,
                                                                                         monkeypatch):
-    from aura_db.backup_engines import SqliteBackup
+    from aura_db.engines.sqlite.backup import SqliteBackup
     from aura_db.errors import AuraError
 
     def broken(self):

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from aura_db.sqlite_prefetch import count_roots, prefetch_btrees
+from aura_db.engines.sqlite.prefetch import count_roots, prefetch_btrees
 
 
 def build(path: Path, rows: int = 20000, page_size: int = 4096) -> None:

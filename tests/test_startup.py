@@ -138,7 +138,7 @@ def test_completing_a_backup_file_loads_no_backup_module(migrated, line, command
     loaded, got = _tab(line, migrated)
     assert got[:1] == ["latest"]
     assert _command_modules(loaded) == {command}
-    assert not {*HEAVY, "aura_db.backup", "aura_db.backup_engines", "aura_db.migrations"} & loaded
+    assert not {*HEAVY, "aura_db.backup", "aura_db.engines.sqlite.backup", "aura_db.migrations"} & loaded
 
 
 def test_completing_a_table_name_on_sqlite_reads_the_file_without_peewee(migrated):

@@ -86,12 +86,12 @@ class AppState:
             self.note(line)
 
     def engine(self) -> "Engine":
-        from aura_db.db import engine_for, parse_url
+        from aura_db.engines.registry import ENGINES, check_url_parameters, engine_for, parse_url
 
         s = self.settings
-        if _is_sqlite_url(s.url):
-            _skip_server_drivers()
-        url = parse_url(s.url, cwd=s.cwd)
+        url = parse_url(s.url, cwd=s.cwd)  # a file engine's URL is parsed without peewee
+        if ENGINES[url.engine].features.database_is_a_file:
+            _skip_server_drivers()  # a database in a file never connects to a server
         check_url_parameters(url)
         return engine_for(url)
 
@@ -243,58 +243,6 @@ ONE_COMMAND_PROCESS = False
 
 # Modules peewee (and playhouse) import at start-up if they are installed.
 _SERVER_DRIVERS = ("psycopg2", "psycopg2cffi", "psycopg", "pymysql", "MySQLdb", "mysql", "mariadb")
-
-
-# Parts of the URL itself, not query parameters (playhouse.db_url's names).
-_URL_PARTS = {"host", "port", "user", "password", "passwd", "database"}
-# What the SQLite driver (and aura-db's own ``timeout``) takes from a query string.
-_SQLITE_PARAMETERS = {"timeout", "detect_types", "isolation_level", "check_same_thread", "cached_statements", "uri"}
-
-
-def check_url_parameters(url: Any) -> None:
-    """UsageError (exit 2) for a query parameter the engine's driver does not know.
-
-    The driver would otherwise refuse it only when connecting, as a raw
-    TypeError or "invalid dsn" (exit 1), a step later than a typo deserves.
-    """
-    extra = [k for k in url.params if k not in _URL_PARTS]
-    if not extra:
-        return
-    if url.engine == "sqlite":
-        known: set[str] | None = _SQLITE_PARAMETERS
-    elif url.engine == "mysql":
-        import inspect
-
-        import pymysql
-
-        known = set(inspect.signature(pymysql.connections.Connection.__init__).parameters) - {"self"}
-    else:
-        known = None  # libpq knows its own options: ask it
-    bad = []
-    for key in extra:
-        if known is not None:
-            if key not in known:
-                bad.append(key)
-            continue
-        from psycopg2 import ProgrammingError
-        from psycopg2.extensions import parse_dsn
-
-        try:
-            parse_dsn(f"{key}=''")
-        except ProgrammingError:
-            bad.append(key)
-    if bad:
-        from aura_db.errors import UsageError
-
-        listed = ", ".join(repr(k) for k in bad)
-        hint = (f"SQLite takes {', '.join(sorted(_SQLITE_PARAMETERS))}" if url.engine == "sqlite"
-                else "see the driver's connection options (e.g. ?connect_timeout=SECONDS)")
-        raise UsageError(f"unknown parameter {listed} in the database URL {url.redacted}", hint=hint)
-
-
-def _is_sqlite_url(url: str) -> bool:
-    url = (url or "").strip()
-    return url.startswith("sqlite:") or "://" not in url  # a plain path means SQLite
 
 
 def _skip_server_drivers() -> None:

@@ -92,7 +92,7 @@ TABLE_LOOKUP_SECONDS = 2.0
 
 
 def _live_tables(ctx: object) -> list[str]:
-    from aura_db.db import engine_for, parse_url
+    from aura_db.engines.registry import engine_for, parse_url
 
     s = _settings(ctx)
     # The reader `status` uses: on SQLite the sqlite3 module reads

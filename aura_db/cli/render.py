@@ -137,9 +137,14 @@ def status(app: "AppState", st: "Status") -> None:
     # Plain aligned lines, not a rich table: `status` runs at every deploy
     # gate and shell prompt, and rich's import costs more than the query.
     # The layout is the one rich gave a borderless two-column table.
+    from aura_db.engines.registry import ENGINES
+
+    engine = ENGINES.get(st.engine)
+    # A file is shown by its path; a server by its URL (redacted).
+    by_path = engine is not None and engine.features.database_is_a_file
     rows: list[tuple[str, str, str | None]] = [
         ("engine", f"{st.engine} {st.server_version or ''}".strip(), None),
-        ("database", st.url if st.engine != "sqlite" else st.location, None),
+        ("database", st.location if by_path else st.url, None),
         ("reachable", "yes" if st.reachable else "no", None),
         ("head", st.head or "(none applied)", None),
         ("applied", str(len(st.applied)) + (f" ({len(st.adopted)} adopted from the Aura app)" if st.adopted else ""),

@@ -12,12 +12,10 @@ import typer
 
 from aura_db.cli.common import state
 from aura_db.cli.completion import complete_migration_target
+from aura_db.engines.registry import ENGINES
 
-
-class Dialect(str, Enum):
-    sqlite = "sqlite"
-    postgresql = "postgresql"
-    mysql = "mysql"
+# One choice per registered engine.
+Dialect = Enum("Dialect", {name: name for name in ENGINES}, type=str)  # type: ignore[misc]
 
 
 def script(
@@ -53,7 +51,7 @@ def script(
     Example: aura-db script schema.sql --dialect postgresql
     """
     from aura_db import script as script_core
-    from aura_db.db import parse_url
+    from aura_db.engines.registry import parse_url
 
     app = state(ctx)
     s = app.settings
@@ -61,7 +59,8 @@ def script(
     chosen = dialect.value if dialect is not None else configured.engine
     # A server is only ever asked when a migration cannot be scripted
     # without one, and only the one the user configured for this dialect.
-    server = app.engine() if chosen != "sqlite" and configured.engine == chosen else None
+    offline = ENGINES[chosen].features.database_is_a_file  # scripted on a scratch file, never a server
+    server = app.engine() if not offline and configured.engine == chosen else None
     result = script_core.build(
         s.migrations_dir,
         dialect=chosen,

@@ -21,6 +21,8 @@ import os
 import sqlite3
 from typing import Iterable
 
+from aura_db.engines.sqlite.dialect import SqliteDialect
+
 HEADER = b"SQLite format 3\x00"
 INTERIOR_INDEX, INTERIOR_TABLE = 2, 5
 # At most this much is read ahead (bytes): beyond it the page cache may no
@@ -32,8 +34,7 @@ def count_roots(con: sqlite3.Connection, tables: Iterable[str]) -> list[int]:
     """Root pages of the b-trees ``SELECT count(*)`` reads for each table (the planner's choice, by EXPLAIN)."""
     roots = []
     for name in tables:
-        quoted = '"' + name.replace('"', '""') + '"'
-        for row in con.execute(f"EXPLAIN SELECT count(*) FROM {quoted}"):
+        for row in con.execute(f"EXPLAIN SELECT count(*) FROM {SqliteDialect().quote(name)}"):
             if row[1] == "OpenRead" and isinstance(row[3], int):
                 roots.append(row[3])
     return roots

@@ -1,0 +1,1 @@
+"""The mysql engine: see base.py."""

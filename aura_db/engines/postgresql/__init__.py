@@ -1,0 +1,1 @@
+"""The postgresql engine: see base.py."""

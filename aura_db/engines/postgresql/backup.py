@@ -1,0 +1,239 @@
+"""PostgreSQL's backup: pg_dump -Fc in an exported snapshot, pg_restore into the database."""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import re
+import subprocess
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Callable, Iterator
+
+from aura_db.backup.engine import DatabaseInUse, Snapshot, compare_counts
+from aura_db.backup.files import CHUNK
+from aura_db.backup.server import ServerBackup, major, which
+from aura_db.engines.postgresql.dialect import PostgresDialect
+from aura_db.errors import AuraError, BackupRejected
+
+if TYPE_CHECKING:
+    from aura_db.backup.files import HashingWriter, Progress
+    from aura_db.backup.manifest import Manifest
+
+
+class PostgresBackup(ServerBackup):
+    """pg_dump -Fc inside an exported snapshot, so the manifest's row counts are the dump's."""
+
+    suffix = ".dump"
+    password_env = "PGPASSWORD"
+
+    def preflight(self) -> None:
+        # A hot standby, or a database whose sessions are read-only by default:
+        # the restore would fail at its first statement, after the safety backup.
+        db = self.engine.open()
+        try:
+            standby, ro = db.execute_sql(
+                "SELECT pg_is_in_recovery(), current_setting('transaction_read_only')").fetchone()
+        finally:
+            db.close()
+        if standby or str(ro).lower() == "on":
+            what = "a read-only standby" if standby else "read-only (default_transaction_read_only)"
+            raise AuraError(f"cannot restore {self.engine.url.redacted}: it is {what}; nothing changed",
+                            hint="restore on the primary, or make the database writable first")
+
+    dialect = PostgresDialect()
+
+    def _conn_args(self, dbname: str | None = None) -> list[str]:
+        p = self.params
+        args = ["--no-password", "-h", str(p.get("host") or "127.0.0.1"), "-p", str(p.get("port") or self.dialect.default_port)]
+        if p.get("user"):
+            args += ["-U", str(p["user"])]
+        return args + ["-d", dbname or self.dbname]
+
+    def _client_major(self, tool: str) -> int | None:
+        rc, out, _ = self._run_tool([tool, "--version"])
+        return major(out.split(")")[-1] if ")" in out else out)
+
+    def _check_versions(self, db: Any, tool: str) -> tuple[str, list[str]]:
+        server = db.execute_sql("SHOW server_version").fetchone()[0]
+        smajor, cmajor = major(server), self._client_major(tool)
+        name = os.path.basename(tool)
+        if smajor and cmajor and cmajor < smajor:
+            raise AuraError(
+                f"{name} {cmajor} is older than the PostgreSQL server ({server}) and cannot handle its data",
+                hint=f"install the PostgreSQL {smajor} client tools (postgresql-client-{smajor})",
+            )
+        warnings = []
+        if smajor and cmajor and cmajor != smajor:
+            warnings.append(f"{name} {cmajor} and server {server} differ; a dump is read best by the same version")
+        return server, warnings
+
+    # gzip on PostgreSQL is pg_dump's own: the custom format compresses each
+    # table's data with zlib (its default level is what "none" gets).  A
+    # stream of an uncompressed archive (-Z 0) gzipped afterwards came out
+    # larger than that default; pg_dump at the best level never is, and
+    # pg_restore reads the archive as it is.
+    GZIP_ARCHIVE_LEVEL = 9
+
+    def archive_compression(self, compression: str) -> str | None:
+        return f"gzip:{self.GZIP_ARCHIVE_LEVEL}" if compression == "gzip" else None
+
+    def snapshot(self, writer: "HashingWriter", folder: Path, on_progress: "Progress | None") -> Snapshot:
+        pg_dump = which("pg_dump")
+        db = self.engine.open()
+        try:
+            server, warnings = self._check_versions(db, pg_dump)
+            conn = db.connection()
+            conn.autocommit = True
+            cur = conn.cursor()
+            # The counts and pg_dump read the same snapshot: the manifest
+            # describes exactly what the dump holds.
+            cur.execute("BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY")
+            try:
+                cur.execute("SELECT pg_export_snapshot()")
+                snap = cur.fetchone()[0]
+                counts = self._counts(db)
+                head = self._head(db)
+                # zstd: the archive uncompressed (-Z 0), zstd over all of it
+                # (smaller than pg_dump's zlib; pg_dump 15 has no zstd).
+                # none: pg_dump's default compression.  gzip: pg_dump's own,
+                # at its best level (archive_compression; no outer gzip).
+                if writer._comp is not None:
+                    level = ["-Z", "0"]
+                elif getattr(writer, "archive_compression", None):
+                    level = ["-Z", str(self.GZIP_ARCHIVE_LEVEL)]
+                else:
+                    level = []
+                self._stream_tool([pg_dump, "-Fc", *level, f"--snapshot={snap}", *self._conn_args()],
+                                  writer, on_progress)
+            finally:
+                with contextlib.suppress(Exception):
+                    cur.execute("COMMIT")
+        finally:
+            db.close()
+        return Snapshot(counts, head, server, warnings=warnings)
+
+    def _list(self, plain: Path) -> tuple[list[str], set[str]]:
+        rc, out, err = self._run_tool([which("pg_restore"), "--list", str(plain)])
+        if rc != 0:
+            return [f"pg_restore cannot read the archive: {err.strip().splitlines()[-1] if err.strip() else rc}"], set()
+        tables = set()
+        for line in out.splitlines():
+            m = re.search(r"TABLE DATA \S+ (\S+) ", line)
+            if m:
+                tables.add(m.group(1).strip('"'))
+        return [], tables
+
+    def check_content(self, path: Path, manifest: "Manifest", *, full: bool, scratch_dir: Path,
+                      on_progress: "Progress | None") -> tuple[list[str], list[str]]:
+        plain, owned = self._decompressed_file(path, manifest, scratch_dir)
+        try:
+            problems, tables = self._list(plain)
+            if problems:
+                return problems, []
+            missing = sorted(set(manifest.row_counts) - tables)
+            if missing:
+                return [f"tables missing from the archive: {', '.join(missing)}"], []
+            if not full:
+                return [], []
+            if self.engine is None:
+                return [], ["--full needs a PostgreSQL server: pass --db postgresql://..."]
+            admin, name = self._scratch()
+            try:
+                rc, _, err = self._run_tool([which("pg_restore"), "--no-owner", "--exit-on-error",
+                                             *self._conn_args(name), str(plain)])
+                if rc != 0:
+                    return [f"pg_restore into a scratch database failed: {err.strip()[-300:]}"], []
+                scratch = self._scratch_engine(name).open()
+                try:
+                    counts = self._counts(scratch)
+                finally:
+                    scratch.close()
+                return compare_counts(manifest.row_counts, counts), []
+            finally:
+                admin.execute_sql(
+                    "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = %s", (name,))
+                admin.execute_sql(f"DROP DATABASE IF EXISTS {name}")
+                admin.close()
+        finally:
+            if owned:
+                with contextlib.suppress(OSError):
+                    plain.unlink()
+
+    def stage(self, path: Path, manifest: "Manifest", on_progress: "Progress | None") -> tuple[Path, bool]:
+        from aura_db.backup.files import sha256_file
+
+        if sha256_file(path, on_progress) != manifest.sha256:
+            raise BackupRejected(path, "sha256 differs from its manifest (damaged)")
+        plain, owned = self._decompressed_file(path, manifest, path.parent)
+        problems, tables = self._list(plain)
+        missing = sorted(set(manifest.row_counts) - tables)
+        if problems or missing:
+            self.discard((plain, owned))
+            raise BackupRejected(path, "; ".join(problems or [f"tables missing: {', '.join(missing)}"]))
+        self._tables = tables
+        return plain, owned
+
+    def replace(self, staged: tuple[Path, bool], take_safety: Callable[[], None], *, lock_timeout: float,
+                on_progress: "Progress | None") -> list[str]:
+        plain, _ = staged
+        db = self.engine.open()
+        try:
+            _, warnings = self._check_versions(db, which("pg_restore"))
+            others = db.execute_sql(
+                "SELECT pid, coalesce(application_name, '') FROM pg_stat_activity "
+                "WHERE datname = current_database() AND pid <> pg_backend_pid()").fetchall()
+            if others:
+                who = ", ".join(f"pid {p}" + (f" ({a})" if a else "") for p, a in others[:5])
+                raise DatabaseInUse(f"{self.engine.url.redacted} is in use by {who}; nothing changed",
+                                    hint="stop the application using it, then restore again")
+            with self.engine.migration_lock(db, lock_timeout):
+                take_safety()
+                # Tables the backup does not know (made by later migrations)
+                # would survive --clean and make the next migrate fail.
+                extra = sorted(set(db.get_tables()) - getattr(self, "_tables", set()))
+                prelude = "".join(f"DROP TABLE IF EXISTS {self._q(t)} CASCADE;\n" for t in extra)
+                import tempfile
+
+                # stderr to a file: a pipe nobody reads would fill and stall pg_restore.
+                restore_err = tempfile.TemporaryFile()
+                restore_sql = subprocess.Popen(
+                    [which("pg_restore"), "--clean", "--if-exists", "--no-owner", "-f", "-", str(plain)],
+                    stdout=subprocess.PIPE, stderr=restore_err, env=self.tool_env())
+
+                def chunks() -> Iterator[bytes]:
+                    yield ("BEGIN;\n" + prelude).encode()
+                    assert restore_sql.stdout is not None
+                    while True:
+                        block = restore_sql.stdout.read(CHUNK)
+                        if not block:
+                            break
+                        yield block
+                    # COMMIT only once pg_restore has produced everything.
+                    # psql --single-transaction would commit at end of input
+                    # even when that end came from this process dying
+                    # part-way; without our COMMIT, psql ends the session and
+                    # the server rolls the whole restore back.
+                    if restore_sql.wait() == 0:
+                        yield b"\nCOMMIT;\n"
+
+                rc, _, err = self._run_tool(
+                    [which("psql"), "-X", "-q", "-v", "ON_ERROR_STOP=1", *self._conn_args(), "-f", "-"],
+                    input_chunks=chunks())
+                # If psql stopped early, pg_restore may be blocked writing
+                # into a pipe nobody reads: close it so that it ends.
+                if restore_sql.stdout is not None:
+                    restore_sql.stdout.close()
+                try:
+                    rrc = restore_sql.wait(timeout=30)
+                except subprocess.TimeoutExpired:
+                    restore_sql.kill()
+                    rrc = restore_sql.wait()
+                restore_err.seek(0)
+                restore_msg = restore_err.read()
+                restore_err.close()
+                if rrc != 0 or rc != 0:
+                    detail = err.strip() or self._tail(restore_msg)
+                    raise AuraError(f"restore failed and was rolled back; the database is as it was: {detail[-400:]}")
+        finally:
+            db.close()
+        return warnings

@@ -1,0 +1,1 @@
+"""The sqlite engine: see base.py."""
