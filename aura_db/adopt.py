@@ -110,6 +110,7 @@ def plan(engine: "Engine", migrations_dir: Path) -> AdoptResult:
             result.duration_ms = int((time.monotonic() - started) * 1000)
             return result  # aura-db already keeps this database's history: nothing to adopt
         matched, history_problems = _match(known, result.ef_migrations)
+        from aura_db.migrations import build_schema
         from aura_db.schema_compare import compare_with_migrations
 
         # A history aura-db cannot follow is still compared with the nearest state it
@@ -127,7 +128,7 @@ def plan(engine: "Engine", migrations_dir: Path) -> AdoptResult:
             result.to_record = upto
             result.pending = [k.name for k in known if k.name not in upto]
         result.differences = history_problems + compare_with_migrations(
-            engine, db, migrations_dir, nearest.name)
+            engine, db, migrations_dir, nearest.name, build=build_schema)
         result.tables_compared = len([t for t in tables if not t.startswith("sqlite_")])
         why = (f"the schema differs from what aura-db's migrations up to {nearest.name} build"
                if matched else "the app's migration history is not one aura-db can follow")

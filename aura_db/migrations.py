@@ -788,13 +788,18 @@ def migrate(
             return result
 
 
+def build_schema(engine: "Engine", migrations_dir: Path, target: str) -> None:
+    """Apply the migrations up to ``target`` (a scratch database's schema, for comparisons)."""
+    migrate(engine, migrations_dir, target=target)
+
+
 def _refuse_fake_over_different_schema(engine: "Engine", db: "pw.Database", migrations_dir: Path,
                                        target: str) -> None:
     """``--fake`` records history only for a schema the migrations would really have built."""
     from aura_db.errors import SchemaMismatch
     from aura_db.schema_compare import compare_with_migrations
 
-    diffs = compare_with_migrations(engine, db, migrations_dir, target)
+    diffs = compare_with_migrations(engine, db, migrations_dir, target, build=build_schema)
     if diffs:
         raise SchemaMismatch(
             f"--fake refused: the live schema differs from what the migrations up to {target} build "

@@ -29,6 +29,9 @@ if TYPE_CHECKING:
     from aura_db.catalog import Catalog
     from aura_db.db import Engine
 
+# Runs the migrations up to a target on an engine (the runner's migrate).
+Builder = Callable[["Engine", Path, str], object]
+
 # aura-db's own bookkeeping: never part of the schema being compared.
 AURA_TABLES = ("aura_schema_history", "aura_migration_log")
 
@@ -166,16 +169,21 @@ def differences(live: SchemaShape, expected: SchemaShape) -> list[str]:
 
 
 @contextlib.contextmanager
-def expected_database(migrations_dir: Path, target: str | None) -> Iterator[tuple["Engine", "pw.Database"]]:
-    """A scratch SQLite database holding what the migrations up to ``target`` build; removed afterwards."""
+def expected_database(migrations_dir: Path, target: str | None, build: Builder
+                      ) -> Iterator[tuple["Engine", "pw.Database"]]:
+    """A scratch SQLite database holding what the migrations up to ``target`` build; removed afterwards.
+
+    ``build(engine, migrations_dir, target)`` runs the migrations: the runner
+    is handed in, so that this module sits below it (the runner's ``--fake``
+    check asks this module).
+    """
     from aura_db.engines.registry import engine_for
-    from aura_db.migrations import migrate
 
     folder = Path(tempfile.mkdtemp(prefix=".aura-db-expected-"))
     try:
         scratch = engine_for(f"sqlite:///{folder / 'expected.db'}")
         if target is not None:
-            migrate(scratch, migrations_dir, target=target)
+            build(scratch, migrations_dir, target)
         else:
             scratch.open(create=True).close()
         db = scratch.open(create=False)
@@ -190,19 +198,19 @@ def expected_database(migrations_dir: Path, target: str | None) -> Iterator[tupl
 
 def ef_history(db: "pw.Database", tables: list[str], engine_name: str = "sqlite") -> list[tuple[str, str]] | None:
     """The rows of EF Core's ``__EFMigrationsHistory`` (id, product version), or None without the table."""
-    from aura_db.migrations import quote_for
+    from aura_db.engines.registry import ENGINES
 
     name = next((t for t in tables if t.lower() == "__efmigrationshistory"), None)
     if name is None:
         return None
-    q = quote_for(engine_name)
+    q = ENGINES[engine_name].dialect.quote
     cursor = db.execute_sql(f"SELECT {q('MigrationId')}, {q('ProductVersion')} FROM {q(name)} "
                             f"ORDER BY {q('MigrationId')}")
     return [(str(a), str(b)) for a, b in cursor.fetchall()]
 
 
 def compare_with_migrations(engine: "Engine", db: "pw.Database", migrations_dir: Path,
-                            target: str | None) -> list[str]:
+                            target: str | None, *, build: Builder) -> list[str]:
     """How the live database differs from what the migrations up to ``target`` build.
 
     The expected schema is built in a scratch SQLite file.  On PostgreSQL and
@@ -217,7 +225,7 @@ def compare_with_migrations(engine: "Engine", db: "pw.Database", migrations_dir:
     live_catalog = catalog_for(engine, db)
     fold = folds_names(live_catalog)
     live = shape(live_catalog, fold_names=fold)
-    with expected_database(migrations_dir, target) as (scratch, sdb):
+    with expected_database(migrations_dir, target, build) as (scratch, sdb):
         expected = shape(catalog_for(scratch, sdb), fold_names=fold)
         if not live_catalog.engine.features.column_types_by_affinity:
             for sh in (live, expected):
