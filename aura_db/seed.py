@@ -481,11 +481,11 @@ SYNTHETIC_COLUMNS: dict[str, list[str]] = {
                  "ModifiedBy"],
     "JobProgressHistory": ["JobId", "Stage", "ProgressPercent", "Message", "SubstageDetail", "CurrentItem",
                            "TotalItems", "Timestamp", "ElapsedMilliseconds", "EstimatedRemainingMilliseconds"],
-    "UsageStatistics": ["ProjectId", "JobId", "GenerationType", "Provider", "Model", "InputTokens",
+    "UsageStatistics": ["Id", "ProjectId", "JobId", "GenerationType", "Provider", "Model", "InputTokens",
                         "OutputTokens", "DurationMs", "Success", "ErrorMessage", "FeatureUsed",
                         "OutputDurationSeconds", "SceneCount", "IsRetry", "RetryAttempt", "Timestamp",
                         "CreatedAt", "UpdatedAt", "CreatedBy", "ModifiedBy"],
-    "CostTracking": ["ProjectId", "JobId", "Provider", "Model", "InputTokens", "OutputTokens",
+    "CostTracking": ["UsageStatisticsId", "ProjectId", "JobId", "Provider", "Model", "InputTokens", "OutputTokens",
                      "InputPricePer1M", "OutputPricePer1M", "InputCost", "OutputCost", "TotalCost", "Currency",
                      "YearMonth", "Timestamp", "IsEstimated", "CreatedAt", "UpdatedAt", "CreatedBy",
                      "ModifiedBy"],
@@ -522,6 +522,8 @@ class _Synthesizer:
         self.collections: list[str] = []
         self.roles: list[str] = []  # ids of the roles in the database
         self.periods: set[tuple[str, str]] = set()  # analytics periods already summarised
+        # UsageStatistics ids are given, so that CostTracking rows can point at them.
+        self.usage_next = 1
         self.voice_pool = [self._pool_blob(_j(v)) for v in VOICES]
         self.render_pool = [self._pool_blob(_j(r)) for r in RENDERS]
 
@@ -866,14 +868,16 @@ class _Synthesizer:
                 tout = int(200 + xr() * 2000) if gen == "Script" else 0
                 ok = jstatus != "Failed" or xr() < 0.5
                 when = at(start_s - int(xr() * run_ms / 1000))
+                usage_id = self.usage_next
+                self.usage_next += 1
                 rows["UsageStatistics"].append((
-                    pid, job, gen, provider, model, tin, tout, int(500 + xr() * 60_000), ok,
+                    usage_id, pid, job, gen, provider, model, tin, tout, int(500 + xr() * 60_000), ok,
                     None if ok else "Provider timeout", feature, round(scenes * (4 + xr() * 5), 1), scenes,
                     a > 0, a or None, when, when, when, actor, actor))
                 if tin:
                     cin, cout = tin * pin / 1e6, tout * pout / 1e6
                     rows["CostTracking"].append((
-                        pid, job, provider, model, tin, tout, "%.6f" % pin, "%.6f" % pout, "%.6f" % cin,
+                        usage_id, pid, job, provider, model, tin, tout, "%.6f" % pin, "%.6f" % pout, "%.6f" % cin,
                         "%.6f" % cout, "%.6f" % (cin + cout), "USD", when[:7], when, False, when, when, actor,
                         actor))
             for op in ("Render", "Encode")[:1 + int(xr() * 2)]:
@@ -936,11 +940,12 @@ def seed_synthetic(
                     result.deleted = _reset(db)
                 # The system roles the migrations insert are referenced, never written;
                 # analytics periods already summarised are left as they are.
-                from aura_db.models import AnalyticsSummary, Role
+                from aura_db.models import AnalyticsSummary, Role, UsageStatistic
 
                 syn.roles = sorted(r.id for r in Role.select(Role.id))
                 syn.periods = {(a.period_type, a.period_id) for a in AnalyticsSummary.select(
                     AnalyticsSummary.period_type, AnalyticsSummary.period_id)}
+                syn.usage_next = (UsageStatistic.select(pw.fn.MAX(UsageStatistic.id)).scalar() or 0) + 1
                 for done, batch in _generate(syn):
                     for table in FLUSH_ORDER:
                         rows = batch.get(table)
@@ -950,6 +955,11 @@ def seed_synthetic(
                     if on_progress and done:
                         on_progress(done, spec.projects)
                 _store_shared_blobs(db, writer, syn)
+                if engine.features.serial_sequences and syn.created["UsageStatistics"]:
+                    # Ids were given: PostgreSQL's serial must not hand them out again.
+                    # (SQLite and MySQL move their counters past inserted ids by themselves.)
+                    db.execute_sql("SELECT setval(pg_get_serial_sequence(%s, %s), %s)",
+                                   ('"UsageStatistics"', "Id", syn.usage_next - 1))
         except pw.IntegrityError as exc:
             raise AuraError(
                 f"synthetic rows clash with rows already in the database ({str(exc).strip().splitlines()[0]}); "

@@ -195,6 +195,10 @@ def test_synthetic_fills_every_table_with_consistent_rows(cli, db_path):
                            '(SELECT "Id" FROM "ProjectStates")').fetchone()[0] == 0
         assert con.execute('SELECT COUNT(*) FROM "ActionLogs" WHERE "UserId" NOT IN '
                            '(SELECT "id" FROM "users")').fetchone()[0] == 0
+        # Every cost row points at the usage row of the same job.
+        assert con.execute('SELECT COUNT(*) FROM "CostTracking" c LEFT JOIN "UsageStatistics" u '
+                           'ON u."Id" = c."UsageStatisticsId" AND u."JobId" = c."JobId" '
+                           'WHERE u."Id" IS NULL').fetchone()[0] == 0
     finally:
         con.close()
     v = cli("--db", db_path, "verify", "--json")

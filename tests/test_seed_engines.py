@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 
 import pytest
@@ -62,3 +63,13 @@ def test_server_synthetic_fills_every_table(cli, server_url, engine):
     assert r.exit_code == 0, r  # a second data set: shared rows (roles, analytics periods) are not duplicated
     v = cli("--db", url, "verify", "--json")
     assert v.exit_code == 0, v
+    # UsageStatistics ids were given (CostTracking points at them): the app's next row still gets a fresh one.
+    from aura_db.models import UsageStatistic, bind
+
+    db = engine_for(parse_url(url)).open()
+    try:
+        bind(db)
+        row = UsageStatistic.create(generation_type="Script", provider="OpenAI", timestamp=dt.datetime(2026, 1, 2))
+        assert row.id > counts(url, ["UsageStatistics"])["UsageStatistics"] - 1
+    finally:
+        db.close()
