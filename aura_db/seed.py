@@ -15,6 +15,11 @@ performance work.  It follows the model layer's rules (audit fields filled,
 version contents stored content-addressed in ContentBlobs with exact
 ReferenceCounts) but builds rows as tuples and inserts them in bulk: through
 the model layer one row at a time it would be two orders of magnitude slower.
+Every table gets rows, scaled from the number of projects (users, media,
+render jobs with their progress, usage, cost and performance rows, audit
+logs, a year of daily and monthly analytics summaries); the rows the app's
+migrations insert (system roles, default settings) are referenced, never
+written, and analytics periods already summarised are left alone.
 
 Both run in one transaction: on any error the database is as before.
 """
@@ -381,6 +386,13 @@ SCRIPT_LINES = [f"{a} {b}" for a in SENTENCES for b in SENTENCES if a != b]
 PACINGS = ["Fast", "Balanced", "Conversational"]
 VERSION_TYPES = ["Manual", "Autosave", "RestorePoint"]
 CODECS = ["H.264", "HEVC", "AV1"]
+MEDIA_KINDS = [("Image", "png"), ("Video", "mp4"), ("Audio", "wav"), ("Image", "jpg")]
+MEDIA_TAGS = ["b-roll", "logo", "music", "intro", "outro", "background", "product", "people", "nature", "city"]
+# (provider, model, input price per 1M tokens, output price per 1M tokens)
+PROVIDERS = [("OpenAI", "gpt-4o-mini", 0.15, 0.6), ("Anthropic", "claude-3-5-haiku", 0.8, 4.0),
+             ("Ollama", "llama3.1:8b", 0.0, 0.0)]
+GENERATIONS = [("Script", "ScriptGeneration"), ("Voice", "TextToSpeech"), ("Image", "ImageGeneration"),
+               ("Render", "VideoRender")]
 TEMPLATE_CATEGORIES = [("Social Media", "Short Form"), ("Educational", "Explainer"), ("Marketing", "Product"),
                        ("Corporate", "Internal"), ("Entertainment", "Story")]
 
@@ -437,6 +449,58 @@ SYNTHETIC_COLUMNS: dict[str, list[str]] = {
     "ActionLogs": ["Id", "UserId", "ActionType", "Description", "Timestamp", "Status", "PayloadJson",
                    "InverseActionType", "InversePayloadJson", "CanBatch", "IsPersistent", "UndoneAt",
                    "UndoneByUserId", "ExpiresAt", "CorrelationId"],
+    # The tables of the app's newest migration.
+    "users": ["id", "username", "email", "display_name", "password_hash", "is_active", "is_suspended",
+              "suspended_at", "suspended_reason", "last_login_at", "last_login_ip", "failed_login_attempts",
+              "lockout_end", "email_verified", "phone_number", "phone_verified", "two_factor_enabled",
+              "two_factor_secret", "created_at", "updated_at", "created_by", "modified_by", "metadata"],
+    "user_roles": ["user_id", "role_id", "assigned_at", "assigned_by"],
+    "user_quotas": ["id", "user_id", "api_requests_per_day", "api_requests_used_today", "api_requests_reset_at",
+                    "videos_per_month", "videos_generated_this_month", "videos_reset_at", "storage_limit_bytes",
+                    "storage_used_bytes", "ai_tokens_per_month", "ai_tokens_used_this_month", "ai_tokens_reset_at",
+                    "max_concurrent_renders", "max_concurrent_jobs", "total_cost_usd", "cost_limit_usd",
+                    "created_at", "updated_at", "created_by", "modified_by"],
+    "Settings": ["Id", "SettingsJson", "IsEncrypted", "Version", "CreatedAt", "UpdatedAt", "CreatedBy",
+                 "ModifiedBy"],
+    "HardwareSettings": ["Id", "SettingsJson", "Version", "CreatedAt", "UpdatedAt", "CreatedBy", "ModifiedBy"],
+    "ProviderConfigurations": ["Id", "ConfigJson", "IsEncrypted", "Version", "CreatedAt", "UpdatedAt",
+                               "CreatedBy", "ModifiedBy"],
+    "MediaCollections": ["Id", "Name", "Description", "ThumbnailUrl", "CreatedAt", "UpdatedAt", "CreatedBy",
+                         "ModifiedBy", "IsDeleted", "DeletedAt", "DeletedBy"],
+    "UploadSessions": ["Id", "FileName", "TotalSize", "UploadedSize", "TotalChunks", "CompletedChunksJson",
+                       "BlobUrl", "CreatedAt", "ExpiresAt"],
+    "AnalyticsSummaries": ["PeriodType", "PeriodId", "PeriodStart", "PeriodEnd", "TotalGenerations",
+                           "SuccessfulGenerations", "FailedGenerations", "TotalTokens", "TotalInputTokens",
+                           "TotalOutputTokens", "TotalCostUSD", "AverageDurationMs", "TotalRenderingTimeMs",
+                           "MostUsedProvider", "MostUsedModel", "MostUsedFeature", "TotalVideoDurationSeconds",
+                           "TotalScenes", "AverageCpuUsage", "AverageMemoryUsageMB", "ProviderBreakdown",
+                           "FeatureBreakdown", "CreatedAt", "UpdatedAt", "CreatedBy", "ModifiedBy"],
+    "JobQueue": ["JobId", "Priority", "Status", "JobDataJson", "CorrelationId", "RetryCount", "MaxRetries",
+                 "LastError", "EnqueuedAt", "StartedAt", "CompletedAt", "NextRetryAt", "ProgressPercent",
+                 "CurrentStage", "OutputPath", "WorkerId", "IsQuickDemo", "CreatedAt", "UpdatedAt", "CreatedBy",
+                 "ModifiedBy"],
+    "JobProgressHistory": ["JobId", "Stage", "ProgressPercent", "Message", "SubstageDetail", "CurrentItem",
+                           "TotalItems", "Timestamp", "ElapsedMilliseconds", "EstimatedRemainingMilliseconds"],
+    "UsageStatistics": ["Id", "ProjectId", "JobId", "GenerationType", "Provider", "Model", "InputTokens",
+                        "OutputTokens", "DurationMs", "Success", "ErrorMessage", "FeatureUsed",
+                        "OutputDurationSeconds", "SceneCount", "IsRetry", "RetryAttempt", "Timestamp",
+                        "CreatedAt", "UpdatedAt", "CreatedBy", "ModifiedBy"],
+    "CostTracking": ["UsageStatisticsId", "ProjectId", "JobId", "Provider", "Model", "InputTokens", "OutputTokens",
+                     "InputPricePer1M", "OutputPricePer1M", "InputCost", "OutputCost", "TotalCost", "Currency",
+                     "YearMonth", "Timestamp", "IsEstimated", "CreatedAt", "UpdatedAt", "CreatedBy",
+                     "ModifiedBy"],
+    "PerformanceMetrics": ["ProjectId", "JobId", "OperationType", "Stage", "DurationMs", "CpuUsagePercent",
+                           "MemoryUsedMB", "PeakMemoryMB", "GpuUsagePercent", "Success", "ErrorMessage",
+                           "WorkerCount", "QueueWaitMs", "Throughput", "ThroughputUnit", "Timestamp",
+                           "SystemInfo", "CreatedAt", "UpdatedAt", "CreatedBy", "ModifiedBy"],
+    "MediaItems": ["Id", "FileName", "Type", "Source", "FileSize", "Description", "BlobUrl", "ThumbnailUrl",
+                   "PreviewUrl", "ContentHash", "MetadataJson", "ProcessingStatus", "ProcessingError",
+                   "CollectionId", "UsageCount", "LastUsedAt", "CreatedAt", "UpdatedAt", "CreatedBy",
+                   "ModifiedBy", "IsDeleted", "DeletedAt", "DeletedBy"],
+    "MediaTags": ["Id", "MediaId", "Tag", "CreatedAt"],
+    "MediaUsages": ["Id", "MediaId", "ProjectId", "ProjectName", "UsedAt"],
+    "audit_logs": ["id", "timestamp", "user_id", "username", "action", "resource_type", "resource_id",
+                   "ip_address", "user_agent", "success", "error_message", "changes", "metadata", "severity"],
 }
 
 
@@ -454,6 +518,12 @@ class _Synthesizer:
         self.users = [f"synthetic-{seed}-user-{i:05d}" for i in range(max(1, spec.projects // 20))]
         self.status_names = [s for s, _ in STATUSES]
         self.status_weights = [w for _, w in STATUSES]
+        self.xr = random.Random(f"aura-db-synthetic-extra-{seed}")
+        self.collections: list[str] = []
+        self.roles: list[str] = []  # ids of the roles in the database
+        self.periods: set[tuple[str, str]] = set()  # analytics periods already summarised
+        # UsageStatistics ids are given, so that CostTracking rows can point at them.
+        self.usage_next = 1
         self.voice_pool = [self._pool_blob(_j(v)) for v in VOICES]
         self.render_pool = [self._pool_blob(_j(r)) for r in RENDERS]
 
@@ -462,6 +532,10 @@ class _Synthesizer:
         # Random (not sequential) keys, as the application's GUIDs are: index
         # pages fill the way they do in real use.  Version 4, variant 10xx.
         h = self.rng.getrandbits(128).to_bytes(16, "big").hex()
+        return f"{h[:8]}-{h[8:12]}-4{h[13:16]}-a{h[17:20]}-{h[20:]}".upper()
+
+    def xguid(self) -> str:
+        h = self.xr.getrandbits(128).to_bytes(16, "big").hex()
         return f"{h[:8]}-{h[8:12]}-4{h[13:16]}-a{h[17:20]}-{h[20:]}".upper()
 
     def _pool_blob(self, content: str) -> tuple[str, str]:
@@ -634,6 +708,7 @@ class _Synthesizer:
                     "Encoder exited with code 1" if failed else None,
                     None if failed else 5_000_000 + int(rnd() * 895_000_000), round(scenes * (4 + rnd() * 5), 1),
                     platform, res, CODECS[int(rnd() * 3)]))
+        self.extra_project(pid, f"{topic.capitalize()} {fmt}", status, stage_i, scenes, created_s, deleted)
         user = self.users[int(rnd() * len(self.users))]
         correlation = f"session-{pid[:8]}"
         logs = rows["ActionLogs"]
@@ -648,6 +723,172 @@ class _Synthesizer:
                 at(when_s - 30) if undone else None, user if undone else None,
                 at(when_s - 30 * 86400), correlation))
 
+    # -- the tables of the app's newest migration -------------------------------
+    # They draw on a random stream of their own, so the rows of the older
+    # tables are what they were before these tables were filled.
+    def extra_reference(self, roles: list[str], periods: set[tuple[str, str]]) -> None:
+        xr, clock, actor, seed = self.xr, self.clock, self.actor, self.spec.random_seed
+        n = self.spec.projects
+        primary = "role-user" if "role-user" in roles else (roles[0] if roles else None)
+        for i, uid in enumerate(self.users):
+            at_s = int(86400 + xr.random() * 400 * 86400)
+            at = clock.at(at_s)
+            suspended = xr.random() < 0.03
+            login = clock.at(int(xr.random() * min(at_s, 30 * 86400)))
+            two_factor = xr.random() < 0.2
+            self.rows["users"].append((
+                uid, f"s{seed}_user{i:05d}", f"user{i:05d}.s{seed}@example.com", f"Synthetic User {i + 1}",
+                f"PBKDF2$sha256$100000${self.xguid()}", not suspended, suspended,
+                login if suspended else None, "Terms of service violation" if suspended else None,
+                login, f"10.{i // 65536 % 256}.{i // 256 % 256}.{i % 256}", int(xr.random() * 3), None,
+                xr.random() < 0.9, None, False, two_factor, f"TOTP{self.xguid()[:16]}" if two_factor else None,
+                at, login, actor, actor, '{"locale":"en-US"}'))
+            mine = [primary] if primary else []
+            if roles and xr.random() < 0.15:
+                other = roles[int(xr.random() * len(roles))]
+                if other not in mine:
+                    mine.append(other)
+            for role in mine:
+                self.rows["user_roles"].append((uid, role, at, actor))
+            videos = int(xr.random() * 40)
+            self.rows["user_quotas"].append((
+                self.xguid(), uid, 1000, int(xr.random() * 1000), clock.at(0), 50, videos, clock.at(0),
+                50 * 1024 ** 3, int(xr.random() * 40 * 1024 ** 3), 5_000_000, int(xr.random() * 5_000_000),
+                clock.at(0), 2, 4, "%.4f" % (videos * xr.uniform(0.05, 0.6)), "100.0000", at, login,
+                actor, actor))
+        at = clock.at(int(xr.random() * 30 * 86400))
+        # One settings row of each kind per data set (the app keeps one, keyed by Id).
+        self.rows["Settings"].append((self.xguid(), _j({"theme": "Dark", "language": "en-US", "autosave": True}),
+                                      False, "1.0", at, at, actor, actor))
+        self.rows["HardwareSettings"].append((self.xguid(), _j({"gpu": "Auto", "encoder": "NVENC", "threads": 8}),
+                                              "1.0", at, at, actor, actor))
+        self.rows["ProviderConfigurations"].append((
+            self.xguid(), _j({"script": "OpenAI", "voice": "ElevenLabs", "images": "StableDiffusion"}), False,
+            "1.0", at, at, actor, actor))
+        for i in range(max(1, n // 10)):
+            at_s = int(86400 + xr.random() * 300 * 86400)
+            deleted = xr.random() < 0.05
+            cid = self.xguid()
+            self.collections.append(cid)
+            self.rows["MediaCollections"].append((
+                cid, f"{MEDIA_TAGS[i % len(MEDIA_TAGS)].title()} collection {i + 1}", "Synthetic media collection",
+                f"/media/collections/{cid}/thumb.jpg", clock.at(at_s), clock.at(at_s // 2), actor, actor, deleted,
+                clock.at(at_s // 3) if deleted else None, actor if deleted else None))
+        for i in range(max(1, n // 10)):
+            at_s = int(3600 + xr.random() * 60 * 86400)
+            chunks = 1 + int(xr.random() * 40)
+            done = int(xr.random() * (chunks + 1))
+            sid = self.xguid()
+            self.rows["UploadSessions"].append((
+                sid, f"upload-{i:05d}.mp4", chunks * 5 * 1024 ** 2, done * 5 * 1024 ** 2, chunks,
+                _j(list(range(done))), f"/uploads/{sid}", clock.at(at_s), clock.at(at_s - 86400)))
+        end = clock.end.date()
+        days = [end - dt.timedelta(days=d) for d in range(1, 366)]
+        months = sorted({(d.year, d.month) for d in days})
+        for kind, key, start, stop, scale in (
+                [("Daily", d.isoformat(), d, d + dt.timedelta(days=1), 1) for d in days]
+                + [("Monthly", "%04d-%02d" % m, dt.date(*m, 1),
+                    dt.date(m[0] + m[1] // 12, m[1] % 12 + 1, 1), 30) for m in months]):
+            if (kind, key) in periods:  # already summarised (another data set): left alone
+                continue
+            total = int((1 + xr.random() * max(1, n // 50)) * scale)
+            failed = int(total * xr.random() * 0.1)
+            tin = total * int(800 + xr.random() * 2000)
+            tout = total * int(300 + xr.random() * 900)
+            stamp = clock.at(0)
+            self.rows["AnalyticsSummaries"].append((
+                kind, key, start.isoformat() + " 00:00:00", stop.isoformat() + " 00:00:00", total, total - failed,
+                failed, tin + tout, tin, tout, "%.6f" % ((tin * 0.15 + tout * 0.6) / 1e6),
+                int(2000 + xr.random() * 20000), int(total * (30_000 + xr.random() * 300_000)),
+                PROVIDERS[int(xr.random() * len(PROVIDERS))][0], PROVIDERS[0][1], "ScriptGeneration",
+                round(total * (20 + xr.random() * 100), 1), total * int(4 + xr.random() * 8),
+                round(20 + xr.random() * 60, 1), round(800 + xr.random() * 3000, 1),
+                _j({"OpenAI": total - failed, "Anthropic": failed}), _j({"ScriptGeneration": total}),
+                stamp, stamp, actor, actor))
+
+    def extra_project(self, pid: str, title: str, status: str, stage_i: int, scenes: int, created_s: int,
+                      deleted: bool) -> None:
+        xr, at, actor, rows, xguid = self.xr.random, self.clock.at, self.actor, self.rows, self.xguid
+        user = self.users[int(xr() * len(self.users))]
+        for action in ("project.create",) + (("project.update",) if stage_i else ()) + (
+                ("project.delete",) if deleted else ()):
+            rows["audit_logs"].append((
+                xguid(), at(created_s - int(xr() * 86400)), user, None, action, "Project", pid,
+                "192.168.1.%d" % (1 + int(xr() * 250)), "AuraStudio/1.0", True, None,
+                '{"title":"%s"}' % title, None, "Info" if action != "project.delete" else "Warning"))
+        # Media the project uses: 0-3 items, some in a collection, tagged.
+        for m in range(int(xr() * 4)):
+            mid = xguid()
+            kind, ext = MEDIA_KINDS[int(xr() * len(MEDIA_KINDS))]
+            made_s = created_s + int(xr() * 10 * 86400)
+            coll = self.collections[int(xr() * len(self.collections))] if xr() < 0.6 else None
+            used = at(created_s - int(xr() * 3600))
+            rows["MediaItems"].append((
+                mid, f"{kind.lower()}-{m}.{ext}", kind, "Upload" if xr() < 0.7 else "Generated",
+                50_000 + int(xr() * 50_000_000), None, f"/media/{mid}.{ext}", f"/media/{mid}-thumb.jpg", None,
+                "%064x" % self.xr.getrandbits(256), '{"width":1920,"height":1080}', "Completed", None, coll, 1,
+                used, at(made_s), at(made_s), actor, actor, False, None, None))
+            first = int(xr() * len(MEDIA_TAGS))
+            for t in range(1 + int(xr() * 3)):  # distinct tags: (MediaId, Tag) is unique
+                rows["MediaTags"].append((xguid(), mid, MEDIA_TAGS[(first + t) % len(MEDIA_TAGS)], at(made_s)))
+            rows["MediaUsages"].append((xguid(), mid, pid, title[:200], used))
+        if status == "Draft":
+            return
+        # Renders: one job per attempt; a failed project retried once or twice.
+        attempts = 1 + (int(xr() * 3) if status == "Failed" else 0)
+        for a in range(attempts):
+            job = f"job-{xguid()}"
+            last = a == attempts - 1
+            jstatus = {"Completed": "Completed", "Failed": "Failed", "Cancelled": "Cancelled",
+                       "InProgress": "Processing"}[status] if last else "Failed"
+            enq_s = created_s - int(600 + xr() * 5 * 86400) - (attempts - a) * 3600
+            start_s = enq_s - int(1 + xr() * 300)
+            run_ms = int(30_000 + xr() * 600_000)
+            end_s = start_s - run_ms // 1000
+            finished = jstatus in ("Completed", "Failed", "Cancelled")
+            progress = 100 if jstatus == "Completed" else int(xr() * 95)
+            worker = "worker-%d" % int(xr() * 4)
+            rows["JobQueue"].append((
+                job, int(xr() * 3), jstatus, '{"projectId":"%s","scenes":%d}' % (pid, scenes), f"render-{pid}",
+                a, 3, "Renderer exited with code 1" if jstatus == "Failed" else None, at(enq_s), at(start_s),
+                at(end_s) if finished else None, at(enq_s - 3600) if jstatus == "Failed" and not last else None,
+                progress, STAGES[min(stage_i, len(STAGES) - 1)],
+                f"/projects/{pid}/render/output.mp4" if jstatus == "Completed" else None, worker, False,
+                at(enq_s), at(end_s), actor, actor))
+            steps = 2 + int(xr() * 5)
+            for k in range(steps):
+                pct = progress * (k + 1) // steps
+                rows["JobProgressHistory"].append((
+                    job, STAGES[min(k, len(STAGES) - 1)], pct, f"{STAGES[min(k, len(STAGES) - 1)]} {pct}%", None,
+                    min(k + 1, scenes), scenes, at(start_s - run_ms * (k + 1) // steps // 1000),
+                    run_ms * (k + 1) // steps, run_ms - run_ms * (k + 1) // steps))
+            for gen, feature in GENERATIONS[:2 + int(xr() * (len(GENERATIONS) - 1))]:
+                provider, model, pin, pout = PROVIDERS[int(xr() * len(PROVIDERS))]
+                tin = int(500 + xr() * 4000) if gen == "Script" else 0
+                tout = int(200 + xr() * 2000) if gen == "Script" else 0
+                ok = jstatus != "Failed" or xr() < 0.5
+                when = at(start_s - int(xr() * run_ms / 1000))
+                usage_id = self.usage_next
+                self.usage_next += 1
+                rows["UsageStatistics"].append((
+                    usage_id, pid, job, gen, provider, model, tin, tout, int(500 + xr() * 60_000), ok,
+                    None if ok else "Provider timeout", feature, round(scenes * (4 + xr() * 5), 1), scenes,
+                    a > 0, a or None, when, when, when, actor, actor))
+                if tin:
+                    cin, cout = tin * pin / 1e6, tout * pout / 1e6
+                    rows["CostTracking"].append((
+                        usage_id, pid, job, provider, model, tin, tout, "%.6f" % pin, "%.6f" % pout, "%.6f" % cin,
+                        "%.6f" % cout, "%.6f" % (cin + cout), "USD", when[:7], when, False, when, when, actor,
+                        actor))
+            for op in ("Render", "Encode")[:1 + int(xr() * 2)]:
+                ok = jstatus != "Failed"
+                rows["PerformanceMetrics"].append((
+                    pid, job, op, STAGES[min(stage_i, len(STAGES) - 1)], run_ms // 2, round(20 + xr() * 75, 1),
+                    round(500 + xr() * 3000, 1), round(800 + xr() * 4000, 1), round(xr() * 90, 1), ok,
+                    None if ok else "Encoder exited with code 1", 1 + int(xr() * 8), int(xr() * 60_000),
+                    round(10 + xr() * 50, 2), "fps", at(end_s), '{"os":"Windows 11","cores":8}', at(end_s),
+                    at(end_s), actor, actor))
+
     def take(self) -> dict[str, list[tuple]]:
         rows, self.rows = self.rows, {t: [] for t in self.columns}
         return rows
@@ -658,7 +899,11 @@ class _Synthesizer:
 
 # Parents before children, so foreign keys hold at every statement.
 FLUSH_ORDER = ["user_setup", "templates", "custom_templates", "Configurations", "ProjectStates", "SceneStates",
-               "AssetStates", "RenderCheckpoints", "ProjectVersions", "ContentBlobs", "export_history", "ActionLogs"]
+               "AssetStates", "RenderCheckpoints", "ProjectVersions", "ContentBlobs", "export_history", "ActionLogs",
+               "users", "user_roles", "user_quotas", "Settings", "HardwareSettings", "ProviderConfigurations",
+               "MediaCollections", "UploadSessions", "AnalyticsSummaries", "audit_logs", "MediaItems", "MediaTags",
+               "MediaUsages", "JobQueue", "JobProgressHistory", "UsageStatistics", "CostTracking",
+               "PerformanceMetrics"]
 
 
 def seed_synthetic(
@@ -693,6 +938,14 @@ def seed_synthetic(
             with db.atomic(), writer.session():
                 if reset:
                     result.deleted = _reset(db)
+                # The system roles the migrations insert are referenced, never written;
+                # analytics periods already summarised are left as they are.
+                from aura_db.models import AnalyticsSummary, Role, UsageStatistic
+
+                syn.roles = sorted(r.id for r in Role.select(Role.id))
+                syn.periods = {(a.period_type, a.period_id) for a in AnalyticsSummary.select(
+                    AnalyticsSummary.period_type, AnalyticsSummary.period_id)}
+                syn.usage_next = (UsageStatistic.select(pw.fn.MAX(UsageStatistic.id)).scalar() or 0) + 1
                 for done, batch in _generate(syn):
                     for table in FLUSH_ORDER:
                         rows = batch.get(table)
@@ -702,6 +955,11 @@ def seed_synthetic(
                     if on_progress and done:
                         on_progress(done, spec.projects)
                 _store_shared_blobs(db, writer, syn)
+                if engine.features.serial_sequences and syn.created["UsageStatistics"]:
+                    # Ids were given: PostgreSQL's serial must not hand them out again.
+                    # (SQLite and MySQL move their counters past inserted ids by themselves.)
+                    db.execute_sql("SELECT setval(pg_get_serial_sequence(%s, %s), %s)",
+                                   ('"UsageStatistics"', "Id", syn.usage_next - 1))
         except pw.IntegrityError as exc:
             raise AuraError(
                 f"synthetic rows clash with rows already in the database ({str(exc).strip().splitlines()[0]}); "
@@ -724,6 +982,7 @@ def _generate(syn: _Synthesizer) -> Iterator[tuple[int, dict[str, list[tuple]]]]
     """
     spec = syn.spec
     syn.reference_tables()
+    syn.extra_reference(syn.roles, syn.periods)
     for i in range(1, spec.projects + 1):
         syn.project()
         if i % spec.flush_every == 0 or i == spec.projects:

@@ -175,6 +175,36 @@ def test_synthetic_data_is_complete_and_passes_verify(cli, db_path):
     assert json.loads(v.stdout)["failed"] == []
 
 
+def test_synthetic_fills_every_table_with_consistent_rows(cli, db_path):
+    r = cli("--db", db_path, "seed", "synthetic", "--projects", "20", "--json")
+    assert r.exit_code == 0, r
+    empty = [t for t in DATA_TABLES if count(db_path, t) == 0]
+    assert empty == []
+    con = sqlite3.connect(db_path)
+    try:
+        assert con.execute("PRAGMA foreign_key_check").fetchall() == []
+        # The rows the migrations insert are referenced, not duplicated.
+        assert con.execute('SELECT COUNT(*) FROM "roles"').fetchone()[0] == 3
+        assert con.execute('SELECT COUNT(*) FROM "QueueConfiguration"').fetchone()[0] == 1
+        assert con.execute('SELECT COUNT(*) FROM "AnalyticsRetentionSettings"').fetchone()[0] == 1
+        assert con.execute('SELECT COUNT(*) FROM "system_configuration"').fetchone()[0] == 1
+        assert con.execute('SELECT COUNT(*) FROM "user_roles" WHERE "role_id" NOT IN '
+                           '(SELECT "id" FROM "roles" WHERE "is_system_role")').fetchone()[0] == 0
+        # Jobs belong to the synthetic projects; action-log users are real users.
+        assert con.execute('SELECT COUNT(*) FROM "UsageStatistics" WHERE "ProjectId" NOT IN '
+                           '(SELECT "Id" FROM "ProjectStates")').fetchone()[0] == 0
+        assert con.execute('SELECT COUNT(*) FROM "ActionLogs" WHERE "UserId" NOT IN '
+                           '(SELECT "id" FROM "users")').fetchone()[0] == 0
+        # Every cost row points at the usage row of the same job.
+        assert con.execute('SELECT COUNT(*) FROM "CostTracking" c LEFT JOIN "UsageStatistics" u '
+                           'ON u."Id" = c."UsageStatisticsId" AND u."JobId" = c."JobId" '
+                           'WHERE u."Id" IS NULL').fetchone()[0] == 0
+    finally:
+        con.close()
+    v = cli("--db", db_path, "verify", "--json")
+    assert v.exit_code == 0, v
+
+
 def test_synthetic_is_deterministic_for_a_random_seed(cli, db_path, _migrated_template, workdir):
     other = workdir / "other.db"
     shutil.copy(_migrated_template, other)
