@@ -394,7 +394,9 @@ def _fixed_autogen(imports: set[str]) -> Iterator[None]:
     from aura_db import fields as aura_fields
 
     own_types = {aura_fields.GuidField: FIELDS_ALIAS, aura_fields.JsonField: FIELDS_ALIAS,
-                 aura_fields.LongTextField: FIELDS_ALIAS}
+                 aura_fields.LongTextField: FIELDS_ALIAS,
+                 # before their peewee bases in each MRO, so AUTOINCREMENT is not lost
+                 aura_fields.AutoIncrementField: FIELDS_ALIAS, aura_fields.BigAutoIncrementField: FIELDS_ALIAS}
     with compat.autogen_patched(own_types=own_types, on_import=imports.add, callable_ref=_callable_ref,
                                 fill_value=_fill_value):
         yield

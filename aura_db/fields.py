@@ -13,6 +13,10 @@ GuidField       TEXT           UUID               CHAR(36)
 JsonField       TEXT           JSONB              LONGTEXT
 DecimalField    decimal(18,6)  NUMERIC(18,6)      DECIMAL(18,6)
 DecimalText     TEXT           NUMERIC            DECIMAL(38,18)
+AutoIncrement   INTEGER        SERIAL             INTEGER AUTO_INCREMENT
+                + AUTOINCREMENT
+BigAutoIncr.    INTEGER        BIGSERIAL          BIGINT AUTO_INCREMENT
+                + AUTOINCREMENT
 =============== ============== ================== ====================
 
 Values are plain Python strings, datetimes and Decimals on every engine.
@@ -92,6 +96,32 @@ class StringField(pw.CharField):
         if self.max_length:
             return pw.SQL(f"{native}({self.max_length})")
         return pw.SQL(types.get("STRING_KEY" if self.key else "STRING_UNBOUNDED", "TEXT"))
+
+
+class _AutoIncrement:
+    """An integer key the database numbers, as EF Core declares one on SQLite.
+
+    On SQLite the column is ``INTEGER NOT NULL PRIMARY KEY AUTOINCREMENT``, as
+    in the app's database: SQLite keeps the highest id ever handed out in
+    ``sqlite_sequence`` and never hands an id out again, even after the row
+    with the highest id is deleted. Elsewhere the engine's own serial type
+    (SERIAL / AUTO_INCREMENT) already behaves so, and the DDL is peewee's.
+    The keyword comes from the dialect (``field_types["AUTOINCREMENT"]``,
+    set by SQLite's only).
+    """
+
+    def ddl(self, ctx):
+        node = super().ddl(ctx)
+        keyword = ((ctx.state.field_types if ctx else None) or {}).get("AUTOINCREMENT")
+        return pw.NodeList((node, pw.SQL(keyword))) if keyword else node
+
+
+class AutoIncrementField(_AutoIncrement, pw.AutoField):
+    """An auto-numbered 32-bit integer key (AUTOINCREMENT on SQLite)."""
+
+
+class BigAutoIncrementField(_AutoIncrement, pw.BigAutoField):
+    """An auto-numbered 64-bit integer key (AUTOINCREMENT on SQLite)."""
 
 
 class ForeignKey(pw.ForeignKeyField):

@@ -9,7 +9,7 @@ carries (times as EF writes them on SQLite).
 import peewee as pw
 
 from aura_db import ddl
-from aura_db.fields import StringField, TimestampField
+from aura_db.fields import AutoIncrementField, StringField, TimestampField
 
 EF_MIGRATION_ID = "20251109170431_AddSystemConfiguration"
 
@@ -56,7 +56,7 @@ ddl.add_indexes(Configuration, [
 
 
 class SystemConfiguration(Model):
-    id = pw.AutoField(column_name="id")
+    id = AutoIncrementField(column_name="id")
     is_setup_complete = pw.BooleanField(column_name="is_setup_complete")
     ffmpeg_path = StringField(500, column_name="ffmpeg_path", null=True)
     output_directory = StringField(500, column_name="output_directory")

@@ -21,7 +21,7 @@ Rollback undoes all of it, moving ``custom_templates`` rows back.
 import peewee as pw
 
 from aura_db import ddl
-from aura_db.fields import DecimalField, DecimalTextField, ForeignKey, GuidField, JsonField, StringField, TimestampField
+from aura_db.fields import BigAutoIncrementField, DecimalField, DecimalTextField, ForeignKey, GuidField, JsonField, StringField, TimestampField
 
 EF_MIGRATION_ID = "20251122175419_AddMissingDatabaseTables"
 
@@ -161,7 +161,7 @@ ddl.add_indexes(AnalyticsRetentionSettings, [
 
 
 class AnalyticsSummary(Model):
-    id = pw.BigAutoField(column_name="Id")
+    id = BigAutoIncrementField(column_name="Id")
     period_type = StringField(20, column_name="PeriodType")
     period_id = StringField(20, column_name="PeriodId")
     period_start = TimestampField(column_name="PeriodStart")
@@ -315,7 +315,7 @@ ddl.add_indexes(MediaCollection, [
 
 
 class PerformanceMetric(Model):
-    id = pw.BigAutoField(column_name="Id")
+    id = BigAutoIncrementField(column_name="Id")
     project_id = StringField(100, column_name="ProjectId", null=True)
     job_id = StringField(100, column_name="JobId", null=True)
     operation_type = StringField(50, column_name="OperationType")
@@ -465,7 +465,7 @@ ddl.add_indexes(UploadSession, [
 
 
 class UsageStatistic(Model):
-    id = pw.BigAutoField(column_name="Id")
+    id = BigAutoIncrementField(column_name="Id")
     project_id = StringField(100, column_name="ProjectId", null=True)
     job_id = StringField(100, column_name="JobId", null=True)
     generation_type = StringField(50, column_name="GenerationType")
@@ -543,7 +543,7 @@ ddl.add_indexes(User, [
 
 
 class JobProgressHistory(Model):
-    id = pw.BigAutoField(column_name="Id")
+    id = BigAutoIncrementField(column_name="Id")
     job = ForeignKey(JobQueueEntry, field="job_id", column_name="JobId", on_delete="CASCADE", index=False, backref="+")
     stage = StringField(100, column_name="Stage")
     progress_percent = pw.IntegerField(column_name="ProgressPercent")
@@ -609,7 +609,7 @@ ddl.add_indexes(MediaItem, [
 
 
 class CostTracking(Model):
-    id = pw.BigAutoField(column_name="Id")
+    id = BigAutoIncrementField(column_name="Id")
     usage_statistics = ForeignKey(UsageStatistic, field="id", column_name="UsageStatisticsId", null=True, on_delete="SET NULL", index=False, backref="+")
     project_id = StringField(100, column_name="ProjectId", null=True)
     job_id = StringField(100, column_name="JobId", null=True)

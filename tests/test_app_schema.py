@@ -4,7 +4,9 @@ For each of the app's 8 migrations k, a fresh ``aura-db migrate --to <k-th
 shipped migration>`` on SQLite is compared with the database the app's first
 k migrations build (tests/aura_app.py): table and column names, type
 affinity, NOT NULL, primary key, indexes (name, columns in order, unique),
-foreign keys (target, ON DELETE) and the ``__EFMigrationsHistory`` rows.
+foreign keys (target, ON DELETE), whether the integer key is AUTOINCREMENT
+(EF declares its generated integer keys so: SQLite then keeps them in
+``sqlite_sequence`` and never reuses an id) and the ``__EFMigrationsHistory`` rows.
 Names are compared as SQLite compares them, without regard to case.
 
 The comparison here reads SQLite's PRAGMAs directly, independent of the
@@ -13,6 +15,7 @@ catalog code aura-db itself uses for `adopt`.
 
 from __future__ import annotations
 
+import re
 import sqlite3
 from pathlib import Path
 
@@ -22,6 +25,7 @@ import aura_app
 from conftest import MIGRATIONS, SHIPPED
 
 AURA_TABLES = {"aura_schema_history", "aura_migration_log"}
+AUTOINCREMENT = re.compile(r"\bPRIMARY\s+KEY\s+AUTOINCREMENT\b", re.IGNORECASE)
 
 
 def affinity(declared: str) -> str:
@@ -42,7 +46,7 @@ def describe(db: Path) -> dict:
     con = sqlite3.connect(f"file:{db}?mode=ro", uri=True)
     out: dict = {}
     try:
-        for (t,) in con.execute("SELECT name FROM sqlite_master WHERE type='table' AND name NOT LIKE 'sqlite_%'"):
+        for t, sql in con.execute("SELECT name, sql FROM sqlite_master WHERE type='table' AND name NOT LIKE 'sqlite_%'"):
             if t in AURA_TABLES:
                 continue
             cols = {}
@@ -57,7 +61,8 @@ def describe(db: Path) -> dict:
                 indexes[name.lower()] = (icols, bool(unique))
             fks = sorted((r[3].lower(), r[2].lower(), r[4].lower(), r[6].upper())
                          for r in con.execute(f'PRAGMA foreign_key_list("{t}")'))
-            out[t.lower()] = {"columns": cols, "indexes": indexes, "foreign_keys": fks}
+            out[t.lower()] = {"columns": cols, "indexes": indexes, "foreign_keys": fks,
+                              "autoincrement": bool(AUTOINCREMENT.search(sql or ""))}
         if "__efmigrationshistory" in out:
             out["__ef_rows__"] = sorted(con.execute('SELECT "MigrationId", "ProductVersion" FROM "__EFMigrationsHistory"'))
     finally:
@@ -90,6 +95,8 @@ def compare(ours: dict, app: dict) -> list[str]:
                 diffs.append(f"{t} index {i}: aura-db {o['indexes'].get(i)} vs app {a['indexes'].get(i)}")
         if o["foreign_keys"] != a["foreign_keys"]:
             diffs.append(f"{t} foreign keys: aura-db {o['foreign_keys']} vs app {a['foreign_keys']}")
+        if o["autoincrement"] != a["autoincrement"]:
+            diffs.append(f"{t} key AUTOINCREMENT: aura-db {o['autoincrement']} vs app {a['autoincrement']}")
     return diffs
 
 
@@ -136,6 +143,15 @@ def test_the_comparison_reports_each_kind_of_difference(tmp_path):
         ALTER TABLE "Settings" ADD "Theme" TEXT NULL;
         DROP TABLE "MediaUsages";
         UPDATE "__EFMigrationsHistory" SET "ProductVersion" = '8.0.10';
+        DROP TABLE "JobProgressHistory";
+        CREATE TABLE "JobProgressHistory" ("Id" INTEGER NOT NULL PRIMARY KEY, "JobId" TEXT NOT NULL,
+            "Stage" TEXT NOT NULL, "ProgressPercent" INTEGER NOT NULL, "Message" TEXT NOT NULL,
+            "SubstageDetail" TEXT NULL, "CurrentItem" INTEGER NULL, "TotalItems" INTEGER NULL,
+            "Timestamp" TEXT NOT NULL, "ElapsedMilliseconds" INTEGER NULL,
+            "EstimatedRemainingMilliseconds" INTEGER NULL,
+            FOREIGN KEY ("JobId") REFERENCES "JobQueue" ("JobId") ON DELETE CASCADE);
+        CREATE INDEX "IX_JobProgressHistory_JobId" ON "JobProgressHistory" ("JobId");
+        CREATE INDEX "IX_JobProgressHistory_Timestamp" ON "JobProgressHistory" ("Timestamp");
     ''')
     con.close()
     diffs = compare(describe(b), describe(a))
@@ -143,3 +159,26 @@ def test_the_comparison_reports_each_kind_of_difference(tmp_path):
     assert "settings.theme: aura-db has it, the app does not" in diffs
     assert any(d.startswith("users index ix_users_email:") for d in diffs)
     assert any(d.startswith("__EFMigrationsHistory rows") for d in diffs)
+    assert "jobprogresshistory key AUTOINCREMENT: aura-db False vs app True" in diffs
+
+
+def test_integer_keys_are_never_reused_as_in_the_app(cli, tmp_path):
+    """AUTOINCREMENT on SQLite: sqlite_sequence exists, and deleting the highest id does not free it."""
+    db = tmp_path / "aura-db.db"
+    r = cli("--db", db, "migrate", "--no-backup")
+    assert r.exit_code == 0, r
+    con = sqlite3.connect(db)
+    try:
+        app_keyed = {t for t, sql in con.execute("SELECT name, sql FROM sqlite_master WHERE type='table'")
+                     if AUTOINCREMENT.search(sql or "")}
+        assert {"system_configuration", "AnalyticsSummaries", "PerformanceMetrics", "UsageStatistics",
+                "JobProgressHistory", "CostTracking"} <= app_keyed
+        assert con.execute("SELECT count(*) FROM sqlite_master WHERE name = 'sqlite_sequence'").fetchone()[0] == 1
+        top = con.execute('SELECT max("id") FROM "system_configuration"').fetchone()[0]
+        con.execute('DELETE FROM "system_configuration" WHERE "id" = ?', (top,))
+        con.execute('INSERT INTO "system_configuration" ("is_setup_complete", "output_directory", "created_at", '
+                    '"updated_at") VALUES (0, \'out\', \'2025-01-01 00:00:00\', \'2025-01-01 00:00:00\')')
+        new = con.execute('SELECT max("id") FROM "system_configuration"').fetchone()[0]
+        assert new == top + 1
+    finally:
+        con.close()

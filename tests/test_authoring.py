@@ -11,7 +11,7 @@ import pytest
 
 import aura_db.models as aura_models
 from aura_db import autogen
-from aura_db.fields import GuidField, JsonField, new_guid, utcnow
+from aura_db.fields import BigAutoIncrementField, GuidField, JsonField, new_guid, utcnow
 from aura_db.migrations import discover, load
 from aura_db.models import MODELS, ProjectState, Template, UserSetup
 from conftest import FIRST, NEXT
@@ -47,6 +47,14 @@ class Label(pw.Model):
 
 
 Label.add_index(Label.project, Label.text, unique=True, name="IX_Labels_ProjectId_Text")
+
+
+class RenderLog(pw.Model):
+    id = BigAutoIncrementField(column_name="Id")
+    message = pw.CharField(column_name="Message", max_length=200)
+
+    class Meta:
+        table_name = "RenderLogs"
 
 
 def with_models(*replace_and_add) -> list:
@@ -427,3 +435,18 @@ def test_auto_names_a_model_missing_from_models(cli, monkeypatch, migrations_cop
     assert r.exit_code == 0, r
     assert "Draft" in r.stderr and "not in aura_db.models.MODELS" in r.stderr
     assert "BaseModel" not in r.stderr and "SoftDeleteModel" not in r.stderr
+
+
+def test_auto_keeps_an_autoincrement_key_autoincrement(cli, models, migrations_copy, workdir):
+    """A new table keyed like the app's integer keys is written with aura-db's field, not peewee's."""
+    models(with_models(RenderLog))
+    r = cli("--migrations", migrations_copy, "migrate", "add", "render_log", "--auto")
+    assert r.exit_code == 0, r
+    text = (migrations_copy / f"{NEXT:03d}_render_log.py").read_text()
+    assert "aura_fields.BigAutoIncrementField(column_name='Id')" in text
+    db = workdir / "a.db"
+    r = cli("--db", db, "--migrations", migrations_copy, "migrate", "--no-backup")
+    assert r.exit_code == 0, r
+    (sql,) = rows(db, "SELECT sql FROM sqlite_master WHERE name = 'RenderLogs'")[0]
+    assert "PRIMARY KEY AUTOINCREMENT" in sql
+    assert autogen.generate(migrations_copy, discover(migrations_copy)) is None

@@ -77,7 +77,8 @@ def sql(db: Path, query: str, *params):
 
 
 def tables(db: Path) -> set[str]:
-    return {r[0] for r in sql(db, "SELECT name FROM sqlite_master WHERE type='table'")}
+    # Not SQLite's own sqlite_sequence (there once a table has an AUTOINCREMENT key, never dropped).
+    return {r[0] for r in sql(db, "SELECT name FROM sqlite_master WHERE type='table'") if not r[0].startswith("sqlite_")}
 
 
 def history(db: Path) -> list[str]:

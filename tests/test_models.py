@@ -45,7 +45,8 @@ APP_TABLES = {
 
 def test_the_34_tables_named_as_the_app_names_them(db):
     tables = set(db.get_tables()) - {"aura_schema_history", "aura_migration_log"}
-    assert tables == APP_TABLES | {"__EFMigrationsHistory"}
+    # sqlite_sequence: SQLite's own, there as in the app's database for its AUTOINCREMENT keys
+    assert tables == APP_TABLES | {"__EFMigrationsHistory", "sqlite_sequence"}
     assert len(APP_TABLES) == 34 and set(m.TABLES) == APP_TABLES
     cols = {c.name for c in db.get_columns("ProjectStates")}
     assert {"Id", "Title", "Status", "BriefJson", "CreatedAt", "UpdatedAt", "CreatedBy", "ModifiedBy",

@@ -233,7 +233,9 @@ class PeeweeReader(Reader):
         return self.engine.server_version(self.db)
 
     def tables(self) -> list[str]:
-        return list(self.db.get_tables())
+        # Not the engine's own bookkeeping (SQLite's sqlite_sequence): what its catalog lists.
+        internal = self.engine.catalog(self.db).internal_table
+        return [t for t in self.db.get_tables() if not internal.match(t)]
 
     def rows(self, sql: str) -> list[tuple[Any, ...]]:
         return list(self.db.execute_sql(sql).fetchall())

@@ -16,6 +16,8 @@ from __future__ import annotations
 import peewee as pw
 
 from aura_db.fields import (
+    AutoIncrementField,
+    BigAutoIncrementField,
     DecimalField,
     DecimalTextField,
     ForeignKey,
@@ -259,7 +261,7 @@ class Configuration(BaseModel):
 
 
 class SystemConfiguration(BaseModel):
-    id = pw.AutoField(column_name="id")
+    id = AutoIncrementField(column_name="id")
     is_setup_complete = pw.BooleanField(column_name="is_setup_complete", default=False)
     ffmpeg_path = StringField(500, column_name="ffmpeg_path", null=True)
     output_directory = StringField(500, column_name="output_directory")
@@ -317,7 +319,7 @@ class AnalyticsRetentionSettings(BaseModel):
 
 
 class AnalyticsSummary(BaseModel):
-    id = pw.BigAutoField(column_name="Id")
+    id = BigAutoIncrementField(column_name="Id")
     period_type = StringField(20, column_name="PeriodType")
     period_id = StringField(20, column_name="PeriodId")
     period_start = TimestampField(column_name="PeriodStart")
@@ -427,7 +429,7 @@ class MediaCollection(SoftDeleteModel):
 
 
 class PerformanceMetric(BaseModel):
-    id = pw.BigAutoField(column_name="Id")
+    id = BigAutoIncrementField(column_name="Id")
     project_id = StringField(100, column_name="ProjectId", null=True)
     job_id = StringField(100, column_name="JobId", null=True)
     operation_type = StringField(50, column_name="OperationType")
@@ -536,7 +538,7 @@ class UploadSession(BaseModel):
 
 
 class UsageStatistic(BaseModel):
-    id = pw.BigAutoField(column_name="Id")
+    id = BigAutoIncrementField(column_name="Id")
     project_id = StringField(100, column_name="ProjectId", null=True)
     job_id = StringField(100, column_name="JobId", null=True)
     generation_type = StringField(50, column_name="GenerationType")
@@ -592,7 +594,7 @@ class User(BaseModel):
 
 
 class JobProgressHistory(BaseModel):
-    id = pw.BigAutoField(column_name="Id")
+    id = BigAutoIncrementField(column_name="Id")
     job = ForeignKey(JobQueueEntry, field="job_id", column_name="JobId", on_delete="CASCADE", index=False, backref="progress_history")
     stage = StringField(100, column_name="Stage")
     progress_percent = pw.IntegerField(column_name="ProgressPercent", default=0)
@@ -638,7 +640,7 @@ class MediaItem(SoftDeleteModel):
 
 
 class CostTracking(BaseModel):
-    id = pw.BigAutoField(column_name="Id")
+    id = BigAutoIncrementField(column_name="Id")
     usage_statistics = ForeignKey(UsageStatistic, field="id", column_name="UsageStatisticsId", null=True, on_delete="SET NULL", index=False, backref="costs")
     project_id = StringField(100, column_name="ProjectId", null=True)
     job_id = StringField(100, column_name="JobId", null=True)

@@ -269,8 +269,10 @@ class SqliteReader(Reader):
         return self.conn.execute("SELECT sqlite_version()").fetchone()[0]
 
     def tables(self) -> list[str]:
-        # What peewee's SqliteDatabase.get_tables() lists.
-        return [r[0] for r in self.conn.execute("SELECT name FROM sqlite_master WHERE type='table' ORDER BY name")]
+        # What peewee's SqliteDatabase.get_tables() lists, less SQLite's own
+        # tables (sqlite_sequence, kept for the AUTOINCREMENT keys), as the catalog does.
+        return [r[0] for r in self.conn.execute(
+            "SELECT name FROM sqlite_master WHERE type='table' AND name NOT LIKE 'sqlite\\_%' ESCAPE '\\' ORDER BY name")]
 
     def rows(self, sql: str) -> list[tuple[Any, ...]]:
         return self.conn.execute(sql).fetchall()
