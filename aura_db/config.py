@@ -41,6 +41,11 @@ KEYS: dict[str, tuple[tuple[str, ...], Any, type]] = {
     "keep": (("AURA_DB_KEEP",), 10, int),
     # Safety backups (before migrate/rollback/restore) are kept apart: their own newest N.
     "keep_safety": (("AURA_DB_KEEP_SAFETY",), 5, int),
+    # Regular backups also kept by age (restic/borg style, UTC): the newest of
+    # each of the last N hours/days/ISO weeks that have one; 0 = rule off.
+    "keep_hourly": (("AURA_DB_KEEP_HOURLY",), 0, int),
+    "keep_daily": (("AURA_DB_KEEP_DAILY",), 0, int),
+    "keep_weekly": (("AURA_DB_KEEP_WEEKLY",), 0, int),
     "compression": (("AURA_DB_COMPRESSION",), "none", str),
     "lock_timeout": (("AURA_DB_LOCK_TIMEOUT",), 60.0, float),
     "backup_before_migrate": (("AURA_DB_BACKUP_BEFORE_MIGRATE",), True, bool),
@@ -51,10 +56,12 @@ KEYS: dict[str, tuple[tuple[str, ...], Any, type]] = {
 # with Settings.with_overrides, so -v names the value it uses.
 FLAGS = {"url": "--db", "migrations": "--migrations", "backup_dir": "--backup-dir",
          "lock_timeout": "--lock-timeout", "keep": "--keep", "keep_safety": "--keep-safety",
+         "keep_hourly": "--keep-hourly", "keep_daily": "--keep-daily", "keep_weekly": "--keep-weekly",
          "compression": "--compress",
          "backup_before_migrate": "--no-backup"}
 # Spellings accepted in the file for the same keys.
-ALIASES = {"keep-safety": "keep_safety", "backup-dir": "backup_dir", "lock-timeout": "lock_timeout",
+ALIASES = {"keep-safety": "keep_safety", "keep-hourly": "keep_hourly", "keep-daily": "keep_daily",
+           "keep-weekly": "keep_weekly", "backup-dir": "backup_dir", "lock-timeout": "lock_timeout",
            "backup-before-migrate": "backup_before_migrate", "db": "url"}
 
 
@@ -87,6 +94,9 @@ class Settings:
     backup_dir: str = "backups"
     keep: int = 10
     keep_safety: int = 5
+    keep_hourly: int = 0
+    keep_daily: int = 0
+    keep_weekly: int = 0
     compression: str = "none"
     lock_timeout: float = 60.0
     backup_before_migrate: bool = True
@@ -190,8 +200,10 @@ def _coerce(key: str, raw: Any, typ: type, origin: str, *, typed: bool = False) 
 
 
 _TYPE_WORDS = {str: "a string", int: "a whole number", float: "a number of seconds", bool: "true or false"}
-# keep = 0 would prune every backup, the one just taken included.
-_MINIMUM = {"keep": 1, "keep_safety": 1}
+# keep = 0 would prune every backup, the one just taken included.  The time
+# rules (keep_hourly, keep_daily, keep_weekly) are off at 0: their minimum is
+# the default one, 0.
+_MINIMUM = {"keep": 1, "keep_safety": 1, "keep_hourly": 0, "keep_daily": 0, "keep_weekly": 0}
 _TOML_POSITION = re.compile(r"\s*\(at line (\d+), column (\d+)\)\s*$")
 
 

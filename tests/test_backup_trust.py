@@ -98,8 +98,9 @@ def test_prune_says_what_it_keeps_and_deletes_and_why_in_human_output(cli, live,
     r = cli("backup", "prune", "--keep", "1", "--yes")
     assert r.exit_code == 0, r
     said = " ".join(r.stdout.split())  # a reason too long for the width wraps under its file name
-    assert f"keep {b}: the newest good regular backup" in said
-    assert f"deleted {a}: older than the newest 1 good regular backup(s)" in said
+    # A row per backup (created, kind, action, the rules that keep it), its file name whole under it.
+    assert f"regular keep last {b}" in said
+    assert f"regular deleted {a} older than the newest 1 good regular backup(s)" in said
 
 
 def test_the_pruning_after_backup_keeps_the_newest_good_one_when_the_new_one_is_all_that_counts(cli, live, workdir):

@@ -23,6 +23,9 @@ LEVELS = {
     "backup_dir": ("file_backups", "env_backups", "flag_backups"),
     "keep": (3, "4", "5"),
     "keep_safety": (2, "6", "7"),
+    "keep_hourly": (24, "48", "0"),
+    "keep_daily": (7, "14", "30"),
+    "keep_weekly": (4, "8", "12"),
     "compression": ("gzip", "zstd", "none"),
     "lock_timeout": (7, "8.5", "9"),
     "backup_before_migrate": (False, "true", "0"),
@@ -33,6 +36,9 @@ EXPECTED = {
     "backup_dir": ("file_backups", "env_backups", "flag_backups"),
     "keep": (3, 4, 5),
     "keep_safety": (2, 6, 7),
+    "keep_hourly": (24, 48, 0),
+    "keep_daily": (7, 14, 30),
+    "keep_weekly": (4, 8, 12),
     "compression": ("gzip", "zstd", "none"),
     "lock_timeout": (7.0, 8.5, 9.0),
     "backup_before_migrate": (False, True, False),
@@ -226,7 +232,7 @@ def test_verbose_says_where_each_value_came_from(cli, workdir, monkeypatch):
 
 def test_every_setting_names_the_flag_that_sets_it(tmp_path):
     flags = {"url": "sqlite:///f.db", "migrations": "m", "backup_dir": "b", "keep": 3, "keep_safety": 2,
-             "compression": "gzip",
+             "keep_hourly": 24, "keep_daily": 7, "keep_weekly": 4, "compression": "gzip",
              "lock_timeout": 2.0, "backup_before_migrate": False}
     assert set(flags) == set(KEYS)
     s = load_settings(flags, env={}, cwd=tmp_path)

@@ -21,7 +21,7 @@ from aura_db.backup.files import (
     tmp_name, utcnow, write_json_file,
 )
 from aura_db.backup.manifest import Manifest, check_label, new_name
-from aura_db.backup.retention import DEFAULT_KEEP, DEFAULT_KEEP_SAFETY, PruneResult, prune
+from aura_db.backup.retention import DEFAULT_KEEP, DEFAULT_KEEP_SAFETY, PruneResult, check_rules, prune
 from aura_db.errors import AuraError, UsageError
 
 if TYPE_CHECKING:
@@ -63,26 +63,32 @@ def create_backup(
     keep: int | None = DEFAULT_KEEP,
     keep_safety: int = DEFAULT_KEEP_SAFETY,
     on_progress: Progress | None = None,
+    keep_hourly: int = 0,
+    keep_daily: int = 0,
+    keep_weekly: int = 0,
 ) -> CreateResult:
     """A consistent snapshot of the live database into the backup folder, with its manifest.
 
     Afterwards applies retention to this database's backups (``prune``):
-    the newest ``keep`` good regular ones and the newest ``keep_safety``
-    safety ones, never the one just made; ``keep=None`` prunes nothing.
+    the newest ``keep`` good regular ones, the newest good one of each of
+    the last ``keep_hourly``/``keep_daily``/``keep_weekly`` hours/days/weeks
+    (UTC; 0: off) and the newest ``keep_safety`` safety ones, never the one
+    just made; ``keep=None`` prunes nothing.
     """
     label = check_label(label)
     compression = check_compression(compression)
-    if keep is not None and keep < 1:
-        raise UsageError(f"--keep must be at least 1, got {keep}")
+    check_rules(keep, keep_safety, keep_hourly, keep_daily, keep_weekly)
     eb = engine.backup()
     eb.check_source()
     return create_with(eb, engine, Path(backup_dir), label=label, compression=compression, keep=keep,
-                       keep_safety=keep_safety, on_progress=on_progress)
+                       keep_safety=keep_safety, on_progress=on_progress,
+                       keep_hourly=keep_hourly, keep_daily=keep_daily, keep_weekly=keep_weekly)
 
 
 def create_with(eb: Any, engine: "Engine", backup_dir: Path, *, label: str | None,
                 compression: str = "none", keep: int | None = None, keep_safety: int | None = None,
-                kind: str = "regular", on_progress: Progress | None = None) -> CreateResult:
+                kind: str = "regular", on_progress: Progress | None = None,
+                keep_hourly: int = 0, keep_daily: int = 0, keep_weekly: int = 0) -> CreateResult:
     """``create_backup`` with the engine's backup object given (a restore's safety backup reuses its lock).
 
     A ``kind="safety"`` backup whose bytes are identical to the newest
@@ -178,6 +184,7 @@ def create_with(eb: Any, engine: "Engine", backup_dir: Path, *, label: str | Non
         # Only this database's: others sharing the folder keep what their own runs keep.
         # The file just written is known whole: it is not read again.
         result.prune = prune(folder, keep, keep_safety=keep_safety, protect=[final], known_good=[final],
+                             keep_hourly=keep_hourly, keep_daily=keep_daily, keep_weekly=keep_weekly,
                              database=database_key(engine.name, engine.describe()))
         result.pruned = result.prune.deleted
         result.warnings.extend(result.prune.warnings)

@@ -20,21 +20,29 @@ _LABEL = typer.Option(None, "--label", metavar="LABEL", help="Word added to the 
 _KEEP = typer.Option(None, "--keep", metavar="N", min=1, help="Keep the newest N backups afterwards (default 10).")
 _KEEP_SAFETY = typer.Option(None, "--keep-safety", metavar="N", min=1,
                             help="Keep the newest N safety backups of this database (default 5).")
+_KEEP_HOURLY = typer.Option(None, "--keep-hourly", metavar="N", min=0,
+                            help="Also keep the newest backup of each of the last N hours (UTC) that have one (0: off).")
+_KEEP_DAILY = typer.Option(None, "--keep-daily", metavar="N", min=0,
+                           help="Also keep the newest backup of each of the last N days (UTC) that have one (0: off).")
+_KEEP_WEEKLY = typer.Option(None, "--keep-weekly", metavar="N", min=0,
+                            help="Also keep the newest backup of each of the last N ISO weeks that have one (0: off).")
 _COMPRESS = typer.Option(None, "--compress", metavar="zstd|gzip|none", help="Compression (default: setting, else none).")
 _JSON = typer.Option(False, "--json", help="One JSON document on stdout.")
 
 
 def _create(ctx: typer.Context, label: Optional[str], keep: Optional[int], compress: Optional[str],
-            json_out: bool, keep_safety: Optional[int] = None) -> None:
+            json_out: bool, keep_safety: Optional[int] = None, by_age: tuple = (None, None, None)) -> None:
     from aura_db import backup as core
     from aura_db.cli import render_backup as render
 
     app_state = state(ctx)
-    s = app_state.settings_with(keep=keep, compression=compress, keep_safety=keep_safety)
+    s = app_state.settings_with(keep=keep, compression=compress, keep_safety=keep_safety,
+                                **dict(zip(("keep_hourly", "keep_daily", "keep_weekly"), by_age)))
     with render.progress(app_state, "backup") as on_progress:
         result = core.create_backup(
             app_state.engine(), s.backup_path, label=label, compression=s.compression, keep=s.keep,
             keep_safety=s.keep_safety, on_progress=on_progress,
+            keep_hourly=s.keep_hourly, keep_daily=s.keep_daily, keep_weekly=s.keep_weekly,
         )
     if json_out:
         app_state.emit_json(result.to_dict())
@@ -50,6 +58,9 @@ def backup(
     compress: Optional[str] = _COMPRESS,
     json_out: bool = _JSON,
     keep_safety: Optional[int] = _KEEP_SAFETY,
+    keep_hourly: Optional[int] = _KEEP_HOURLY,
+    keep_daily: Optional[int] = _KEEP_DAILY,
+    keep_weekly: Optional[int] = _KEEP_WEEKLY,
 ) -> None:
     """Take a consistent backup of the live database into the backup folder.
 
@@ -57,7 +68,7 @@ def backup(
     """
     if ctx.invoked_subcommand is not None:
         return
-    _create(ctx, label, keep, compress, json_out, keep_safety)
+    _create(ctx, label, keep, compress, json_out, keep_safety, (keep_hourly, keep_daily, keep_weekly))
 
 
 @app.command("create")
@@ -68,12 +79,15 @@ def create(
     compress: Optional[str] = _COMPRESS,
     json_out: bool = _JSON,
     keep_safety: Optional[int] = _KEEP_SAFETY,
+    keep_hourly: Optional[int] = _KEEP_HOURLY,
+    keep_daily: Optional[int] = _KEEP_DAILY,
+    keep_weekly: Optional[int] = _KEEP_WEEKLY,
 ) -> None:
     """Take a consistent backup (the same as plain `aura-db backup`).
 
     Example: aura-db backup create --keep 20
     """
-    _create(ctx, label, keep, compress, json_out, keep_safety)
+    _create(ctx, label, keep, compress, json_out, keep_safety, (keep_hourly, keep_daily, keep_weekly))
 
 
 @app.command("list")
@@ -152,21 +166,29 @@ def prune(
     keep_safety: Optional[int] = _KEEP_SAFETY,
     yes: bool = typer.Option(False, "--yes", "-y", help="Do not ask for confirmation."),
     json_out: bool = _JSON,
+    keep_hourly: Optional[int] = _KEEP_HOURLY,
+    keep_daily: Optional[int] = _KEEP_DAILY,
+    keep_weekly: Optional[int] = _KEEP_WEEKLY,
 ) -> None:
-    """Delete the oldest backups beyond the newest N good ones of each database.
+    """Delete the backups of each database that no retention rule keeps.
 
-    Safety backups (taken before migrate, rollback, restore) are kept apart:
-    their own newest N (--keep-safety, default 5). Damaged backups are
-    never counted as kept, nor deleted; the newest good one is always kept.
+    Kept: the newest N good ones (--keep, default 10) and the newest good one
+    of each of the last N hours, days, ISO weeks (UTC) that have one
+    (--keep-hourly/--keep-daily/--keep-weekly; off by default). Safety
+    backups (taken before migrate, rollback, restore) are kept apart: their
+    own newest N (--keep-safety, default 5). Damaged backups are never
+    counted as kept, nor deleted; the newest good one is always kept.
 
-    Example: aura-db backup prune --keep 5 --yes
+    Example: aura-db backup prune --keep 3 --keep-daily 7 --keep-weekly 4 --yes
     """
     from aura_db import backup as core
     from aura_db.cli import render_backup as render
 
     app_state = state(ctx)
-    s = app_state.settings_with(keep=keep, keep_safety=keep_safety)
-    plan = core.plan_prune(s.backup_path, s.keep, keep_safety=s.keep_safety)
+    s = app_state.settings_with(keep=keep, keep_safety=keep_safety, keep_hourly=keep_hourly,
+                                keep_daily=keep_daily, keep_weekly=keep_weekly)
+    plan = core.plan_prune(s.backup_path, s.keep, keep_safety=s.keep_safety, keep_hourly=s.keep_hourly,
+                           keep_daily=s.keep_daily, keep_weekly=s.keep_weekly)
     doomed = plan.deleted
     if doomed:
         if not json_out:

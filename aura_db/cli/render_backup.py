@@ -159,33 +159,41 @@ def verified(app: "AppState", results: list["VerifyResult"]) -> None:
     _write(app, lines)
 
 
-def _decision(app: "AppState", verb: str, name: str, reason: str) -> list[str]:
-    """``verb name: reason`` on one line when it fits the width; else the name whole on its line, the
-    reason wrapped under it."""
+def _retention_table(app: "AppState", decisions: list, *, verb: dict[str, str] | None = None) -> list[str]:
+    """One row per backup: created, kind, what retention does, which rules keep it; the file name whole
+    under it, and for one deleted or left alone the reason, wrapped."""
     import textwrap
 
-    line = f"{verb:7} {name}: {reason}"
-    if len(line) <= app.width:
-        return [line]
-    head = f"{verb:7} {name}:"
-    lines, text = ([head], reason) if len(head) <= app.width else ([name], f"{verb}: {reason}")
-    return lines + textwrap.wrap(text, width=max(app.width, 30), initial_indent=" " * 8,
-                                 subsequent_indent=" " * 8, break_long_words=False, break_on_hyphens=False)
+    from aura_db.cli.render import Col, layout
+
+    columns = [
+        Col("created (UTC)", compact=lambda v: v[5:] if len(v) == 16 else v),
+        Col("kind", drop=1),
+        Col("action", style=lambda v: {"keep": "green", "leave": "yellow"}.get(v, "red")),
+        Col("kept by", shrink=12),
+    ]
+    rows, below = [], []
+    for d in decisions:
+        rows.append([(d.created_at or "")[:16].replace("T", " "), d.kind or "",
+                     (verb or {}).get(d.action, d.action),
+                     " ".join(d.kept_by) if d.kept_by else ("" if d.action != "keep" else "(all kept)")])
+        extra = [d.path.name]
+        if d.action != "keep":
+            extra += textwrap.wrap(d.reason, width=max(app.width - 6, 30), initial_indent="  ",
+                                   subsequent_indent="  ", break_long_words=False, break_on_hyphens=False)
+        below.append(extra)
+    return layout(app, columns, rows, below=below) if rows else []
 
 
 def prune_plan(app: "AppState", r: "PruneResult") -> None:
     """What retention will do and why, on stderr (it precedes a question)."""
-    _write(app, [line for d in r.decisions for line in _decision(app, d.action, d.path.name, d.reason)],
-           stderr=True)
+    _write(app, _retention_table(app, r.decisions), stderr=True)
 
 
 def pruned(app: "AppState", r: "PruneResult") -> None:
     deleted = set(r.deleted)
-    lines = [line for d in r.decisions if d.action != "delete"
-             for line in _decision(app, d.action, d.path.name, d.reason)]
-    lines += [line for d in r.decisions if d.action == "delete" and d.path in deleted
-              for line in _decision(app, "deleted", d.path.name, d.reason)]
-    _write(app, lines)
+    shown = [d for d in r.decisions if d.action != "delete" or d.path in deleted]
+    _write(app, _retention_table(app, shown, verb={"delete": "deleted"}))
     if not r.deleted:
         _write(app, [f"nothing to prune ({len(r.kept)} kept, {len(r.left)} left alone)"])
         return
