@@ -50,9 +50,9 @@ class CliResult:
 
 @pytest.fixture(autouse=True)
 def _clean_env(monkeypatch):
-    for name in ("AURA_DB_URL", "DATABASE_URL", "AURA_DB_MIGRATIONS", "AURA_DB_BACKUP_DIR",
-                 "AURA_DB_CONFIG", "NO_COLOR", "AURA_DB_KEEP", "AURA_DB_COMPRESSION",
-                 "AURA_DB_LOCK_TIMEOUT", "AURA_DB_BACKUP_BEFORE_MIGRATE"):
+    # Every setting a developer's shell may hold (AURA_DB_*), not the test set-ups' own (AURA_DB_TEST_*).
+    for name in [n for n in os.environ if n.startswith("AURA_DB_") and not n.startswith("AURA_DB_TEST_")
+                 and n != "AURA_DB_SERVICES_POINTER"] + ["DATABASE_URL", "NO_COLOR"]:
         monkeypatch.delenv(name, raising=False)
     monkeypatch.setenv("AURA_DB_ACTOR", "tester")
 

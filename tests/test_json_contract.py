@@ -98,6 +98,14 @@ def test_usage_errors_after_json_was_read_are_documents_with_exit_2(cli, workdir
     assert r.exit_code == 2 and _doc(r)["ok"] is False
 
 
+@pytest.mark.parametrize("args", [("backup", "--keep", "0", "--json"),
+                                  ("backup", "prune", "--keep-hourly", "-1", "--json")])
+def test_a_bad_value_before_json_is_a_document_too(cli, workdir, args):
+    r = cli(*args)  # the parser refuses the value before it reads --json
+    doc = _doc(r)
+    assert r.exit_code == 2 and doc["ok"] is False and doc["exit_code"] == 2 and args[-3] in doc["error"]
+
+
 def test_refusal_is_a_document_with_exit_6(cli, workdir):
     assert cli("migrate").exit_code == 0
     r = cli("rollback", "--json")  # no terminal, no --yes

@@ -144,10 +144,8 @@ def test_systemd_units_hold_the_keys_the_set_up_relies_on():
     assert "%i" in notify.get("Service", "ExecStart")
 
 
-def test_systemd_analyze_verifies_the_units(tmp_path):
-    tool = shutil.which("systemd-analyze")
-    if tool is None:
-        pytest.skip("systemd-analyze is not installed: the INI check above is what runs")
+def test_systemd_analyze_verifies_the_units(tmp_path, require_tool):
+    tool = require_tool("systemd-analyze")  # the INI check above runs where it is not installed
     # The only change: aura-db where this test's aura-db is (verify checks that the command exists).
     (tmp_path / "aura-db-backup.service").write_text(text("aura-db-backup.service").replace(INSTALLED, str(BIN)))
     (tmp_path / "aura-db-backup.timer").write_text(text("aura-db-backup.timer"))
@@ -388,9 +386,8 @@ def _damaged_backup_folder(tmp: Path) -> None:
 
 
 @pytest.fixture
-def jq():
-    if shutil.which("jq") is None:
-        pytest.skip("jq is not installed (the schedules use it to pick the error)")
+def jq(require_tool):
+    return require_tool("jq")  # the schedules use it to pick the error
 
 
 def test_the_cron_line_stops_at_a_damaged_backup_and_says_so(tmp_path, jq):

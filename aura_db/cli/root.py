@@ -248,7 +248,7 @@ class AuraGroup(TyperGroup):
             error_line(exc.format_message(), hint)
             code = exc.exit_code
             app = _app_of(ctx) if ctx is not None else None
-            if app is not None and ctx.params.get("json_out"):  # --json was read before the bad value
+            if app is not None and (ctx.params.get("json_out") or _asks_json(args, kwargs)):
                 app.json = True
                 finish(app, exc, reported=(code, exc.format_message(), hint))
         except typer.Abort as exc:
@@ -262,6 +262,15 @@ class AuraGroup(TyperGroup):
         if standalone_mode:
             sys.exit(code)
         return code
+
+
+def _asks_json(args: tuple, kwargs: dict) -> bool:
+    """Whether the command line holds --json, also after the value the parser refused."""
+    argv = kwargs.get("args", args[0] if args else None)
+    argv = list(sys.argv[1:] if argv is None else argv)
+    if "--" in argv:
+        argv = argv[: argv.index("--")]
+    return "--json" in argv
 
 
 def _app_of(ctx: Any, *, json: bool = False) -> Any:
