@@ -15,7 +15,10 @@ def render(app_state: AppState, result) -> None:
     from aura_db.cli.render_backup import size
 
     lines = titled(app_state, "Optimized", result.database)
-    lines.append(f"ran: {'; '.join(result.steps)}")
+    import textwrap
+
+    lines += textwrap.wrap(f"ran: {'; '.join(result.steps)}", width=app_state.width, subsequent_indent="  ",
+                           break_long_words=False, break_on_hyphens=False)
     shown = [t for t in result.tables if t.reclaimed] or result.tables[:0]
     if shown:
         columns = [Col("table", shrink=12), Col("before", justify="right"), Col("after", justify="right"),
@@ -27,8 +30,8 @@ def render(app_state: AppState, result) -> None:
     gained = result.reclaimed
     verdict = (f"gave back {size(gained)}" if gained > 0 else
                "gave back nothing" if gained == 0 else f"grew by {size(-gained)}")
-    lines.append(f"{size(result.bytes_before)} -> {size(result.bytes_after)}: {verdict} "
-                 f"({result.measured})")
+    lines.append(f"{size(result.bytes_before)} -> {size(result.bytes_after)}: {verdict}")
+    lines.append(f"  measured: {result.measured}")
     sys.stdout.write("\n".join(lines) + "\n")
     sys.stdout.flush()
     for w in result.warnings:
@@ -45,7 +48,7 @@ def optimize(
     optimize; refused while another process has the file open.  PostgreSQL:
     VACUUM (ANALYZE) on each table.  MySQL: OPTIMIZE TABLE, ANALYZE TABLE.
 
-    Example: aura-db purge --yes && aura-db optimize
+    Example: aura-db optimize --json
     """
     from aura_db import optimize as core
 

@@ -10,6 +10,11 @@ import typer
 
 from aura_db.cli.common import AppState, state
 
+def _short(reason: str) -> str:
+    return (reason.replace(" days ago", "d").replace("temporary, made > ", "temporary > ")
+            .replace("no version refers to it", "unreferenced").replace("child of ", "via "))
+
+
 def render(app_state: AppState, result, *, planned: bool) -> None:
     """The report per table (``planned``: what would go; else what went), then the backups that hold it."""
     from aura_db.cli.render import Col, layout, titled
@@ -19,26 +24,32 @@ def render(app_state: AppState, result, *, planned: bool) -> None:
         for w in result.warnings:
             app_state.warn(w)
         return
-    title = "Would purge" if planned else "Purged"
-    columns = [Col("table"), Col("rows", justify="right"), Col("cascaded", justify="right", drop=2),
+    columns = [Col("table", shrink=10), Col("rows", justify="right"), Col("cascaded", justify="right", drop=2),
                Col("why", shrink=12)]
-    rows = []
+    rows, notes = [], []
     for t in result.tables:
+        if not t.rows:
+            continue
         n = t.rows if planned or t.deleted is None else t.deleted
-        why = ", ".join(t.reasons) or "-"
+        why = [_short(r) for r in t.reasons if "set to NULL" not in r and "ReferenceCount" not in r]
+        rows.append([t.table, str(n), str(t.cascaded), ", ".join(why) or "-"])
+    for t in result.tables:
         if t.detached:
-            why = why.replace(" set to NULL", f" set to NULL in {t.detached}")
-        rows.append([t.table, str(n), str(t.cascaded), why])
+            notes.append(f"{t.table}: {t.detached} row(s) kept, their link to a purged row set to NULL")
+        if t.recounted:
+            notes.append(f"{t.table}: ReferenceCount lowered on {t.recounted} kept row(s)")
     total = result.total if planned else result.deleted
-    lines = [*titled(app_state, title, result.database), *layout(app_state, columns, rows),
-             f"{total} row(s) in {len([t for t in result.tables if t.rows])} table(s); "
-             f"deleted and temporary rows older than {result.older_than_days} days (before {result.cutoff})"]
+    lines = [*titled(app_state, "Would purge" if planned else "Purged", result.database),
+             *layout(app_state, columns, rows), *notes,
+             f"{total} row(s) in {len(rows)} table(s); deleted and temporary rows:",
+             f"  older than {result.older_than_days} days (before {result.cutoff})"]
     if not planned:
-        lines.append(f"in {result.batches} batch(es); safety backup: {result.backup or 'none'}")
+        lines.append(f"in {result.batches} batch(es); safety backup:")
+        lines.append(f"  {result.backup or 'none'}")
     held = result.holding_backups
     if held:
-        lines.append(f"{len(held)} backup(s) still hold {'these' if planned else 'the purged'} rows; "
-                     "erasure is complete only once they expire or are pruned:")
+        lines.append(f"{len(held)} backup(s) still hold {'these' if planned else 'the purged'} rows;")
+        lines.append("erasure is complete only once they expire or are pruned:")
         lines.extend(f"  {b['file']}" for b in held)
     elif not planned:
         lines.append("no backup holds the purged rows: erasure is complete")
