@@ -210,6 +210,7 @@ class _Table:
     recounted: int = 0            # blobs kept whose ReferenceCount drops with the purged versions
     rule_sql: str | None = None   # the condition a matched row must still meet when it is deleted
     rule_params: tuple = ()
+    still: Callable[[Any, list[Any]], list[Any]] | None = None  # the same check, where SQL alone is slow
 
     def has(self, key: Any) -> bool:
         return key in self.matched or key in self.cascaded
@@ -253,8 +254,8 @@ def _chunks(items: list[Any], size: int) -> Iterator[list[Any]]:
 
 
 def _created_attr(model: Any) -> str | None:
-    """The column saying when a row was made: CreatedAt, else (ActionLogs) Timestamp."""
-    for name in ("created_at", "timestamp"):
+    """The column saying when a row was made: CreatedAt, else Timestamp (ActionLogs), CheckpointTime."""
+    for name in ("created_at", "timestamp", "checkpoint_time"):
         if name in model._meta.fields:
             return name
     return None
@@ -375,10 +376,20 @@ def _plan(engine: "Engine", db: "pw.Database", *, now: dt.datetime, cutoff: dt.d
         t.reasons.append("no version refers to it")
     if t.recounted:
         t.reasons.append(f"ReferenceCount lowered on {t.recounted} kept")
-    blob = f"{s.table(b)}.{s.pk(b)}"
-    t.rule_sql = "NOT EXISTS (SELECT 1 FROM {} WHERE {})".format(
-        s.table(v), " OR ".join(f"{s.table(v)}.{c} = {blob}" for c in hash_cols))
+    t.still = _still_unreferenced
     return list(tables.values())
+
+
+def _still_unreferenced(s: _Sql, keys: list[Any]) -> list[Any]:
+    """The blobs among ``keys`` no version refers to now (one pass per hash column, not one per blob)."""
+    from aura_db.models import ProjectVersion as v
+
+    used: set[Any] = set()
+    for c in v.HASH_COLUMNS:
+        col = s.col(v, c)
+        used.update(h for (h,) in s.rows(f"SELECT {col} FROM {s.table(v)} WHERE {col} IN ({s.marks(len(keys))})",
+                                         keys))
+    return [k for k in keys if k not in used]
 
 
 def _report(tables: list[_Table]) -> list[TableReport]:
@@ -421,10 +432,13 @@ class _Deleter:
         else:
             r.deleted = (r.deleted or 0) + n
 
-    def delete(self, model: Any, keys: list[Any], rule_sql: str | None, params: tuple = ()) -> int:
+    def delete(self, model: Any, keys: list[Any], rule_sql: str | None, params: tuple = (),
+               still: Callable[[Any, list[Any]], list[Any]] | None = None) -> int:
         """Remove ``keys`` of ``model`` that still meet ``rule_sql``, children first; rows removed in all."""
         s = self.s
-        if rule_sql is not None:  # the app may have restored or used a row since the plan
+        if still is not None:
+            keys = still(s, keys)
+        elif rule_sql is not None:  # the app may have restored or used a row since the plan
             keys = [k for (k,) in s.rows(
                 f"SELECT {s.pk(model)} FROM {s.table(model)} WHERE {s.pk(model)} IN ({s.marks(len(keys))}) "
                 f"AND {rule_sql}", (*keys, *params))]
@@ -568,7 +582,7 @@ def _delete(engine: "Engine", db: "pw.Database", plan: list[_Table], result: Pur
         for part in _chunks(keys, max(1, batch_size)):
             try:
                 with db.atomic():
-                    done += deleter.delete(t.model, part, t.rule_sql, t.rule_params)
+                    done += deleter.delete(t.model, part, t.rule_sql, t.rule_params, t.still)
             except AuraError:
                 raise
             except Exception as exc:  # noqa: BLE001 - the driver's error, said in one line

@@ -225,6 +225,9 @@ def test_purge_removes_exactly_the_disposable_rows_after_a_safety_backup(cli, se
     assert by_table["ContentBlobs"]["recounted"] == 1
     total = sum(len(v) for v in sc.removed.values()) + 3
     assert plan["total_rows"] == total
+    # The oldest purged row is P_OLD, made 49 days ago: backups since then may hold purged rows.
+    oldest = dt.datetime.fromisoformat(plan["oldest_purged_created_at"].rstrip("Z"))
+    assert abs(oldest - (OLD - dt.timedelta(days=9))) <= dt.timedelta(seconds=1)
 
     r = cli("--db", url, "purge", "--yes", "--json")
     assert r.exit_code == 0, r
