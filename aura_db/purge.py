@@ -254,8 +254,8 @@ def _chunks(items: list[Any], size: int) -> Iterator[list[Any]]:
 
 
 def _created_attr(model: Any) -> str | None:
-    """The column saying when a row was made: CreatedAt, else Timestamp (ActionLogs), CheckpointTime."""
-    for name in ("created_at", "timestamp", "checkpoint_time"):
+    """The column saying when a row was made: CreatedAt, else Timestamp (ActionLogs), CheckpointTime, UsedAt."""
+    for name in ("created_at", "timestamp", "checkpoint_time", "used_at"):
         if name in model._meta.fields:
             return name
     return None
@@ -406,6 +406,8 @@ def _oldest(tables: list[_Table]) -> tuple[dt.datetime | None, bool]:
     """The earliest creation time among the rows to purge, and whether every one was known."""
     known, oldest = True, None
     for t in tables:
+        if _created_attr(t.model) is None:  # no column says when its rows were made
+            continue
         for created in (*t.matched.values(), *t.cascaded.values()):
             if created is None:
                 known = False
@@ -507,6 +509,7 @@ def purge(
     backup_dir: Path | None = None,
     on_progress: Callable[[int, int], None] | None = None,
     batch_size: int = BATCH_SIZE,
+    lock_timeout: float = 60.0,
     now: dt.datetime | None = None,
 ) -> PurgeResult:
     """Plan, then (unless a dry run or nothing to do) confirm, back up and delete in batches.
@@ -544,15 +547,18 @@ def purge(
             return result
         if confirm is not None:
             confirm(result)
-        writes_start(engine, db)
         if safety is None:
             raise AuraError("purge needs a safety backup policy; nothing was changed")
-        try:
-            result.backup = safety.take(engine, label=SAFETY_LABEL, head=history[-1].name if history else None)
-        except AuraError as exc:
-            exc.hint = "free space in the backup folder (or point --backup-dir elsewhere), then purge again"
-            raise
-        _delete(engine, db, plan, result, on_progress, batch_size)
+        # Never beside a migrate (or another purge): the schema the plan read must stay as it is.
+        with engine.migration_lock(db, lock_timeout):
+            require_migrated(engine, db, migrations_dir)
+            writes_start(engine, db)
+            try:
+                result.backup = safety.take(engine, label=SAFETY_LABEL, head=history[-1].name if history else None)
+            except AuraError as exc:
+                exc.hint = "free space in the backup folder (or point --backup-dir elsewhere), then purge again"
+                raise
+            _delete(engine, db, plan, result, on_progress, batch_size)
     finally:
         db.close()
     if backup_dir is not None:

@@ -492,3 +492,16 @@ def test_refuses_a_database_aura_db_does_not_manage(cli, workdir):
     con = sqlite3.connect(path)
     assert con.execute('SELECT count(*) FROM "ProjectStates"').fetchone()[0] == 1
     con.close()
+
+
+def test_waits_for_a_running_migrate_then_exit_5_and_nothing_changes(cli, workdir):
+    url = f"sqlite:///{workdir / 'aura.db'}"
+    assert cli("--db", url, "migrate").exit_code == 0
+    Scenario().insert(url)
+    before = snapshot(url)
+    engine = engine_for(parse_url(url))
+    with engine.migration_lock(None, 1):  # as a migrate in another process holds it
+        r = cli("--db", url, "purge", "--yes", "--json", env={"AURA_DB_LOCK_TIMEOUT": "0.3"})
+    assert r.exit_code == 5, r
+    assert "migration lock" in json.loads(r.stdout)["error"]
+    assert snapshot(url) == before and backups(workdir) == []

@@ -95,7 +95,7 @@ def purge(
     result = core.purge(
         app_state.engine(), s.migrations_dir, older_than_days=days, dry_run=dry_run, confirm=confirm,
         safety=safety_backup(app_state, enabled=True), backup_dir=s.backup_path,
-        on_progress=None,
+        lock_timeout=s.lock_timeout,
     )
     if json_out:
         app_state.emit_json(result.to_dict())
