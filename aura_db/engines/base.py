@@ -7,8 +7,9 @@ An engine is one class (``<engine>/base.py``) that names its parts:
   column types of ``aura_db.fields``, default port, how its client runs a script;
 * connection and lock: ``open``, ``reader``, ``migration_lock``,
   ``migration_transaction``;
-* ``catalog(db)``, ``backup()``, ``bulk_writer(db, quote)``: its catalog reader,
-  backup, and seed writer, imported only when asked for.
+* ``catalog(db)``, ``backup()``, ``bulk_writer(db, quote)``, ``upkeep(db)``: its
+  catalog reader, backup, seed writer and upkeep (``aura-db optimize``),
+  imported only when asked for.
 
 Callers ask the engine (``engine.features.transactional_ddl``,
 ``engine.dialect.quote(name)``) and never branch on its name;
@@ -26,6 +27,7 @@ if TYPE_CHECKING:  # peewee is imported lazily: `aura-db --help` does not need i
 
     from aura_db.backup.engine import EngineBackup
     from aura_db.catalog import Catalog
+    from aura_db.engines.upkeep import Upkeep
     from aura_db.engines.url import DatabaseURL
 
 # Seconds a server gets to accept a connection and answer its handshake;
@@ -206,6 +208,14 @@ class Engine:
 
     def bulk_writer(self, db: "pw.Database", quote: Any) -> Any:
         """The engine's fastest way to insert many rows (``aura-db seed``)."""
+        raise NotImplementedError
+
+    def upkeep(self, db: "pw.Database") -> "Upkeep":
+        """The engine's upkeep over the open connection ``db`` (``aura-db optimize``)."""
+        return self.upkeep_class()(self, db)
+
+    @classmethod
+    def upkeep_class(cls) -> "type[Upkeep]":
         raise NotImplementedError
 
 

@@ -74,6 +74,12 @@ class MysqlEngine(ServerEngine):
 
         return MysqlBackup
 
+    @classmethod
+    def upkeep_class(cls) -> Any:
+        from aura_db.engines.mysql.upkeep import MysqlUpkeep
+
+        return MysqlUpkeep
+
     def bulk_writer(self, db: "pw.Database", quote: Any) -> Any:
         from aura_db.engines.writer import ServerBulkWriter
 

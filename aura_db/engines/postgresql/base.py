@@ -75,6 +75,12 @@ class PostgresEngine(ServerEngine):
 
         return PostgresBackup
 
+    @classmethod
+    def upkeep_class(cls) -> Any:
+        from aura_db.engines.postgresql.upkeep import PostgresUpkeep
+
+        return PostgresUpkeep
+
     def bulk_writer(self, db: "pw.Database", quote: Any) -> Any:
         from aura_db.engines.writer import ServerBulkWriter
 

@@ -91,6 +91,12 @@ class SqliteEngine(Engine):
 
         return SqliteBackup
 
+    @classmethod
+    def upkeep_class(cls) -> Any:
+        from aura_db.engines.sqlite.upkeep import SqliteUpkeep
+
+        return SqliteUpkeep
+
     def bulk_writer(self, db: "pw.Database", quote: Any) -> Any:
         from aura_db.engines.sqlite.writer import SqliteBulkWriter
 

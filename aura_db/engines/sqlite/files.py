@@ -181,3 +181,36 @@ def umask() -> int:
     mask = os.umask(0)
     os.umask(mask)
     return mask
+
+
+def processes_holding(path: str) -> list[int]:
+    """Processes (other than this one) with the SQLite file ``path`` or its -wal/-journal open (Linux /proc).
+
+    What restore and optimize refuse on: both need the database alone.
+    """
+    import contextlib
+
+    targets = set()
+    for suffix in ("", "-wal", "-journal"):
+        with contextlib.suppress(OSError):
+            st = os.stat(path + suffix)
+            targets.add((st.st_dev, st.st_ino))
+    pids: list[int] = []
+    if not targets or not os.path.isdir("/proc"):
+        return pids
+    me = os.getpid()
+    for entry in os.scandir("/proc"):
+        if not entry.name.isdigit() or int(entry.name) == me:
+            continue
+        try:
+            for fd in os.scandir(f"/proc/{entry.name}/fd"):
+                try:
+                    st = os.stat(fd.path)
+                except OSError:
+                    continue
+                if (st.st_dev, st.st_ino) in targets:
+                    pids.append(int(entry.name))
+                    break
+        except OSError:
+            continue
+    return pids

@@ -257,30 +257,7 @@ class SqliteRestore(EngineBackup):
 
     def other_processes(self) -> list[int]:
         """Processes (other than this one) with the database or its -wal open (Linux /proc)."""
-        targets = set()
-        for suffix in ("", "-wal", "-journal"):
-            with contextlib.suppress(OSError):
-                st = os.stat(self.path + suffix)
-                targets.add((st.st_dev, st.st_ino))
-        pids: list[int] = []
-        if not targets or not os.path.isdir("/proc"):
-            return pids
-        me = os.getpid()
-        for entry in os.scandir("/proc"):
-            if not entry.name.isdigit() or int(entry.name) == me:
-                continue
-            try:
-                for fd in os.scandir(f"/proc/{entry.name}/fd"):
-                    try:
-                        st = os.stat(fd.path)
-                    except OSError:
-                        continue
-                    if (st.st_dev, st.st_ino) in targets:
-                        pids.append(int(entry.name))
-                        break
-            except OSError:
-                continue
-        return pids
+        return sqlite_files.processes_holding(self.path)
 
     def replace(self, staged: Path, take_safety: Callable[[], None], *, lock_timeout: float,
                 on_progress: "Progress | None") -> list[str]:
