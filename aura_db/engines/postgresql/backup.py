@@ -186,7 +186,9 @@ class PostgresBackup(ServerBackup):
                 who = ", ".join(f"pid {p}" + (f" ({a})" if a else "") for p, a in others[:5])
                 raise DatabaseInUse(f"{self.engine.url.redacted} is in use by {who}; nothing changed",
                                     hint="stop the application using it, then restore again")
-            with self.engine.migration_lock(db, lock_timeout):
+            # A transaction on this connection holds the migration lock while
+            # the safety backup and psql run on their own connections.
+            with self.engine.migration_lock(db, lock_timeout), self.engine.locked(db):
                 take_safety()
                 # Tables the backup does not know (made by later migrations)
                 # would survive --clean and make the next migrate fail.
