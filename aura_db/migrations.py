@@ -946,7 +946,9 @@ def _connection_lost(engine: "Engine", name: str, exc: BaseException, stage: str
                 f"so (both commit together); then run {again} again")
     else:
         hint = f"once the server is back, run {again} again"
-    return ConnectionLost(name, first, where=engine.describe(), outcome=outcome, applied=list(result.migrations),
+    from aura_db.engines.base import first_line
+
+    return ConnectionLost(name, first_line(first), where=engine.describe(), outcome=outcome, applied=list(result.migrations),
                           partial=partial, backup=result.backup, hint=hint, command=result.command)
 
 

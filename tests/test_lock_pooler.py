@@ -194,3 +194,83 @@ def test_a_sigkilled_run_never_blocks_the_next(pgbouncer_url, tmp_path, through)
     assert r.returncode == 0, r.stderr
     assert _runs(direct) == {"001_step1": 1, "002_step2": 1}  # the killed run's insert was rolled back
     assert _advisory_locks(direct) == 0
+
+
+# -- a PgBouncer of the test's own, for the modes the shared one is not in --------
+
+
+@pytest.fixture
+def own_pgbouncer(pgbouncer_url):
+    """Factory: a PgBouncer of this test (pool mode and size given) in front of the shared one's server.
+
+    Started as a child process and stopped by its pid at the end; it pools
+    for the same PostgreSQL as AURA_DB_TEST_PGBOUNCER_URL.  Returns
+    (URL of a fresh database through it, the same database directly).
+    """
+    import shutil
+    import socket
+    import subprocess
+    import tempfile
+    import time
+    from urllib.parse import urlsplit
+
+    exe = shutil.which("pgbouncer")
+    if exe is None:
+        pytest.fail("AURA_DB_TEST_PGBOUNCER_URL is set but pgbouncer is not on PATH")
+    procs: list[subprocess.Popen] = []
+
+    def make(mode: str, size: int) -> tuple[str, str]:
+        shared = pgbouncer_url()
+        direct = direct_behind_pgbouncer(shared)
+        target = urlsplit(direct)
+        folder = Path(tempfile.mkdtemp(prefix="aura_pgbouncer_"))
+        folder.chmod(0o777)  # PgBouncer drops root for postgres
+        with socket.socket() as s:
+            s.bind(("127.0.0.1", 0))
+            port = s.getsockname()[1]
+        (folder / "users.txt").write_text('"postgres" ""\n')
+        (folder / "pgbouncer.ini").write_text(
+            f"[databases]\n* = host={target.hostname} port={target.port}\n\n[pgbouncer]\n"
+            f"listen_addr = 127.0.0.1\nlisten_port = {port}\nunix_socket_dir =\nauth_type = trust\n"
+            f"auth_file = {folder / 'users.txt'}\npool_mode = {mode}\ndefault_pool_size = {size}\n"
+            f"max_client_conn = 100\nignore_startup_parameters = extra_float_digits\n"
+            f"logfile = {folder / 'pgbouncer.log'}\n")
+        argv = [exe, *(["-u", "postgres"] if os.geteuid() == 0 else []), str(folder / "pgbouncer.ini")]
+        procs.append(subprocess.Popen(argv, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                                      stdin=subprocess.DEVNULL))
+        own = f"postgresql://{target.username}@127.0.0.1:{port}{target.path}"
+        deadline = time.monotonic() + 15
+        while True:
+            try:
+                query_one(own, "SELECT 1")
+                break
+            except Exception:  # noqa: BLE001 - not listening yet
+                if time.monotonic() > deadline:
+                    pytest.fail(f"the test's own PgBouncer did not answer on port {port}")
+                time.sleep(0.1)
+        return own, direct
+
+    yield make
+    for proc in procs:
+        proc.terminate()
+        proc.wait(timeout=10)
+
+
+@pytest.mark.parametrize("mode,size", [("session", 2), ("transaction", 1)])
+def test_concurrent_migrates_through_pgbouncer_session_mode_and_a_pool_of_one(own_pgbouncer, tmp_path, mode, size):
+    url, direct = own_pgbouncer(mode, size)
+    migrations = write_migrations(tmp_path / "migrations", 2)
+    backups = tmp_path / "backups"
+    env = env_for(migrations, url, AURA_DB_DIRECT_URL=direct, AURA_DB_BACKUP_DIR=str(backups),
+                  COUNTED_SLEEP="0.1")
+    for count in (2, 4):  # the second round takes safety backups (through direct_url)
+        write_migrations(migrations, count)
+        results = concurrently(4, ["migrate", "--lock-timeout", "60"], tmp_path, [env])
+        assert [r[0] for r in results] == [0, 0, 0, 0], results
+        names = [f"{n:03d}_step{n}" for n in range(1, count + 1)]
+        assert _history(direct) == names
+        assert _runs(direct) == {n: 1 for n in names}
+        assert _advisory_locks(direct) == 0
+    assert list(backups.glob("*.dump"))
+    r = run(["migrate", "--no-backup", "--lock-timeout", "1"], tmp_path, env_for(migrations, direct))
+    assert r.returncode == 0, r.stderr

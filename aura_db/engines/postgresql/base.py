@@ -90,6 +90,9 @@ class PostgresEngine(ServerEngine):
     def server_version(self, db: "pw.Database") -> str:
         return db.execute_sql("SHOW server_version").fetchone()[0]
 
+    # (pooled?, identity) of this URL, once a run's connection told it.
+    _learned: "tuple[bool, tuple[str, str]] | None" = None
+
     # -- the migration lock ------------------------------------------------
     #
     # A transaction-level advisory lock (pg_advisory_xact_lock), taken as the
@@ -144,6 +147,12 @@ class PostgresEngine(ServerEngine):
         if timeout is None:  # not a run under migration_lock (a dry run's rolled-back transaction)
             return
         key = self.lock_key(db)
+        if self._learned is None:
+            # What the backup needs to know, learned on the run's own
+            # connection: a safety backup taken inside this transaction must
+            # not need a second pooled connection (with a pool of one, it
+            # would wait for the one this transaction holds).
+            self._learned = (self.behind_pooler(db), _identity(db))
         deadline = time.monotonic() + timeout
         while not db.execute_sql("SELECT pg_try_advisory_xact_lock(%s)", (key,)).fetchone()[0]:
             if time.monotonic() >= deadline:
@@ -220,14 +229,17 @@ class PostgresEngine(ServerEngine):
             direct = PostgresEngine(self.direct_url)
             self._check_direct(direct)
             return direct
-        try:
-            db = self.open()
-        except DatabaseUnavailable:
-            return self  # the backup's own checks say so, in their words
-        try:
-            pooled = self.behind_pooler(db)
-        finally:
-            db.close()
+        if self._learned is not None:
+            pooled = self._learned[0]
+        else:
+            try:
+                db = self.open()
+            except DatabaseUnavailable:
+                return self  # the backup's own checks say so, in their words
+            try:
+                pooled = self.behind_pooler(db)
+            finally:
+                db.close()
         if pooled:
             raise BehindPooler(
                 f"{self.url.redacted} goes through a connection pooler (PgBouncer or the like): pg_dump and "
@@ -251,14 +263,17 @@ class PostgresEngine(ServerEngine):
             theirs = _identity(ddb)
         finally:
             ddb.close()
-        try:
-            db = self.open()
-        except DatabaseUnavailable:
-            return
-        try:
-            ours = _identity(db)
-        finally:
-            db.close()
+        if self._learned is not None:
+            ours = self._learned[1]
+        else:
+            try:
+                db = self.open()
+            except DatabaseUnavailable:
+                return
+            try:
+                ours = _identity(db)
+            finally:
+                db.close()
         if ours != theirs:
             raise UsageError(
                 f"direct_url {direct.url.redacted} is not the database {self.url.redacted} reaches "
