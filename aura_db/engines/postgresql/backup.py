@@ -184,8 +184,12 @@ class PostgresBackup(ServerBackup):
                 "WHERE datname = current_database() AND pid <> pg_backend_pid()").fetchall()
             if others:
                 who = ", ".join(f"pid {p}" + (f" ({a})" if a else "") for p, a in others[:5])
-                raise DatabaseInUse(f"{self.engine.url.redacted} is in use by {who}; nothing changed",
-                                    hint="stop the application using it, then restore again")
+                hint = "stop the application using it, then restore again"
+                if getattr(self.engine, "pooled_by", None) is not None:
+                    # Server connections the pooler keeps open count too.
+                    hint = ("stop the application using it and close the pooler's server connections "
+                            f"(PgBouncer console: KILL {self.dbname}), restore again, then RESUME {self.dbname}")
+                raise DatabaseInUse(f"{self.engine.url.redacted} is in use by {who}; nothing changed", hint=hint)
             # A transaction on this connection holds the migration lock while
             # the safety backup and psql run on their own connections.
             with self.engine.migration_lock(db, lock_timeout), self.engine.locked(db):

@@ -90,6 +90,8 @@ class PostgresEngine(ServerEngine):
     def server_version(self, db: "pw.Database") -> str:
         return db.execute_sql("SHOW server_version").fetchone()[0]
 
+    # The pooler's URL, when this engine is the direct_url of a pooled one.
+    pooled_by: "Any" = None
     # (pooled?, identity) of this URL, once a run's connection told it.
     _learned: "tuple[bool, tuple[str, str]] | None" = None
 
@@ -228,6 +230,7 @@ class PostgresEngine(ServerEngine):
         if self.direct_url is not None:
             direct = PostgresEngine(self.direct_url)
             self._check_direct(direct)
+            direct.pooled_by = self.url  # the pooler's idle server connections show on the server
             return direct
         if self._learned is not None:
             pooled = self._learned[0]
