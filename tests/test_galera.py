@@ -123,3 +123,38 @@ def test_a_lease_held_elsewhere_waits_for_its_expiry(galera_urls, tmp_path):
     assert r.returncode == 0, r.stderr
     assert time.monotonic() - t0 >= 1.5  # it waited for the expiry
     assert _runs(urls[0]) == {"001_step1": 1, "002_step2": 1}
+
+
+def test_the_heartbeat_renews_the_lease_and_a_taken_over_run_stops(galera_urls, monkeypatch):
+    from aura_db.engines.mysql import lease as lease_mod
+    from aura_db.engines.registry import engine_for
+    from aura_db.errors import AuraError
+
+    urls = galera_urls()
+    monkeypatch.setattr(lease_mod, "HEARTBEAT", 0.3)
+    engine = engine_for(urls[0])
+    held = lease_mod.Lease(engine, 5)
+    held.acquire()
+    try:
+        first = query_one(urls[1], "SELECT expires_at FROM aura_migration_lock")
+        wait_until(lambda: query_one(urls[1], "SELECT expires_at FROM aura_migration_lock") > first,
+                   timeout=10, what="a heartbeat moving the expiry")
+        held.check()  # still ours
+        # Another run takes it over (as after an expiry): the heartbeat notices, the run must stop.
+        conn = connect_url(urls[2])
+        try:
+            with conn.cursor() as cur:
+                cur.execute("UPDATE aura_migration_lock SET holder = REPEAT('b', 32)")
+        finally:
+            conn.close()
+        wait_until(lambda: held.lost, timeout=10, what="the heartbeat seeing the lease lost")
+        try:
+            held.check()
+        except AuraError as exc:
+            assert exc.exit_code == 5 and "took it over" in exc.message
+        else:
+            raise AssertionError("check() let a run go on without its lease")
+    finally:
+        held.release()
+    # release() deletes only its own row: the other holder's stays.
+    assert query_one(urls[0], "SELECT holder FROM aura_migration_lock") == "b" * 32

@@ -274,3 +274,32 @@ def test_concurrent_migrates_through_pgbouncer_session_mode_and_a_pool_of_one(ow
     assert list(backups.glob("*.dump"))
     r = run(["migrate", "--no-backup", "--lock-timeout", "1"], tmp_path, env_for(migrations, direct))
     assert r.returncode == 0, r.stderr
+
+
+def test_restore_through_pgbouncer_with_direct_url(pgbouncer_url, tmp_path):
+    url = pgbouncer_url()
+    direct = direct_behind_pgbouncer(url)
+    dbname = direct.rsplit("/", 1)[1]
+    migrations = write_migrations(tmp_path / "migrations", 2)
+    env = env_for(migrations, url, AURA_DB_DIRECT_URL=direct, AURA_DB_BACKUP_DIR=str(tmp_path / "backups"))
+    assert run(["migrate", "--to", "001"], tmp_path, env).returncode == 0
+    r = run(["backup"], tmp_path, env)
+    assert r.returncode == 0, r.stderr
+    assert run(["migrate"], tmp_path, env).returncode == 0
+    assert _history(direct) == ["001_step1", "002_step2"]
+    r = run(["restore", "latest", "--yes"], tmp_path, env)
+    if r.returncode == 1:  # PgBouncer still holds idle server connections: the hint says how to free them
+        assert f"KILL {dbname}" in r.stderr, r.stderr
+        admin = connect_url(url, "pgbouncer")
+        try:
+            with admin.cursor() as cur:
+                cur.execute(f"KILL {dbname}")
+            r = run(["restore", "latest", "--yes"], tmp_path, env)
+            with admin.cursor() as cur:
+                cur.execute(f"RESUME {dbname}")
+        finally:
+            admin.close()
+    assert r.returncode == 0, r.stderr
+    assert _history(direct) == ["001_step1"]
+    assert _runs(url) == {"001_step1": 1}  # and through the pool again
+    assert _advisory_locks(direct) == 0

@@ -173,8 +173,17 @@ class Lease:
 
     # -- holding it --------------------------------------------------------
     def _beat(self) -> None:
+        # peewee keeps one connection per thread: the heartbeat has its own,
+        # so a long statement of the run (or of acquire's connection) never holds it up.
         db = self._db
         assert db is not None
+        try:
+            self._beat_on(db)
+        finally:
+            with contextlib.suppress(Exception):
+                db.close()  # this thread's connection
+
+    def _beat_on(self, db: "pw.Database") -> None:
         last_ok = time.monotonic()
         while not self._stop.wait(HEARTBEAT):
             try:
