@@ -132,6 +132,13 @@ def test_backup_through_pgbouncer_without_direct_url_is_refused_in_one_line(pgbo
     assert r.returncode == 0, r.stderr
     assert list((tmp_path / "backups").glob("*.dump"))
 
+    # Without direct_url, a backup file's own checks still work; only a full check needs the server.
+    (tmp_path / "aura-db.toml").unlink()
+    r = run(["backup", "verify", "--all"], tmp_path, env)
+    assert r.returncode == 0, r.stdout + r.stderr
+    r = run(["backup", "verify", "--all", "--full"], tmp_path, env)
+    assert r.returncode == 1 and "connection pooler" in r.stderr, r
+
 
 def test_direct_url_to_another_database_is_refused(pgbouncer_url, server_url, tmp_path):
     url = pgbouncer_url()

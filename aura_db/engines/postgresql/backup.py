@@ -27,6 +27,7 @@ class PostgresBackup(ServerBackup):
     password_env = "PGPASSWORD"
 
     def preflight(self) -> None:
+        self.needs_server()
         # A hot standby, or a database whose sessions are read-only by default:
         # the restore would fail at its first statement, after the safety backup.
         db = self.engine.open()
@@ -78,6 +79,7 @@ class PostgresBackup(ServerBackup):
         return f"gzip:{self.GZIP_ARCHIVE_LEVEL}" if compression == "gzip" else None
 
     def snapshot(self, writer: "HashingWriter", folder: Path, on_progress: "Progress | None") -> Snapshot:
+        self.needs_server()
         pg_dump = which("pg_dump")
         db = self.engine.open()
         try:
@@ -137,6 +139,7 @@ class PostgresBackup(ServerBackup):
                 return [], []
             if self.engine is None:
                 return [], ["--full needs a PostgreSQL server: pass --db postgresql://..."]
+            self.needs_server()
             admin, name = self._scratch()
             try:
                 rc, _, err = self._run_tool([which("pg_restore"), "--no-owner", "--exit-on-error",
@@ -176,6 +179,7 @@ class PostgresBackup(ServerBackup):
     def replace(self, staged: tuple[Path, bool], take_safety: Callable[[], None], *, lock_timeout: float,
                 on_progress: "Progress | None") -> list[str]:
         plain, _ = staged
+        self.needs_server()
         db = self.engine.open()
         try:
             _, warnings = self._check_versions(db, which("pg_restore"))

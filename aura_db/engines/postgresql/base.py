@@ -284,7 +284,14 @@ class PostgresEngine(ServerEngine):
                 hint="point direct_url at the server and database behind the pooler")
 
     def backup(self) -> "EngineBackup":
-        return self.backup_class()(self.dump_engine())
+        from aura_db.errors import BehindPooler
+
+        try:
+            return self.backup_class()(self.dump_engine())
+        except BehindPooler as exc:
+            refused = self.backup_class()(self)
+            refused.refusal = exc  # type: ignore[attr-defined] - a backup file can still be checked
+            return refused
 
 
 def _identity(db: "pw.Database") -> tuple[str, str]:
