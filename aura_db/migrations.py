@@ -790,6 +790,7 @@ def migrate(
                         result.migrations.append(name)
                     result.to_head = name  # by this run or, skipped, by another
             except MigrationFailed as exc:
+                _reconnect_after_loss(exc, db)
                 _log_run(db, "fake" if fake else "migrate", started_at, started, result, "failed",
                          exc.message)
                 raise
@@ -952,6 +953,20 @@ def _connection_lost(engine: "Engine", name: str, exc: BaseException, stage: str
                           partial=partial, backup=result.backup, hint=hint, command=result.command)
 
 
+def _reconnect_after_loss(exc: BaseException, db: "pw.Database") -> None:
+    """After a lost connection, a new one (when the server answers) so the audit log records the run."""
+    from aura_db.errors import ConnectionLost
+
+    if not isinstance(exc, ConnectionLost):
+        return
+    try:
+        db.close()
+    except Exception:  # noqa: BLE001 - the old connection is gone either way
+        db.dispose()
+    with contextlib.suppress(Exception):
+        db.connect()
+
+
 def _next_step(name: str, partial: list[str], backup: str | None) -> str | None:
     """What the operator runs next after a failed migration."""
     if not partial:
@@ -1109,6 +1124,7 @@ def rollback(
                         result.migrations.append(name)
                     result.to_head = remaining[-1] if remaining else None
             except MigrationFailed as exc:
+                _reconnect_after_loss(exc, db)
                 _log_run(db, "rollback", started_at, started, result, "failed", exc.message)
                 raise
             except (KeyboardInterrupt, Interrupted) as exc:

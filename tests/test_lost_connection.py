@@ -89,6 +89,23 @@ def test_postgresql_connection_killed_mid_migration(server_url, tmp_path):
     # What the message says is what the server holds.
     assert _history(url) == ["001_step1"]
     assert not _has_table(url, "lost_half")
+    _logged_lost(url)
+
+
+def _logged_lost(url: str) -> None:
+    """The run's audit row, written on a new connection, says the connection was lost."""
+    outcome, error = _last_log(url)
+    assert outcome == "failed" and "lost the connection" in error
+
+
+def _last_log(url: str):
+    conn = connect_url(url)
+    try:
+        with conn.cursor() as cur:
+            cur.execute("SELECT outcome, error FROM aura_migration_log ORDER BY id DESC LIMIT 1")
+            return cur.fetchone()
+    finally:
+        conn.close()
 
 
 def test_mysql_connection_killed_mid_migration(server_url, tmp_path):
@@ -106,6 +123,7 @@ def test_mysql_connection_killed_mid_migration(server_url, tmp_path):
     assert doc["partial"] == ["CREATE TABLE lost_half (id INT);"]
     assert _history(url) == ["001_step1"]
     assert _has_table(url, "lost_half")  # MySQL committed it: the report said so
+    _logged_lost(url)
 
 
 @pytest.mark.parametrize("engine", ["postgresql", "mysql"])
