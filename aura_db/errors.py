@@ -239,3 +239,7 @@ class ConnectionLost(MigrationFailed):
 
 class BehindPooler(AuraError):
     """The operation cannot be made safe through a connection pooler and no direct URL is set (exit 1)."""
+
+
+class LeaseLost(LockTimeout):
+    """The run's migration lease (Galera) expired and another run took it over: the run stopped (exit 5)."""

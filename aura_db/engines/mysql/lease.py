@@ -38,7 +38,7 @@ import time
 import uuid
 from typing import TYPE_CHECKING, Any
 
-from aura_db.errors import AuraError, LockTimeout
+from aura_db.errors import LeaseLost, LockTimeout
 from aura_db.tables import LOCK_TABLE
 
 if TYPE_CHECKING:
@@ -51,12 +51,6 @@ HEARTBEAT = 5.0  # seconds between heartbeats
 LOCK_NAME = "migrate"
 # Errors that mean "another node's run wrote the row first": try again.
 _RACE_ERRORS = (1213, 1062, 1205)
-
-
-class LeaseLost(AuraError):
-    """The run's lease expired and another run took it over (exit 5)."""
-
-    exit_code = 5
 
 
 def origin() -> str:
