@@ -198,7 +198,8 @@ def adopt(engine: "Engine", migrations_dir: Path, *, dry_run: bool = False,
     started_at = _now()
     files = {f.name: f for f in discover(migrations_dir)}
     with _opened(engine, create=False) as db:
-        with engine.migration_lock(db, DEFAULT_LOCK_TIMEOUT if lock_timeout is None else lock_timeout):
+        with engine.migration_lock(db, DEFAULT_LOCK_TIMEOUT if lock_timeout is None else lock_timeout), \
+                engine.locked(db):  # PostgreSQL: one transaction holding the lock, history read in it
             if read_history(db):  # another run adopted or migrated it meanwhile
                 result.already_adopted, result.to_record = True, []
                 return result

@@ -49,6 +49,9 @@ KEYS: dict[str, tuple[tuple[str, ...], Any, type]] = {
     "compression": (("AURA_DB_COMPRESSION",), "none", str),
     "lock_timeout": (("AURA_DB_LOCK_TIMEOUT",), 60.0, float),
     "backup_before_migrate": (("AURA_DB_BACKUP_BEFORE_MIGRATE",), True, bool),
+    # PostgreSQL behind a connection pooler (PgBouncer): the server's own URL,
+    # which pg_dump, pg_restore and psql use (docs/engines.md, "Poolers").
+    "direct_url": (("AURA_DB_DIRECT_URL",), None, str),
 }
 # The option that sets a key, for --verbose ("flag --db").  The global ones
 # reach load_settings from the root; a command adds its own (--keep,
@@ -62,7 +65,7 @@ FLAGS = {"url": "--db", "migrations": "--migrations", "backup_dir": "--backup-di
 # Spellings accepted in the file for the same keys.
 ALIASES = {"keep-safety": "keep_safety", "keep-hourly": "keep_hourly", "keep-daily": "keep_daily",
            "keep-weekly": "keep_weekly", "backup-dir": "backup_dir", "lock-timeout": "lock_timeout",
-           "backup-before-migrate": "backup_before_migrate", "db": "url"}
+           "backup-before-migrate": "backup_before_migrate", "db": "url", "direct-url": "direct_url"}
 
 
 def shipped_migrations_dir() -> Path:
@@ -100,6 +103,7 @@ class Settings:
     compression: str = "none"
     lock_timeout: float = 60.0
     backup_before_migrate: bool = True
+    direct_url: "str | None" = None
     sources: "Mapping[str, str]" = field(default_factory=lambda: MappingProxyType({}))
     config_file: "Path | None" = None
     warnings: "tuple[str, ...]" = ()
@@ -146,7 +150,7 @@ class Settings:
         lines = []
         for key in KEYS:
             value = getattr(self, key)
-            if key == "url":
+            if key in ("url", "direct_url") and value is not None:
                 value = redact(str(value))
             if key == "migrations" and value is None:
                 value = str(self.migrations_dir)
@@ -156,7 +160,7 @@ class Settings:
 
 def _validate(values: "dict[str, Any]", sources: "Mapping[str, str]") -> None:
     """UsageError for values that are each of the right type but not usable."""
-    for key in ("url", "migrations", "backup_dir"):
+    for key in ("url", "migrations", "backup_dir", "direct_url"):
         # An empty path is not "the default": backup_dir = "" would write
         # backups into the working directory, among everything else there.
         if isinstance(values[key], str) and not values[key].strip() and sources[key] != "default":

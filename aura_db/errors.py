@@ -202,3 +202,44 @@ class SchemaMismatch(CheckFailed):
         super().__init__(message, hint=hint, details={"differences": list(differences)})
         self.differences = list(differences)
         self.result = result  # what the command had found before it stopped (adopt's plan)
+
+
+class ConnectionLost(MigrationFailed):
+    """The server went away, or ended aura-db's connection, during a migration (exit 4).
+
+    Carries what stayed applied: the earlier migrations of the run (committed),
+    the statements of this one that an engine without transactional DDL
+    committed before the loss (MySQL), and ``outcome``: ``rolled_back`` (the
+    server dropped the step's open transaction), ``partial`` (some statements
+    stay) or ``unknown`` (the loss came during COMMIT: the step may or may not
+    be applied; its history row says which, as it is written in the same
+    transaction).
+    """
+
+    exit_code = 4
+
+    def __init__(self, name: str, error: BaseException | str, *, where: str, outcome: str,
+                 applied: list[str] | None = None, partial: list[str] | None = None,
+                 backup: str | None = None, hint: str | None = None, command: str = "migrate"):
+        super().__init__(name, error, applied=applied, partial=partial, backup=backup, hint=hint)
+        self.outcome = outcome
+        step = f"migration {name}" if command == "migrate" else f"the rollback of {name}"
+        if outcome == "unknown":
+            said = f"whether {step} was committed is unknown (the connection was lost during COMMIT)"
+        elif outcome == "partial":
+            said = (f"{len(self.partial)} of its statement(s) were committed before the loss and stay applied "
+                    f"(MySQL cannot roll back DDL): " + " | ".join(s.rstrip(";") for s in self.partial))
+        else:
+            said = f"the server rolled {step} back: nothing of it stayed applied"
+        done = f"; earlier migration(s) of this run stay applied: {', '.join(self.applied)}" if self.applied else ""
+        self.message = f"lost the connection to {where} during {step} ({self.error}); {said}{done}"
+        self.args = (self.message,)
+        self.details.update({"connection_lost": True, "outcome": outcome})
+
+
+class BehindPooler(AuraError):
+    """The operation cannot be made safe through a connection pooler and no direct URL is set (exit 1)."""
+
+
+class LeaseLost(LockTimeout):
+    """The run's migration lease (Galera) expired and another run took it over: the run stopped (exit 5)."""

@@ -32,7 +32,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, Callable, Iterator
 
 from aura_db.errors import AuraError, Interrupted, MigrationFailed, UsageError, notify
-from aura_db.tables import HISTORY_TABLE, LOG_TABLE  # also migrations.HISTORY_TABLE, as before
+from aura_db.tables import HISTORY_TABLE, LOG_TABLE, OWN_TABLES  # also migrations.HISTORY_TABLE, as before
 
 if TYPE_CHECKING:
     import peewee as pw
@@ -408,7 +408,7 @@ def foreign_tables(engine: "Engine", db: "pw.Database") -> list[str]:
     """Tables in the database that are not aura-db's own bookkeeping (nor the engine's)."""
     from aura_db.catalog import catalog_for
 
-    own = {HISTORY_TABLE, LOG_TABLE}
+    own = set(OWN_TABLES)
     return [t for t in catalog_for(engine, db).tables() if t.lower() not in own]
 
 
@@ -497,7 +497,7 @@ def status(engine: "Engine", migrations_dir: Path) -> Status:
             q = quote_for(engine.name)
             app_migrations = [str(r[0]) for r in reader.rows(
                 f"SELECT {q('MigrationId')} FROM {q(ef_table)} ORDER BY {q('MigrationId')}")]
-        own = {HISTORY_TABLE, LOG_TABLE}
+        own = set(OWN_TABLES)
         not_adopted = not history and any(
             t.lower() not in own and not t.startswith("sqlite_") for t in tables)
     finally:
@@ -633,7 +633,8 @@ def _opened(engine: "Engine", *, create: bool) -> Iterator["pw.Database"]:
         yield db
     finally:
         if not db.is_closed():
-            db.close()
+            with contextlib.suppress(Exception):  # a connection the server dropped: say why, not this
+                db.close()
 
 
 def _actor() -> str:
@@ -730,10 +731,11 @@ def migrate(
     started_at = _now()
     with _opened(engine, create=True) as db:
         with engine.migration_lock(db, lock_timeout):
-            refuse_if_not_adopted(engine, db)  # before anything is written, even the history table
-            ensure_tables(db)
-            ensure_history_columns(db)
-            history = read_history(db)  # again, now that the lock is ours
+            with engine.locked(db):  # PostgreSQL: a transaction holding the lock; elsewhere the run holds it
+                refuse_if_not_adopted(engine, db)  # before anything is written, even the history table
+                ensure_tables(db)
+                ensure_history_columns(db)
+                history = read_history(db)  # again, now that the lock is ours
             _check_no_drift(files, history)
             todo = _pending_upto(files, history, target)
             if fake and todo:
@@ -744,8 +746,13 @@ def migrate(
             if not todo:
                 return result
             loaded = {n: load(by_name[n]) for n in todo}  # fail on a broken file before any change
+            # Where the lock lives in transactions, each step reads the
+            # history again under it, and the safety backup is taken in the
+            # first step that will really change something.
+            per_step = engine.features.migration_lock_in_transaction
+            by_others = _Others()
             try:
-                if not fake:
+                if not fake and not per_step:
                     _before_changes(engine, safety, "pre-migrate", from_head, result)
                 migrator = _new_migrator(db)
                 for h in history:
@@ -757,22 +764,33 @@ def migrate(
                         on_progress("apply", name)
                     t0 = time.monotonic()
                     lm = loaded[name]
+
+                    def guard(lm: LoadedMigration = lm) -> bool:
+                        return _migrate_guard(engine, db, files, lm, migrator, result, by_others,
+                                              safety if (per_step and not fake) else None)
+
                     if fake:
-                        _fake_replay(lm, migrator, db)
-                        History.create(name=name, checksum=lm.file.checksum, applied_at=_now(),
-                                       applied_by=_actor(), duration_ms=0)
+                        def work(lm: LoadedMigration = lm) -> None:
+                            _fake_replay(lm, migrator, db)
+
+                        def record(lm: LoadedMigration = lm) -> None:
+                            History.create(name=lm.file.name, checksum=lm.file.checksum, applied_at=_now(),
+                                           applied_by=_actor(), duration_ms=0)
                     else:
+                        def work(lm: LoadedMigration = lm) -> None:
+                            lm.migrate(migrator, db, fake=False)
+
                         def record(lm: LoadedMigration = lm, t0: float = t0) -> None:
                             History.create(
                                 name=lm.file.name, checksum=lm.file.checksum, applied_at=_now(),
                                 applied_by=_actor(), duration_ms=int((time.monotonic() - t0) * 1000),
                             )
 
-                        _run_step(engine, db, name, lambda lm=lm: lm.migrate(migrator, db, fake=False),
-                                  migrator, record, result)
-                    result.migrations.append(name)
-                    result.to_head = name
+                    if _run_step(engine, db, name, work, migrator, record, result, guard=guard):
+                        result.migrations.append(name)
+                    result.to_head = name  # by this run or, skipped, by another
             except MigrationFailed as exc:
+                _reconnect_after_loss(exc, db)
                 _log_run(db, "fake" if fake else "migrate", started_at, started, result, "failed",
                          exc.message)
                 raise
@@ -783,9 +801,48 @@ def migrate(
             except AuraError as exc:
                 _name_backup(exc, result)
                 raise
+            if by_others.names:
+                result.warnings.append(f"{len(by_others.names)} migration(s) were applied by another aura-db run "
+                                       f"meanwhile: {', '.join(by_others.names)}")
             result.duration_ms = int((time.monotonic() - started) * 1000)
             _log_run(db, "fake" if fake else "migrate", started_at, started, result, "success", None)
             return result
+
+
+@dataclass
+class _Others:
+    """What a run found done by other runs while it waited (and whether it asked for its safety backup)."""
+
+    names: list[str] = field(default_factory=list)
+    backup_asked: bool = False
+
+
+def _migrate_guard(engine: "Engine", db: "pw.Database", files: list[MigrationFile], lm: LoadedMigration,
+                   migrator: Any, result: RunResult, by_others: _Others, safety: "SafetyBackup | None") -> bool:
+    """Inside a step's transaction, under the lock: apply ``lm``?  (False: another run already did.)
+
+    The history is read again: where the lock lives in transactions
+    (PostgreSQL), runs take turns per migration, and each migration is
+    applied by exactly one of them.  ``safety``: take the safety backup here,
+    before the first change of this run.
+    """
+    name = lm.file.name
+    applied = [h.name for h in read_history(db)]
+    if name in applied:
+        _fake_replay(lm, migrator, db)  # the model state of the migrations after it needs it
+        by_others.names.append(name)
+        return False
+    gone = [f.name for f in files if f.number < lm.file.number and f.name not in applied]
+    if gone:
+        raise AuraError(
+            f"the history changed while this run waited for the migration lock: {', '.join(gone)} "
+            f"{'is' if len(gone) == 1 else 'are'} no longer applied (another aura-db rolled back?); "
+            f"{name} was not applied",
+            hint="run `aura-db status`, then `aura-db migrate` again")
+    if safety is not None and not by_others.backup_asked:
+        by_others.backup_asked = True
+        _before_changes(engine, safety, "pre-migrate", applied[-1] if applied else None, result)
+    return True
 
 
 def build_schema(engine: "Engine", migrations_dir: Path, target: str) -> None:
@@ -818,19 +875,33 @@ def _run_step(
     migrator: Any,
     record: Callable[[], Any],
     result: RunResult,
-) -> None:
+    guard: Callable[[], bool] | None = None,
+) -> bool:
     """One migration (or its rollback) and its history change, in one transaction.
 
+    The engine's transaction holds the migration lock where the lock lives
+    in transactions (PostgreSQL); ``guard`` then runs first, reads the
+    history again and returns False to skip a step another run already did
+    (the transaction commits nothing).  Errors of the guard (the lock, the
+    safety backup) are its own, not the migration's.
+
     Where DDL commits as it goes (MySQL), each statement the server accepts is
-    recorded, so a failure says exactly what stayed applied.
+    recorded, so a failure says exactly what stayed applied.  A connection
+    the server dropped is reported as such (``ConnectionLost``).
     """
     progress = None if engine.transactional_ddl else _SqlCapture(db, execute=True)
+    stage = "lock"  # then "work", then "commit"
     try:
         with engine.migration_transaction(db):
+            if guard is not None and not guard():
+                return False
+            stage = "work"
             with progress or contextlib.nullcontext():
                 work()
                 migrator()
             record()
+            stage = "commit"
+        return True
     except MigrationFailed:
         raise
     except KeyboardInterrupt:
@@ -839,10 +910,61 @@ def _run_step(
                           committed=len(progress.done) if progress else 0) from None
     except Exception as exc:  # noqa: BLE001 - user code may raise anything
         partial = progress.done if progress else []
+        if engine.connection_lost(exc):
+            raise _connection_lost(engine, name, exc, stage, partial, result) from exc
+        if stage == "lock" and isinstance(exc, AuraError):
+            raise
         raise MigrationFailed(
             name, exc, applied=list(result.migrations), partial=partial, backup=result.backup,
             hint=_next_step(name, partial, result.backup),
         ) from exc
+
+
+def _connection_lost(engine: "Engine", name: str, exc: BaseException, stage: str, partial: list[str],
+                     result: RunResult) -> "ConnectionLost":
+    """``ConnectionLost`` for a step whose connection went away at ``stage``, with what stayed applied."""
+    from aura_db.errors import ConnectionLost
+
+    # The first error of the chain that says so (a rollback's error on the
+    # dead connection follows the real one).
+    first = exc
+    while first.__context__ is not None and engine.connection_lost(first.__context__):
+        first = first.__context__
+    if partial:
+        outcome = "partial"
+    elif stage == "commit":
+        outcome = "unknown"
+    else:
+        outcome = "rolled_back"
+    again = "`aura-db migrate`" if result.command == "migrate" else "the rollback"
+    if outcome == "partial":
+        way = (f"restore the safety backup with `aura-db restore {result.backup} --yes`" if result.backup
+               else "undo the statements above by hand (docs/runbook.md)")
+        hint = f"once the server is back, {way}, then run {again} again"
+    elif outcome == "unknown":
+        hint = (f"once the server is back, run `aura-db status`: {name} is "
+                f"{'applied' if result.command == 'migrate' else 'undone'} exactly when its history row says "
+                f"so (both commit together); then run {again} again")
+    else:
+        hint = f"once the server is back, run {again} again"
+    from aura_db.engines.base import first_line
+
+    return ConnectionLost(name, first_line(first), where=engine.describe(), outcome=outcome, applied=list(result.migrations),
+                          partial=partial, backup=result.backup, hint=hint, command=result.command)
+
+
+def _reconnect_after_loss(exc: BaseException, db: "pw.Database") -> None:
+    """After a lost connection, a new one (when the server answers) so the audit log records the run."""
+    from aura_db.errors import ConnectionLost
+
+    if not isinstance(exc, ConnectionLost):
+        return
+    try:
+        db.close()
+    except Exception:  # noqa: BLE001 - the old connection is gone either way
+        db.dispose()
+    with contextlib.suppress(Exception):
+        db.connect()
 
 
 def _next_step(name: str, partial: list[str], backup: str | None) -> str | None:
@@ -965,7 +1087,8 @@ def rollback(
     started_at = _now()
     with _opened(engine, create=False) as db:
         with engine.migration_lock(db, lock_timeout):
-            history = read_history(db)
+            with engine.locked(db):
+                history = read_history(db)
             refuse_if_not_adopted(engine, db, history)
             todo = _rollback_plan(files, history, target=target, steps=steps, all_=all_)
             from_head = history[-1].name if history else None
@@ -973,8 +1096,11 @@ def rollback(
             if not todo:
                 return result
             loaded = _load_for_rollback(todo, by_name)
+            per_step = engine.features.migration_lock_in_transaction
+            others = _Others()
             try:
-                _before_changes(engine, safety, "pre-rollback", from_head, result)
+                if not per_step:
+                    _before_changes(engine, safety, "pre-rollback", from_head, result)
                 migrator = _new_migrator(db)
                 for h in history:
                     _fake_replay(load(by_name[h.name]), migrator, db)
@@ -984,15 +1110,21 @@ def rollback(
                     if on_progress:
                         on_progress("rollback", name)
                     lm = loaded[name]
-                    _run_step(
+
+                    def guard(name: str = name) -> bool:
+                        return _rollback_guard(engine, db, name, result, others, safety if per_step else None)
+
+                    done = _run_step(
                         engine, db, name, lambda lm=lm: lm.rollback(migrator, db, fake=False),  # type: ignore[misc]
                         migrator, lambda name=name: History.delete().where(History.name == name).execute(),
-                        result,
+                        result, guard=guard,
                     )
                     remaining.remove(name)
-                    result.migrations.append(name)
+                    if done:
+                        result.migrations.append(name)
                     result.to_head = remaining[-1] if remaining else None
             except MigrationFailed as exc:
+                _reconnect_after_loss(exc, db)
                 _log_run(db, "rollback", started_at, started, result, "failed", exc.message)
                 raise
             except (KeyboardInterrupt, Interrupted) as exc:
@@ -1001,9 +1133,30 @@ def rollback(
             except AuraError as exc:
                 _name_backup(exc, result)
                 raise
+            if others.names:
+                result.warnings.append(f"{len(others.names)} migration(s) were rolled back by another aura-db "
+                                       f"run meanwhile: {', '.join(others.names)}")
             result.duration_ms = int((time.monotonic() - started) * 1000)
             _log_run(db, "rollback", started_at, started, result, "success", None)
             return result
+
+
+def _rollback_guard(engine: "Engine", db: "pw.Database", name: str, result: RunResult, others: _Others,
+                    safety: "SafetyBackup | None") -> bool:
+    """Inside a rollback step's transaction, under the lock: undo ``name``?  (False: another run did.)"""
+    applied = [h.name for h in read_history(db)]
+    if name not in applied:
+        others.names.append(name)
+        return False
+    if applied[-1] != name:
+        raise AuraError(
+            f"the history changed while this run waited for the migration lock: {applied[-1]} was applied "
+            f"after {name} (another aura-db migrated?); {name} was not rolled back",
+            hint="run `aura-db status`, then roll back again")
+    if safety is not None and not others.backup_asked:
+        others.backup_asked = True
+        _before_changes(engine, safety, "pre-rollback", applied[-1], result)
+    return True
 
 
 def _load_for_rollback(todo: list[str], by_name: dict[str, MigrationFile]) -> dict[str, LoadedMigration]:

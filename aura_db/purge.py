@@ -551,7 +551,8 @@ def purge(
             raise AuraError("purge needs a safety backup policy; nothing was changed")
         # Never beside a migrate (or another purge): the schema the plan read must stay as it is.
         with engine.migration_lock(db, lock_timeout):
-            require_migrated(engine, db, migrations_dir)
+            with engine.locked(db):  # PostgreSQL holds its lock per transaction: this one, then each batch's
+                require_migrated(engine, db, migrations_dir)
             writes_start(engine, db)
             try:
                 result.backup = safety.take(engine, label=SAFETY_LABEL, head=history[-1].name if history else None)
@@ -587,7 +588,7 @@ def _delete(engine: "Engine", db: "pw.Database", plan: list[_Table], result: Pur
         keys = list(t.matched)
         for part in _chunks(keys, max(1, batch_size)):
             try:
-                with db.atomic():
+                with engine.locked(db), db.atomic():
                     done += deleter.delete(t.model, part, t.rule_sql, t.rule_params, t.still)
             except AuraError:
                 raise

@@ -33,7 +33,7 @@ if TYPE_CHECKING:
 Builder = Callable[["Engine", Path, str], object]
 
 # aura-db's own bookkeeping: never part of the schema being compared.
-AURA_TABLES = ("aura_schema_history", "aura_migration_log")
+AURA_TABLES = ("aura_schema_history", "aura_migration_log", "aura_migration_lock")
 
 
 @dataclass(frozen=True)

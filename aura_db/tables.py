@@ -6,6 +6,11 @@ name them without importing the migration runner.
 
 HISTORY_TABLE = "aura_schema_history"
 LOG_TABLE = "aura_migration_log"
+# The migration lock's lease, where the server's own locks cannot hold it
+# (a Galera cluster: aura_db/engines/mysql/lease.py); made only there.
+LOCK_TABLE = "aura_migration_lock"
+# Every table of aura-db's own bookkeeping: never the app's, never "not adopted".
+OWN_TABLES = (HISTORY_TABLE, LOG_TABLE, LOCK_TABLE)
 
 
 def head_query(quote) -> str:

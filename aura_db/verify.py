@@ -196,12 +196,11 @@ class _Verifier:
 
     # -- schema ------------------------------------------------------------
     def schema_tables(self) -> CheckResult:
-        from aura_db.migrations import HISTORY_TABLE, LOG_TABLE
-
         from aura_db.ddl import EF_HISTORY_TABLE
+        from aura_db.tables import OWN_TABLES
 
         missing = self.missing(*self.expected.tables)
-        known = {self.fold(t) for t in [*self.expected.tables, HISTORY_TABLE, LOG_TABLE, EF_HISTORY_TABLE]}
+        known = {self.fold(t) for t in [*self.expected.tables, *OWN_TABLES, EF_HISTORY_TABLE]}
         extra = sorted(self.live[t] for t in self.present - known)
         problems = [f"missing table {t}" for t in missing] + [f"extra table {t}" for t in extra]
         if missing:

@@ -29,6 +29,7 @@ LEVELS = {
     "compression": ("gzip", "zstd", "none"),
     "lock_timeout": (7, "8.5", "9"),
     "backup_before_migrate": (False, "true", "0"),
+    "direct_url": ("postgresql://file@db:5432/a", "postgresql://env@db:5432/a", "postgresql://flag@db:5432/a"),
 }
 EXPECTED = {
     "url": ("sqlite:///file.db", "sqlite:///env.db", "sqlite:///flag.db"),
@@ -42,6 +43,7 @@ EXPECTED = {
     "compression": ("gzip", "zstd", "none"),
     "lock_timeout": (7.0, 8.5, 9.0),
     "backup_before_migrate": (False, True, False),
+    "direct_url": ("postgresql://file@db:5432/a", "postgresql://env@db:5432/a", "postgresql://flag@db:5432/a"),
 }
 
 
@@ -233,10 +235,11 @@ def test_verbose_says_where_each_value_came_from(cli, workdir, monkeypatch):
 def test_every_setting_names_the_flag_that_sets_it(tmp_path):
     flags = {"url": "sqlite:///f.db", "migrations": "m", "backup_dir": "b", "keep": 3, "keep_safety": 2,
              "keep_hourly": 24, "keep_daily": 7, "keep_weekly": 4, "compression": "gzip",
-             "lock_timeout": 2.0, "backup_before_migrate": False}
+             "lock_timeout": 2.0, "backup_before_migrate": False, "direct_url": "postgresql://u@db/a"}
     assert set(flags) == set(KEYS)
     s = load_settings(flags, env={}, cwd=tmp_path)
-    assert s.sources == {key: f"flag {flag}" for key, flag in FLAGS.items()}
+    # direct_url has no command-line flag: settings file or AURA_DB_DIRECT_URL.
+    assert s.sources == {key: f"flag {FLAGS.get(key, key)}" for key in KEYS}
     assert s.sources["backup_before_migrate"] == "flag --no-backup"
 
 

@@ -171,7 +171,8 @@ def test_lock_timeout_exits_5_on_servers(cli, server_url, engine, workdir):
     eng = engine_for(parse_url(url))
     holder = eng.open()
     try:
-        with eng.migration_lock(holder, 1):
+        # Held as a run holds it (on PostgreSQL: inside a transaction, ``locked``).
+        with eng.migration_lock(holder, 1), eng.locked(holder):
             r = cli("--db", url, "migrate", "--no-backup", "--lock-timeout", "1")
             assert r.exit_code == 5, r
             assert "migration lock" in r.stderr

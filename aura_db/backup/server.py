@@ -38,6 +38,14 @@ class ServerBackup(EngineBackup):
     """What PostgreSQL and MySQL share: a client tool streams the dump, passwords go by environment."""
 
     password_env = ""
+    # Why the dump tools may not reach the server through this URL (a
+    # connection pooler without direct_url): raised by every step that needs
+    # them, while a backup file's own checks still work.
+    refusal: "AuraError | None" = None
+
+    def needs_server(self) -> None:
+        if self.refusal is not None:
+            raise self.refusal
 
     @property
     def params(self) -> dict[str, Any]:
@@ -61,6 +69,7 @@ class ServerBackup(EngineBackup):
 
     def check_source(self) -> None:
         self.engine.open().close()
+        self.needs_server()
 
     def check_target(self) -> None:
         # aura-db never creates a server database: restoring needs one to exist.
@@ -69,6 +78,7 @@ class ServerBackup(EngineBackup):
         except DatabaseUnavailable as exc:
             raise DatabaseUnavailable(f"cannot restore: {exc.message}; nothing changed",
                                       hint=exc.hint or "create the database first, then restore into it") from None
+        self.needs_server()
 
     def source_exists(self) -> bool:
         return self.engine.exists()
@@ -171,8 +181,11 @@ class ServerBackup(EngineBackup):
         return row[0] if row else None
 
     def _counts(self, db: Any) -> dict[str, int]:
+        from aura_db.tables import LOCK_TABLE
+
+        # The migration lock's lease is not part of a backup (its dump leaves it out).
         return {t: db.execute_sql(f"SELECT count(*) FROM {self._q(t)}").fetchone()[0]
-                for t in sorted(db.get_tables())}
+                for t in sorted(db.get_tables()) if t != LOCK_TABLE}
 
     # The engine's dialect (its class attribute: a checker may have no engine).
     dialect: Any = None

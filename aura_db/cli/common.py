@@ -93,7 +93,17 @@ class AppState:
         if ENGINES[url.engine].features.database_is_a_file:
             _skip_server_drivers()  # a database in a file never connects to a server
         check_url_parameters(url)
-        return engine_for(url)
+        engine = engine_for(url)
+        if s.direct_url:  # the server's own URL, for the dump tools behind a pooler
+            direct = parse_url(s.direct_url, cwd=s.cwd)
+            if direct.engine != url.engine:
+                from aura_db.errors import UsageError
+
+                raise UsageError(f"direct_url {direct.redacted} is not a {url.engine} URL like url",
+                                 hint="give direct_url the same database, reached without the pooler")
+            check_url_parameters(direct)
+            engine.direct_url = direct
+        return engine
 
     # -- terminals and consoles -------------------------------------------
     @property

@@ -65,6 +65,11 @@ class Features:
     # Column types are affinities (SQLite): a schema comparison compares them as such;
     # elsewhere adoption compares names, keys and indexes, not the server's types.
     column_types_by_affinity = False
+    # The migration lock lives in transactions (PostgreSQL's transaction-level
+    # advisory lock), not in a session held for the whole run: each migration's
+    # transaction takes it and reads the history again, and the safety backup
+    # is taken inside the first transaction that will change something.
+    migration_lock_in_transaction = False
 
 
 class Dialect:
@@ -181,8 +186,31 @@ class Engine:
 
     @contextlib.contextmanager
     def migration_lock(self, db: "pw.Database", timeout: float) -> Iterator[None]:
+        """The run's migration lock (LockTimeout, exit 5, when ``timeout`` runs out).
+
+        Where ``features.migration_lock_in_transaction``, the run holds nothing
+        itself: ``locked`` and ``migration_transaction`` take the lock inside
+        each transaction opened under it.
+        """
         raise NotImplementedError
         yield  # pragma: no cover
+
+    @contextlib.contextmanager
+    def locked(self, db: "pw.Database") -> Iterator[None]:
+        """A stretch of a run (inside ``migration_lock``) that must hold the lock.
+
+        Where the run holds the lock throughout (SQLite, MySQL) there is
+        nothing more to do; PostgreSQL opens a transaction that takes it.
+        """
+        yield
+
+    def connection_lost(self, exc: BaseException) -> bool:
+        """Whether ``exc`` (a driver's error, or peewee's wrapping of one) says the connection is gone."""
+        return False
+
+    # The URL pg_dump and pg_restore use when ``url`` goes through a connection
+    # pooler (the ``direct_url`` setting); None: the same as ``url``.
+    direct_url: "DatabaseURL | None" = None
 
     @contextlib.contextmanager
     def migration_transaction(self, db: "pw.Database") -> Iterator[None]:
@@ -257,3 +285,17 @@ class PeeweeReader(Reader):
 def first_line(exc: BaseException) -> str:
     text = str(exc).strip()
     return text.splitlines()[0] if text else type(exc).__name__
+
+
+def error_chain(exc: BaseException) -> Iterator[BaseException]:
+    """``exc``, the driver error peewee wrapped in it (its first argument), and their causes."""
+    seen: set[int] = set()
+    todo: list[Any] = [exc]
+    while todo:
+        e = todo.pop()
+        if e is None or id(e) in seen:
+            continue
+        seen.add(id(e))
+        yield e
+        todo += [e.__cause__, e.__context__]
+        todo += [a for a in e.args[:1] if isinstance(a, BaseException)]

@@ -10,6 +10,7 @@ from aura_db.backup.engine import DatabaseInUse, Snapshot, compare_counts
 from aura_db.backup.server import ServerBackup, which
 from aura_db.engines.mysql.dialect import MysqlDialect
 from aura_db.errors import AuraError, BackupRejected
+from aura_db.tables import LOCK_TABLE
 
 if TYPE_CHECKING:
     from aura_db.backup.files import HashingWriter, Progress
@@ -43,8 +44,11 @@ class MysqlBackup(ServerBackup):
         # The database name as a plain argument, not --databases: the dump
         # then holds no CREATE DATABASE / USE and loads into whichever
         # database the client names (`mariadb aura_restore < backup.sql`).
+        # The migration lock's lease (Galera) is never part of a backup:
+        # restored, it would name a run that is long over as the holder.
         self._stream_tool([dump, *self._conn_args(), "--single-transaction", "--routines", "--triggers",
-                           "--hex-blob", "--default-character-set=utf8mb4", "--", self.dbname],
+                           "--hex-blob", "--default-character-set=utf8mb4",
+                           f"--ignore-table={self.dbname}.{LOCK_TABLE}", "--", self.dbname],
                           writer, on_progress)
         # The dump's snapshot starts a moment after the counts: with writers
         # at work they may differ, so verification treats them as a guide.
@@ -170,7 +174,7 @@ class MysqlBackup(ServerBackup):
                                     hint="stop the application using it, then restore again")
             with self.engine.migration_lock(db, lock_timeout):
                 take_safety()
-                extra = sorted(set(db.get_tables()) - set(self._manifest.row_counts))
+                extra = sorted(set(db.get_tables()) - set(self._manifest.row_counts) - {LOCK_TABLE})
                 prelude = "SET FOREIGN_KEY_CHECKS=0;\n" + "".join(
                     f"DROP TABLE IF EXISTS {self._q(t)};\n" for t in extra)
                 rc, _, err = self._run_tool([which("mariadb", "mysql"), *self._conn_args(), self.dbname],

@@ -10,6 +10,7 @@ from __future__ import annotations
 import contextlib
 from typing import TYPE_CHECKING, Any, Iterator
 
+from aura_db.engines import base
 from aura_db.engines.mysql.dialect import MysqlDialect
 from aura_db.engines.mysql.features import MysqlFeatures
 from aura_db.engines.server import ServerEngine
@@ -94,9 +95,41 @@ class MysqlEngine(ServerEngine):
     def server_version(self, db: "pw.Database") -> str:
         return db.execute_sql("SELECT VERSION()").fetchone()[0]
 
+    # -- the migration lock ------------------------------------------------
+    #
+    # A single server: GET_LOCK, which the server releases the moment the
+    # connection ends (SIGKILL included), so a killed run never blocks the
+    # next one, wherever it ran, and no table is needed.  A Galera cluster
+    # (wsrep_on): GET_LOCK is local to one node, so two runs on two nodes
+    # would both hold it; there the lock is a lease row whose taking is a
+    # certified write (aura_db/engines/mysql/lease.py).  The lease is used
+    # only where it is needed: after a SIGKILL on another machine it holds
+    # until it expires, which GET_LOCK never makes anyone wait for.
+    def galera(self, db: "pw.Database") -> bool:
+        """Whether ``db`` is a node of a Galera cluster (wsrep replication switched on)."""
+        row = db.execute_sql("SHOW VARIABLES LIKE 'wsrep_on'").fetchone()
+        return bool(row) and str(row[1]).upper() == "ON"
+
     @contextlib.contextmanager
     def migration_lock(self, db: "pw.Database", timeout: float) -> Iterator[None]:
-        name = f"aura-db:{self.url.params.get('database', '')}"[:64]
+        if self.galera(db):
+            from aura_db.engines.mysql.lease import Lease
+
+            lease = Lease(self, timeout)
+            lease.acquire()
+            db._aura_lease = lease
+            # Reads wait until this node has applied every write the cluster
+            # committed before them: the history read next is the cluster's.
+            with contextlib.suppress(Exception):
+                db.execute_sql("SET SESSION wsrep_sync_wait = 1")
+            try:
+                yield
+            finally:
+                db._aura_lease = None
+                lease.release()
+            return
+        database = db.execute_sql("SELECT DATABASE()").fetchone()[0] or self.url.params.get("database", "")
+        name = f"aura-db:{database}"[:64]
         got = db.execute_sql("SELECT GET_LOCK(%s, %s)", (name, max(int(timeout), 0))).fetchone()[0]
         if got != 1:
             raise LockTimeout(
@@ -108,6 +141,40 @@ class MysqlEngine(ServerEngine):
         finally:
             with contextlib.suppress(Exception):
                 db.execute_sql("SELECT RELEASE_LOCK(%s)", (name,))
+
+    @contextlib.contextmanager
+    def locked(self, db: "pw.Database") -> Iterator[None]:
+        self._check_lease(db)
+        yield
+
+    @contextlib.contextmanager
+    def migration_transaction(self, db: "pw.Database") -> Iterator[None]:
+        self._check_lease(db)  # a run whose lease was taken over stops before its next step
+        with db.atomic():
+            yield
+
+    @staticmethod
+    def _check_lease(db: "pw.Database") -> None:
+        lease = getattr(db, "_aura_lease", None)
+        if lease is not None:
+            lease.check()
+
+    # Client-side codes of a connection that is gone: 2006 server has gone
+    # away, 2013 lost connection during query, 2055 lost connection (MySQL 8),
+    # 0 (PyMySQL on a socket the server closed), and the server's own words
+    # for a killed or shut-down connection: 1927 connection killed (MariaDB),
+    # 1053 server shutdown in progress, 4031 disconnected for inactivity.
+    LOST_CONNECTION_CODES = (0, 2006, 2013, 2055, 1927, 1053, 4031)
+
+    def connection_lost(self, exc: BaseException) -> bool:
+        import pymysql
+
+        for e in base.error_chain(exc):
+            if isinstance(e, pymysql.err.InterfaceError):
+                return True
+            if isinstance(e, pymysql.err.OperationalError) and e.args and e.args[0] in self.LOST_CONNECTION_CODES:
+                return True
+        return False
 
 
 def _mysql_class() -> Any:

@@ -27,6 +27,7 @@ class PostgresBackup(ServerBackup):
     password_env = "PGPASSWORD"
 
     def preflight(self) -> None:
+        self.needs_server()
         # A hot standby, or a database whose sessions are read-only by default:
         # the restore would fail at its first statement, after the safety backup.
         db = self.engine.open()
@@ -78,6 +79,7 @@ class PostgresBackup(ServerBackup):
         return f"gzip:{self.GZIP_ARCHIVE_LEVEL}" if compression == "gzip" else None
 
     def snapshot(self, writer: "HashingWriter", folder: Path, on_progress: "Progress | None") -> Snapshot:
+        self.needs_server()
         pg_dump = which("pg_dump")
         db = self.engine.open()
         try:
@@ -137,6 +139,7 @@ class PostgresBackup(ServerBackup):
                 return [], []
             if self.engine is None:
                 return [], ["--full needs a PostgreSQL server: pass --db postgresql://..."]
+            self.needs_server()
             admin, name = self._scratch()
             try:
                 rc, _, err = self._run_tool([which("pg_restore"), "--no-owner", "--exit-on-error",
@@ -176,6 +179,7 @@ class PostgresBackup(ServerBackup):
     def replace(self, staged: tuple[Path, bool], take_safety: Callable[[], None], *, lock_timeout: float,
                 on_progress: "Progress | None") -> list[str]:
         plain, _ = staged
+        self.needs_server()
         db = self.engine.open()
         try:
             _, warnings = self._check_versions(db, which("pg_restore"))
@@ -184,9 +188,15 @@ class PostgresBackup(ServerBackup):
                 "WHERE datname = current_database() AND pid <> pg_backend_pid()").fetchall()
             if others:
                 who = ", ".join(f"pid {p}" + (f" ({a})" if a else "") for p, a in others[:5])
-                raise DatabaseInUse(f"{self.engine.url.redacted} is in use by {who}; nothing changed",
-                                    hint="stop the application using it, then restore again")
-            with self.engine.migration_lock(db, lock_timeout):
+                hint = "stop the application using it, then restore again"
+                if getattr(self.engine, "pooled_by", None) is not None:
+                    # Server connections the pooler keeps open count too.
+                    hint = ("stop the application using it and close the pooler's server connections "
+                            f"(PgBouncer console: KILL {self.dbname}), restore again, then RESUME {self.dbname}")
+                raise DatabaseInUse(f"{self.engine.url.redacted} is in use by {who}; nothing changed", hint=hint)
+            # A transaction on this connection holds the migration lock while
+            # the safety backup and psql run on their own connections.
+            with self.engine.migration_lock(db, lock_timeout), self.engine.locked(db):
                 take_safety()
                 # Tables the backup does not know (made by later migrations)
                 # would survive --clean and make the next migrate fail.

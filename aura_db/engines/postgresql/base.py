@@ -96,24 +96,223 @@ class PostgresEngine(ServerEngine):
     def server_version(self, db: "pw.Database") -> str:
         return db.execute_sql("SHOW server_version").fetchone()[0]
 
+    # The pooler's URL, when this engine is the direct_url of a pooled one.
+    pooled_by: "Any" = None
+    # (pooled?, identity) of this URL, once a run's connection told it.
+    _learned: "tuple[bool, tuple[str, str]] | None" = None
+
+    # -- the migration lock ------------------------------------------------
+    #
+    # A transaction-level advisory lock (pg_advisory_xact_lock), taken as the
+    # first statement of every transaction of a run that changes anything:
+    # the pre-steps (history tables), each migration's own transaction (which
+    # then reads the history again: a migration another run applied
+    # meanwhile is skipped, so each is applied exactly once), a restore's.
+    #
+    # Why not a session lock held for the whole run: behind PgBouncer in
+    # transaction pooling the session is the pooler's, not aura-db's; the
+    # lock stays with whichever server connection ran the statement, is
+    # "released" on another, and leaks to the next client of that backend.
+    # Why not a transaction kept open on a second connection for the whole
+    # run: through a pool of one server connection it pins the only one, and
+    # the run's own statements then wait for ever; an
+    # idle_in_transaction_session_timeout would also end it silently
+    # mid-run.  A transaction-level lock lives exactly as long as the
+    # transaction, on the one server connection that runs it, in every
+    # pooling mode, and PostgreSQL drops it with the transaction when the
+    # client dies (SIGKILL included): nothing is ever left behind.
     @contextlib.contextmanager
     def migration_lock(self, db: "pw.Database", timeout: float) -> Iterator[None]:
-        # A session-level advisory lock: PostgreSQL releases it when the
-        # connection ends, however the process ends.
-        key = lock_key(self.url.params.get("database", ""))
-        deadline = time.monotonic() + max(timeout, 0)
-        while not db.execute_sql("SELECT pg_try_advisory_lock(%s)", (key,)).fetchone()[0]:
-            if time.monotonic() >= deadline:
-                raise LockTimeout(
-                    f"another aura-db holds the migration lock on {self.url.redacted}",
-                    hint="wait for it to finish, or raise --lock-timeout",
-                )
-            time.sleep(0.1)
+        previous = getattr(db, "_aura_lock_timeout", None)
+        db._aura_lock_timeout = max(timeout, 0.0)
         try:
             yield
         finally:
-            with contextlib.suppress(Exception):
-                db.execute_sql("SELECT pg_advisory_unlock(%s)", (key,))
+            db._aura_lock_timeout = previous
+
+    @contextlib.contextmanager
+    def locked(self, db: "pw.Database") -> Iterator[None]:
+        with db.atomic():
+            self._take_lock(db)
+            yield
+
+    @contextlib.contextmanager
+    def migration_transaction(self, db: "pw.Database") -> Iterator[None]:
+        with db.atomic():
+            self._take_lock(db)
+            yield
+
+    def lock_key(self, db: "pw.Database") -> int:
+        """The advisory lock's key: the database as the server names it (a pooler's alias may differ)."""
+        key = getattr(db, "_aura_lock_key", None)
+        if key is None:
+            key = lock_key(db.execute_sql("SELECT current_database()").fetchone()[0])
+            db._aura_lock_key = key
+        return key
+
+    def _take_lock(self, db: "pw.Database") -> None:
+        timeout = getattr(db, "_aura_lock_timeout", None)
+        if timeout is None:  # not a run under migration_lock (a dry run's rolled-back transaction)
+            return
+        key = self.lock_key(db)
+        if self._learned is None:
+            # What the backup needs to know, learned on the run's own
+            # connection: a safety backup taken inside this transaction must
+            # not need a second pooled connection (with a pool of one, it
+            # would wait for the one this transaction holds).
+            self._learned = (self.behind_pooler(db), _identity(db))
+        deadline = time.monotonic() + timeout
+        while not db.execute_sql("SELECT pg_try_advisory_xact_lock(%s)", (key,)).fetchone()[0]:
+            if time.monotonic() >= deadline:
+                raise LockTimeout(
+                    f"another aura-db holds the migration lock on {self.url.redacted}{self._holder(db, key)}",
+                    hint="wait for it to finish, or raise --lock-timeout",
+                )
+            time.sleep(0.1)
+        # A client killed while its statement runs: the server notices only
+        # when it next writes to the socket, and the lock lives on until
+        # then.  PostgreSQL 14+ can look every second instead (Linux); SET
+        # LOCAL, so nothing outlives the transaction on a pooled connection.
+        db.execute_sql("SELECT CASE WHEN current_setting('server_version_num')::int >= 140000 "
+                       "THEN set_config('client_connection_check_interval', '1000', true) END")
+
+    @staticmethod
+    def _holder(db: "pw.Database", key: int) -> str:
+        """Who holds the lock, as pg_stat_activity shows it (empty when that cannot be read)."""
+        try:
+            row = db.execute_sql(
+                "SELECT a.pid, coalesce(a.client_addr::text, 'local'), coalesce(a.application_name, '') "
+                "FROM pg_locks l JOIN pg_stat_activity a ON a.pid = l.pid "
+                "WHERE l.locktype = 'advisory' AND l.granted "
+                "AND l.classid = (%s >> 32)::bigint::oid AND l.objid = (%s & 4294967295)::bigint::oid "
+                "AND l.objsubid = 1 LIMIT 1", (key, key)).fetchone()
+        except Exception:  # noqa: BLE001 - only a courtesy in the message
+            return ""
+        if not row:
+            return ""
+        pid, client, app = row
+        return f" (server pid {pid}, client {client}" + (f", {app}" if app else "") + ")"
+
+    def connection_lost(self, exc: BaseException) -> bool:
+        import psycopg2
+
+        for e in base.error_chain(exc):
+            if isinstance(e, psycopg2.InterfaceError):  # "connection already closed"
+                return True
+            if isinstance(e, psycopg2.OperationalError):
+                code = getattr(e, "pgcode", None)
+                # No SQLSTATE: libpq's own "server closed the connection
+                # unexpectedly"; 08xxx: connection exceptions; 57P01-57P03:
+                # terminated by an administrator (pg_terminate_backend), a
+                # shutdown, or a crash of the server.
+                if code is None or code.startswith("08") or code in ("57P01", "57P02", "57P03"):
+                    return True
+        return False
+
+    # -- connection poolers ---------------------------------------------------
+    def behind_pooler(self, db: "pw.Database") -> bool:
+        """Whether ``db`` reaches PostgreSQL through a connection pooler (PgBouncer and its kind).
+
+        A pooler answers the client's start-up itself and hands it its own
+        cancel key: the backend pid libpq was told differs from the pid of
+        the server process running the query.  (A port-forward or a NAT does
+        not touch the protocol: the two agree there.)
+        """
+        told = db.connection().get_backend_pid()
+        real = db.execute_sql("SELECT pg_backend_pid()").fetchone()[0]
+        return told != real
+
+    def dump_engine(self) -> "PostgresEngine":
+        """The engine pg_dump, pg_restore and psql reach this database through.
+
+        Session state set by pg_dump (search_path, statement_timeout ...) or by
+        a restore script would stay on a pooled server connection and reach
+        the next client, and a snapshot transaction may hold the only pooled
+        connection pg_dump needs: behind a pooler the backup goes straight to
+        the server (``direct_url``), or is refused.
+        """
+        from aura_db.errors import BehindPooler, DatabaseUnavailable
+
+        if self.direct_url is not None:
+            direct = PostgresEngine(self.direct_url)
+            self._check_direct(direct)
+            direct.pooled_by = self.url  # the pooler's idle server connections show on the server
+            return direct
+        if self._learned is not None:
+            pooled = self._learned[0]
+        else:
+            try:
+                db = self.open()
+            except DatabaseUnavailable:
+                return self  # the backup's own checks say so, in their words
+            try:
+                pooled = self.behind_pooler(db)
+            finally:
+                db.close()
+        if pooled:
+            raise BehindPooler(
+                f"{self.url.redacted} goes through a connection pooler (PgBouncer or the like): pg_dump and "
+                f"pg_restore must reach PostgreSQL directly; nothing was changed",
+                hint="set direct_url (or AURA_DB_DIRECT_URL) to the server's own address, "
+                     "e.g. postgresql://user@db-host:5432/dbname (docs/engines.md)")
+        return self
+
+    def _check_direct(self, direct: "PostgresEngine") -> None:
+        """``direct`` reaches the same database as this URL, and without a pooler."""
+        from aura_db.errors import BehindPooler, DatabaseUnavailable, UsageError
+
+        try:
+            ddb = direct.open()
+        except DatabaseUnavailable as exc:
+            raise DatabaseUnavailable(f"direct_url: {exc.message}", hint=exc.hint) from None
+        try:
+            if direct.behind_pooler(ddb):
+                raise BehindPooler(f"direct_url {direct.url.redacted} goes through a connection pooler too",
+                                   hint="give direct_url the PostgreSQL server's own host and port")
+            theirs = _identity(ddb)
+        finally:
+            ddb.close()
+        if self._learned is not None:
+            ours = self._learned[1]
+        else:
+            try:
+                db = self.open()
+            except DatabaseUnavailable:
+                return
+            try:
+                ours = _identity(db)
+            finally:
+                db.close()
+        if ours[1] != theirs[1] or "?" not in (ours[0], theirs[0]) and ours[0] != theirs[0]:
+            raise UsageError(
+                f"direct_url {direct.url.redacted} is not the database {self.url.redacted} reaches "
+                f"({theirs[1]} on server {theirs[0]}, not {ours[1]} on server {ours[0]})",
+                hint="point direct_url at the server and database behind the pooler")
+
+    def backup(self) -> "EngineBackup":
+        from aura_db.errors import BehindPooler
+
+        try:
+            return self.backup_class()(self.dump_engine())
+        except BehindPooler as exc:
+            refused = self.backup_class()(self)
+            refused.refusal = exc  # type: ignore[attr-defined] - a backup file can still be checked
+            return refused
+
+
+def _identity(db: "pw.Database") -> tuple[str, str]:
+    """(the cluster's system identifier, the database's name), as the server says.
+
+    The identifier is "?" where the role may not read it (a savepoint keeps
+    the refusal from aborting the transaction this runs in).
+    """
+    name = str(db.execute_sql("SELECT current_database()").fetchone()[0])
+    try:
+        with db.atomic():
+            system = str(db.execute_sql("SELECT system_identifier FROM pg_control_system()").fetchone()[0])
+    except Exception:  # noqa: BLE001 - e.g. EXECUTE revoked on a managed server
+        system = "?"
+    return system, name
 
 
 def _postgres_class() -> Any:
