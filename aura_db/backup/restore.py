@@ -17,6 +17,7 @@ from aura_db.backup.catalogue import database_key, database_of, latest_candidate
 from aura_db.backup.create import create_with
 from aura_db.backup.files import Progress
 from aura_db.backup.manifest import Manifest, read_manifest
+from aura_db.guards import require_writable
 from aura_db.backup.retention import DEFAULT_KEEP_SAFETY
 from aura_db.errors import AuraError, BackupRejected, CheckFailed
 
@@ -145,6 +146,7 @@ def restore(
     started = time.monotonic()
     eb = engine.backup()
     eb.check_target()  # a server database that is missing or out of reach: say so before any work
+    require_writable(engine, "restore")  # a standby, a read-only file: before anything is staged
     eb.preflight()  # in use, read-only, not writable: before anything is staged or backed up
     folder = Path(backup_dir)
     warnings: list[str] = []

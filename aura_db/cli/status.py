@@ -62,6 +62,10 @@ def unreachable(engine: "Engine", exc: DatabaseUnavailable) -> dict:
         "drift": None,
         "up_to_date": None,
         "migrations": None,
+        "read_only": None,
+        "role": None,
+        "role_reason": None,
+        "primary": None,
     }
 
 

@@ -90,6 +90,52 @@ class PostgresEngine(ServerEngine):
     def server_version(self, db: "pw.Database") -> str:
         return db.execute_sql("SHOW server_version").fetchone()[0]
 
+    def read_role(self, reader: "base.Reader") -> base.Role:
+        # transaction_read_only is what this session gets: on for a standby,
+        # and where default_transaction_read_only is set (server, database or role).
+        recovering, ro = reader.rows("SELECT pg_is_in_recovery(), current_setting('transaction_read_only')")[0]
+        if recovering:
+            return base.Role(base.STANDBY, "in recovery", self._primary_of_standby(reader))
+        if str(ro).lower() == "on":
+            return base.Role(base.READ_ONLY, "sessions are read-only (default_transaction_read_only)")
+        return base.Role()
+
+    def _primary_of_standby(self, reader: "base.Reader") -> str | None:
+        """Where the standby streams from: "host:port" (never a password), None when it cannot tell.
+
+        ``pg_stat_wal_receiver`` shows sender_host/port to superusers and
+        pg_read_all_stats; else ``primary_conninfo`` (superuser-only: NULL
+        for others).  Only its host and port are read.
+        """
+        rows = reader.rows("SELECT sender_host, sender_port FROM pg_stat_wal_receiver")
+        if rows and rows[0][0]:
+            host, port = rows[0]
+            return f"{host}:{port}" if port else str(host)
+        rows = reader.rows("SELECT setting FROM pg_settings WHERE name = 'primary_conninfo'")
+        if rows and rows[0][0]:
+            from psycopg2 import ProgrammingError
+            from psycopg2.extensions import parse_dsn
+
+            try:
+                info = parse_dsn(rows[0][0])
+            except ProgrammingError:
+                return None
+            host = info.get("host") or info.get("hostaddr")
+            if host:
+                return f"{host}:{info.get('port') or self.dialect.default_port}"
+        return None
+
+    def read_identity(self, reader: "base.Reader") -> str | None:
+        # pg_control_system() names the cluster (a standby made by
+        # pg_basebackup has its primary's identifier); it may be revoked
+        # from ordinary roles: then the address is all there is.
+        system, database = reader.rows(
+            "SELECT CASE WHEN has_function_privilege('pg_control_system()', 'EXECUTE') "
+            "THEN (SELECT system_identifier::text FROM pg_control_system()) END, current_database()")[0]
+        if not system:
+            return None
+        return f"postgresql-system={system} database={database}"
+
     @contextlib.contextmanager
     def migration_lock(self, db: "pw.Database", timeout: float) -> Iterator[None]:
         # A session-level advisory lock: PostgreSQL releases it when the
