@@ -202,6 +202,10 @@ class SqliteEngine(Engine):
             return Role(READ_ONLY, f"its folder {folder} is read-only (SQLite writes its journal there)")
         return Role()
 
+    def identity(self, reader: "Reader | None" = None) -> str | None:
+        # A file is what it is where it is: its path (the manifest's source) names it.
+        return None
+
     def lock_path(self) -> str | None:
         if self.url.path is None:
             return None
