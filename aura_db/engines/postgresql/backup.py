@@ -27,20 +27,6 @@ class PostgresBackup(ServerBackup):
     suffix = ".dump"
     password_env = "PGPASSWORD"
 
-    def preflight(self) -> None:
-        # A hot standby, or a database whose sessions are read-only by default:
-        # the restore would fail at its first statement, after the safety backup.
-        db = self.engine.open()
-        try:
-            standby, ro = db.execute_sql(
-                "SELECT pg_is_in_recovery(), current_setting('transaction_read_only')").fetchone()
-        finally:
-            db.close()
-        if standby or str(ro).lower() == "on":
-            what = "a read-only standby" if standby else "read-only (default_transaction_read_only)"
-            raise AuraError(f"cannot restore {self.engine.url.redacted}: it is {what}; nothing changed",
-                            hint="restore on the primary, or make the database writable first")
-
     dialect = PostgresDialect()
 
     def _conn_args(self, dbname: str | None = None) -> list[str]:
