@@ -28,6 +28,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, Callable
 
 from aura_db.errors import CheckFailed, SchemaMismatch, UsageError
+from aura_db.guards import require_writable
 
 if TYPE_CHECKING:
     from aura_db.db import Engine
@@ -188,6 +189,8 @@ def adopt(engine: "Engine", migrations_dir: Path, *, dry_run: bool = False,
         ensure_tables, read_history,
     )
 
+    if not dry_run:
+        require_writable(engine, "adopt")
     result = plan(engine, migrations_dir)
     result.dry_run = dry_run
     if dry_run or result.nothing_to_do:

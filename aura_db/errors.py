@@ -45,6 +45,22 @@ class UsageError(AuraError):
     exit_code = 2
 
 
+class ReadOnlyDatabase(UsageError):
+    """A write command pointed at a standby or a read-only database (exit 2): nothing was attempted.
+
+    Exit 2, as for any --db that names the wrong place: the command is
+    right, the database is one that cannot take it, and nothing ran (no
+    safety backup, no file in the backup folder, no connection that wrote).
+    ``role`` is the database's ``aura_db.engines.base.Role``.
+    """
+
+    def __init__(self, message: str, *, role: object, hint: str | None = None):
+        super().__init__(message, hint=hint, details={
+            "role": getattr(role, "role", None), "read_only": True,
+            "primary": getattr(role, "primary", None)})
+        self.role = role
+
+
 class CheckFailed(AuraError):
     """A check failed: pending migrations, drift, damaged backup (exit 3)."""
 

@@ -32,6 +32,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, Callable, Iterator
 
 from aura_db.errors import AuraError, Interrupted, MigrationFailed, UsageError, notify
+from aura_db.guards import require_writable
 from aura_db.tables import HISTORY_TABLE, LOG_TABLE, OWN_TABLES  # also migrations.HISTORY_TABLE, as before
 
 if TYPE_CHECKING:
@@ -94,6 +95,15 @@ class Status:
     app_migrations: list[str] | None = None
     # Tables aura-db did not create and has not adopted (no aura-db history, yet tables).
     not_adopted: bool = False
+    # "primary" | "standby" | "read-only" (aura_db.engines.base.Role): whether writes are possible,
+    # why not, and where they go instead (a standby's primary, "host:port").
+    role: str = "primary"
+    role_reason: str | None = None
+    primary: str | None = None
+
+    @property
+    def read_only(self) -> bool:
+        return self.role != "primary"
 
     @property
     def applied(self) -> list[str]:
@@ -141,6 +151,10 @@ class Status:
             "migrations": [m.to_dict() for m in self.migrations],
             "app_migrations": self.app_migrations,
             "not_adopted": self.not_adopted,
+            "read_only": self.read_only,
+            "role": self.role,
+            "role_reason": self.role_reason,
+            "primary": self.primary,
         }
 
 
@@ -489,6 +503,7 @@ def status(engine: "Engine", migrations_dir: Path) -> Status:
     reader = engine.reader()
     try:
         version = reader.server_version()
+        role = engine.role(reader)
         history = _read_history_rows(reader)
         tables = reader.tables()
         ef_table = next((t for t in tables if t.lower() == "__efmigrationshistory"), None)
@@ -514,6 +529,9 @@ def status(engine: "Engine", migrations_dir: Path) -> Status:
         server_version=version,
         head=head,
         migrations=states,
+        role=role.role,
+        role_reason=role.reason,
+        primary=role.primary,
     )
 
 
@@ -727,6 +745,7 @@ def migrate(
     by_name = {f.name: f for f in files}
     if dry_run:
         return _dry_run_migrate(engine, files, target)
+    require_writable(engine, "migrate")  # a standby: refused before the lock, the backup, anything
     started = time.monotonic()
     started_at = _now()
     with _opened(engine, create=True) as db:
@@ -1077,6 +1096,7 @@ def rollback(
     by_name = {f.name: f for f in files}
     if dry_run:
         return _dry_run_rollback(engine, files, target=target, steps=steps, all_=all_)
+    require_writable(engine, "rollback")  # before the question, the lock and the safety backup
     if confirm is not None:
         plan = plan_rollback(engine, migrations_dir, target=target, steps=steps, all_=all_)
         if not plan:  # nothing to do (exit 0), at the head the database really has

@@ -74,15 +74,16 @@ def optimize(engine: "Engine", migrations_dir: Any,
     Refuses (NotAdopted, exit 3) a database whose tables aura-db neither
     made nor adopted, and on SQLite (DatabaseInUse) one another process has open.
     """
+    from aura_db.guards import require_writable
     from aura_db.migrations import read_history, refuse_if_not_adopted
 
     started = time.perf_counter()
+    require_writable(engine, "optimize")  # a standby or read-only database: nothing to give back there
     db = engine.open(create=False)
     try:
         refuse_if_not_adopted(engine, db, read_history(db))
         upkeep = engine.upkeep(db)
         upkeep.preflight()
-        writes_start(engine, db)
         report = upkeep.run(on_step)
     finally:
         db.close()
@@ -96,6 +97,3 @@ def optimize(engine: "Engine", migrations_dir: Any,
         warnings=report.warnings, duration_ms=int((time.perf_counter() - started) * 1000),
     )
 
-
-def writes_start(engine: "Engine", db: Any) -> None:
-    """The one place where optimize starts to write: checks that must pass before any upkeep go here."""

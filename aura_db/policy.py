@@ -87,8 +87,9 @@ def restore_choices(engine: "Engine", backup_dir: Path) -> RestoreChoices:
 
     listed = backup.list_backups(Path(backup_dir))
     usable = [e for e in listed if e.manifest is not None and e.manifest.engine == engine.name]
-    here = backup.database_key(engine.name, engine.describe())
-    entries = [e for e in usable if backup.database_key(e.manifest.engine, e.manifest.source) == here] or usable
+    ref = backup.this_database(engine)
+    keys = backup.DatabaseKeys(listed, here=ref)
+    entries = [e for e in usable if keys.of(e.manifest) == keys.here(ref)] or usable
     default = next((i for i, e in enumerate(entries, 1)
                     if e.manifest.kind == "regular" and e.state != "size differs"), None)
     return RestoreChoices(entries, default, backup.listing_warnings(listed),

@@ -518,11 +518,14 @@ def purge(
     ``safety`` takes the backup (required unless a dry run); ``backup_dir``
     is where the backups that still hold purged rows are looked for.
     """
+    from aura_db.guards import require_writable
     from aura_db.migrations import read_history
     from aura_db.seed import require_migrated
 
     if older_than_days < 0:
         raise UsageError(f"--older-than must be 0 or more, got {older_than_days}")
+    if not dry_run:  # before the plan, the question and the safety backup (a dry run only reads)
+        require_writable(engine, "purge")
     started = time.perf_counter()
     if now is None:
         from aura_db.fields import utcnow
@@ -553,7 +556,6 @@ def purge(
         with engine.migration_lock(db, lock_timeout):
             with engine.locked(db):  # PostgreSQL holds its lock per transaction: this one, then each batch's
                 require_migrated(engine, db, migrations_dir)
-            writes_start(engine, db)
             try:
                 result.backup = safety.take(engine, label=SAFETY_LABEL, head=history[-1].name if history else None)
             except AuraError as exc:
@@ -567,9 +569,6 @@ def purge(
     result.duration_ms = int((time.perf_counter() - started) * 1000)
     return result
 
-
-def writes_start(engine: "Engine", db: Any) -> None:
-    """The one place where purge starts to write (before its safety backup): checks that must pass go here."""
 
 
 def _delete(engine: "Engine", db: "pw.Database", plan: list[_Table], result: PurgeResult,
@@ -608,14 +607,17 @@ def _holding(engine: "Engine", backup_dir: Path, oldest: dt.datetime | None) -> 
     ``oldest`` None (a creation date unknown): every backup of this database.
     """
     from aura_db import backup
-    from aura_db.backup.catalogue import sort_time
+    from aura_db.backup.catalogue import DatabaseKeys, sort_time, this_database
 
-    here = backup.database_key(engine.name, engine.describe())
+    ref = this_database(engine)
+    listed = backup.list_backups(backup_dir)
+    keys = DatabaseKeys(listed, here=ref)  # a standby's or another node's backups are this database's too
+    here = keys.here(ref)
     since = oldest.replace(tzinfo=dt.timezone.utc).timestamp() if oldest is not None else None
     out = []
-    for e in backup.list_backups(backup_dir):
+    for e in listed:
         m = e.manifest
-        if m is None or backup.database_key(m.engine, m.source) != here:
+        if m is None or keys.of(m) != here:
             continue
         if since is not None and sort_time(e.created_at) < since:
             continue

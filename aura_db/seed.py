@@ -39,6 +39,7 @@ from typing import TYPE_CHECKING, Any, Callable, Iterator
 
 from aura_db.errors import AuraError, UsageError
 from aura_db.errors import NotMigrated as NotMigrated  # its old home: seed.NotMigrated still works
+from aura_db.guards import require_writable
 
 if TYPE_CHECKING:
     import peewee as pw
@@ -291,6 +292,7 @@ def seed_dev(engine: "Engine", migrations_dir: Path, *, reset: bool = False) -> 
 
     started = time.perf_counter()
     result = SeedResult("dev")
+    require_writable(engine, "seed")
     db = engine.open(create=False)
     try:
         require_migrated(engine, db, migrations_dir)
@@ -922,6 +924,7 @@ def seed_synthetic(
 
     started = time.perf_counter()
     result = SeedResult("synthetic", random_seed=spec.random_seed)
+    require_writable(engine, "seed synthetic")
     db = engine.open(create=False)
     try:
         require_migrated(engine, db, migrations_dir)

@@ -250,8 +250,9 @@ def test_a_read_only_target_is_refused_before_the_safety_backup(cli, live, workd
         r = cli("restore", path, "--yes")
     finally:
         subprocess.run(["chattr", "-i", str(live)], check=True)
-    assert r.exit_code == 1, r
-    assert "read-only" in r.stderr and "nothing changed" in r.stderr
+    # Refused as every write command is on a read-only database: exit 2, before anything (guards.py).
+    assert r.exit_code == 2, r
+    assert "read-only" in r.stderr and "nothing was done" in r.stderr
     assert files(workdir) == [path]  # no safety backup
 
 
@@ -287,8 +288,8 @@ def test_a_read_only_postgresql_database_is_refused_before_the_safety_backup(cli
         cur.execute(f"ALTER DATABASE {name} SET default_transaction_read_only = on")
     admin.close()
     r = cli("--db", url, "restore", path, "--yes")
-    assert r.exit_code == 1, r
-    assert "read-only" in r.stderr and "nothing changed" in r.stderr
+    assert r.exit_code == 2, r
+    assert "read-only" in r.stderr and "nothing was done" in r.stderr
     assert files(workdir) == [path]
 
 

@@ -49,6 +49,7 @@ class BackupEntry:
             "row_counts": m.row_counts if m else None,
             "state": self.state,
             "kind": self.kind,
+            "identity": m.identity if m else None,
             "problem": self.problem,
         }
 
@@ -104,13 +105,14 @@ def list_backups(backup_dir: Path, *, checksums: bool = False) -> list[BackupEnt
     return entries
 
 
-def latest_candidates(backup_dir: Path, *, engine: str | None = None, source: str | None = None
-                      ) -> tuple[list[Path], list[str]]:
+def latest_candidates(backup_dir: Path, *, engine: str | None = None, source: str | None = None,
+                      identity: str | None = None) -> tuple[list[Path], list[str]]:
     """What ``latest`` may mean, best first, and warnings about what the folder holds.
 
     Regular backups (never a safety backup) of ``engine`` and, when given,
-    of the database ``source`` (as manifests name it), newest first, whose
-    manifest reads and whose size matches it; the checksum and content are
+    of the database ``source`` (as manifests name it; by ``identity`` where
+    known: ``DatabaseKeys``), newest first, whose manifest reads and whose
+    size matches it; the checksum and content are
     the caller's to check (restore checks them as it stages, and goes on to
     the next when one fails).  UsageError when there is none.
     """
@@ -119,8 +121,12 @@ def latest_candidates(backup_dir: Path, *, engine: str | None = None, source: st
     warnings = listing_warnings(entries)
     usable = [e for e in entries
               if e.manifest is not None and (engine is None or e.manifest.engine == engine)]
-    mine = [e for e in usable
-            if source is None or database_of(e.manifest) == database_key(e.manifest.engine, source)]
+    if source is None:
+        mine = usable
+    else:
+        here = DatabaseRef(engine or "", source, identity)
+        keys = DatabaseKeys(entries, here=here)
+        mine = [e for e in usable if keys.of(e.manifest) == keys.here(here)]
     regular = [e for e in mine if e.manifest.kind == "regular"]
     whole = [e for e in regular if e.state != "size differs"]
     for e in regular:
@@ -145,7 +151,8 @@ def latest_candidates(backup_dir: Path, *, engine: str | None = None, source: st
     raise UsageError(f"no backups{of} in {folder}", hint="take one with `aura-db backup`")
 
 
-def resolve_backup(backup_dir: Path, spec: str, *, engine: str | None = None, source: str | None = None) -> Path:
+def resolve_backup(backup_dir: Path, spec: str, *, engine: str | None = None, source: str | None = None,
+                   identity: str | None = None) -> Path:
     """FILE as the user gave it: ``latest``, a name in the backup folder, or a path.
 
     ``latest`` is the newest regular backup (never a safety backup) of
@@ -156,7 +163,7 @@ def resolve_backup(backup_dir: Path, spec: str, *, engine: str | None = None, so
     """
     folder = Path(backup_dir)
     if spec == "latest":
-        return latest_candidates(folder, engine=engine, source=source)[0][0]
+        return latest_candidates(folder, engine=engine, source=source, identity=identity)[0][0]
     candidates = [Path(spec)]
     if not Path(spec).is_absolute():
         candidates.append(folder / spec)
@@ -192,3 +199,59 @@ def database_key(engine: str, source: str) -> tuple[str, str]:
 
 def database_of(m: Manifest) -> tuple[str, str]:
     return database_key(m.engine, m.source)
+
+
+@dataclass(frozen=True)
+class DatabaseRef:
+    """The database a command works on: its engine, address (``Engine.describe``) and identity."""
+
+    engine: str
+    source: str
+    identity: str | None = None
+
+
+def this_database(engine: Any) -> DatabaseRef:
+    """``engine``'s database as backups name it: its identity asked of the server (None when it cannot tell)."""
+    from aura_db.errors import AuraError
+
+    try:
+        identity = engine.identity()
+    except AuraError:  # out of reach: its address is all there is
+        identity = None
+    return DatabaseRef(engine.name, engine.describe(), identity)
+
+
+class DatabaseKeys:
+    """Which database each backup of a folder is of: the one place that decides "same database".
+
+    Backups are of the same database when their manifests carry the same
+    identity (``Engine.identity``: PostgreSQL system identifier, Galera
+    cluster UUID or MySQL server_uuid, and the database name), wherever
+    they were taken: on a standby, another Galera node, through another
+    host name.  A manifest without one (older aura-db, SQLite, MariaDB
+    outside Galera) is known by its address (``database_key``); an address
+    that newer manifests (or ``here``, the database at hand) pair with an
+    identity stands for that identity, so old and new backups of one
+    database stay one database.  Keys are plain tuples: equal keys, same
+    database.
+    """
+
+    def __init__(self, entries: list[BackupEntry], *, here: DatabaseRef | None = None):
+        self._at: dict[tuple[str, str], str] = {}
+        if here is not None and here.identity:
+            self._at[database_key(here.engine, here.source)] = here.identity
+        for e in entries:  # newest first: an address reused by another server goes to the newest
+            m = e.manifest
+            if m is not None and m.identity:
+                self._at.setdefault(database_key(m.engine, m.source), m.identity)
+
+    def key(self, engine: str, source: str, identity: str | None = None) -> tuple[str, str]:
+        at = database_key(engine, source)
+        identity = identity or self._at.get(at)
+        return (engine, f"identity {identity}") if identity else (engine, f"at {at[1]}")
+
+    def of(self, m: Manifest) -> tuple[str, str]:
+        return self.key(m.engine, m.source, m.identity)
+
+    def here(self, ref: DatabaseRef) -> tuple[str, str]:
+        return self.key(ref.engine, ref.source, ref.identity)

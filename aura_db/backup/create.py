@@ -15,7 +15,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from aura_db.backup.catalogue import BackupEntry, database_key, database_of, list_backups, sort_time
+from aura_db.backup.catalogue import (
+    BackupEntry, DatabaseKeys, DatabaseRef, list_backups, sort_time, this_database,
+)
 from aura_db.backup.files import (
     HashingWriter, Progress, check_compression, clean_leftovers, ensure_folder, fsync_dir, publish, sha256_file,
     tmp_name, utcnow, write_json_file,
@@ -88,14 +90,18 @@ def create_backup(
 def create_with(eb: Any, engine: "Engine", backup_dir: Path, *, label: str | None,
                 compression: str = "none", keep: int | None = None, keep_safety: int | None = None,
                 kind: str = "regular", on_progress: Progress | None = None,
-                keep_hourly: int = 0, keep_daily: int = 0, keep_weekly: int = 0) -> CreateResult:
+                keep_hourly: int = 0, keep_daily: int = 0, keep_weekly: int = 0,
+                here: DatabaseRef | None = None) -> CreateResult:
     """``create_backup`` with the engine's backup object given (a restore's safety backup reuses its lock).
 
     A ``kind="safety"`` backup whose bytes are identical to the newest
     backup of this database (and that file is still whole) is not written
-    again: the result names that file, with ``reused`` set.
+    again: the result names that file, with ``reused`` set.  ``here`` is the
+    database's identity when the caller knows it (``this_database``); else
+    it is asked for, before the snapshot, on a connection of its own.
     """
     started = time.monotonic()
+    here = here or this_database(engine)
     folder = ensure_folder(Path(backup_dir))
     clean_leftovers(folder)
     when = utcnow()
@@ -118,7 +124,7 @@ def create_with(eb: Any, engine: "Engine", backup_dir: Path, *, label: str | Non
         finally:
             os.close(fd)
         if kind == "safety":
-            same = _identical_newest(eb, folder, engine, tmp, snap, writer.size, writer.sha.hexdigest(),
+            same = _identical_newest(eb, folder, here, tmp, snap, writer.size, writer.sha.hexdigest(),
                                      compression)
             if same is not None:
                 tmp.unlink()
@@ -126,7 +132,7 @@ def create_with(eb: Any, engine: "Engine", backup_dir: Path, *, label: str | Non
                                       warnings=list(snap.warnings))
                 if keep_safety is not None:
                     result.prune = prune(folder, None, keep_safety=keep_safety, protect=[same.path],
-                                         database=database_key(engine.name, engine.describe()))
+                                         database=here)
                     result.pruned = result.prune.deleted
                     result.warnings.extend(result.prune.warnings)
                 return result
@@ -150,6 +156,7 @@ def create_with(eb: Any, engine: "Engine", backup_dir: Path, *, label: str | Non
                 content_check=snap.content_check,
                 archive_compression=inside,
                 kind=kind,
+                identity=here.identity,
             )
             write_json_file(mtmp, manifest.to_dict())
             # Manifest first, backup last: the backup only becomes visible
@@ -185,13 +192,13 @@ def create_with(eb: Any, engine: "Engine", backup_dir: Path, *, label: str | Non
         # The file just written is known whole: it is not read again.
         result.prune = prune(folder, keep, keep_safety=keep_safety, protect=[final], known_good=[final],
                              keep_hourly=keep_hourly, keep_daily=keep_daily, keep_weekly=keep_weekly,
-                             database=database_key(engine.name, engine.describe()))
+                             database=here)
         result.pruned = result.prune.deleted
         result.warnings.extend(result.prune.warnings)
     return result
 
 
-def _identical_newest(eb: Any, folder: Path, engine: "Engine", tmp: Path, snap: Any, size: int, sha: str,
+def _identical_newest(eb: Any, folder: Path, here: DatabaseRef, tmp: Path, snap: Any, size: int, sha: str,
                       compression: str) -> BackupEntry | None:
     """The newest (regular or safety) backup of this database when the snapshot in ``tmp`` holds the same content.
 
@@ -200,10 +207,12 @@ def _identical_newest(eb: Any, folder: Path, engine: "Engine", tmp: Path, snap: 
     the same content apart from aura-db's own run log, which a failed
     migrate writes to between its retries.
     """
-    mine = database_key(engine.name, engine.describe())
+    listed = list_backups(folder)
+    keys = DatabaseKeys(listed, here=here)
+    mine = keys.here(here)
     newest: dict[str, BackupEntry] = {}  # the newest of each kind: a restore just made live the regular one
-    for e in list_backups(folder):
-        if e.manifest is not None and database_of(e.manifest) == mine:
+    for e in listed:
+        if e.manifest is not None and keys.of(e.manifest) == mine:
             newest.setdefault(e.manifest.kind, e)
     for e in sorted(newest.values(), key=lambda e: (sort_time(e.created_at), e.name), reverse=True):
         m = e.manifest

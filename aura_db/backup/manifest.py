@@ -61,6 +61,13 @@ class Manifest:
     # restore before a change): they are kept apart, and only a regular one
     # is ever "latest".
     kind: str = "regular"
+    # What the database IS (``Engine.identity``): the server's own identifier
+    # (PostgreSQL system identifier, Galera cluster UUID, MySQL server_uuid)
+    # and the database name.  A standby's or another node's backup carries
+    # the same identity as the primary's.  None: the engine gives none (a
+    # SQLite file, MariaDB outside Galera) or the manifest is older; then the
+    # source's address says which database it is.
+    identity: str | None = None
     format: str = FORMAT
     format_version: int = FORMAT_VERSION
     aura_db_version: str = __version__

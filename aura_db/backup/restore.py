@@ -13,10 +13,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Callable
 
-from aura_db.backup.catalogue import database_key, database_of, latest_candidates, resolve_backup
+from aura_db.backup.catalogue import DatabaseKeys, latest_candidates, list_backups, resolve_backup, this_database
 from aura_db.backup.create import create_with
 from aura_db.backup.files import Progress
 from aura_db.backup.manifest import Manifest, read_manifest
+from aura_db.guards import require_writable
 from aura_db.backup.retention import DEFAULT_KEEP_SAFETY
 from aura_db.errors import AuraError, BackupRejected, CheckFailed
 
@@ -145,15 +146,19 @@ def restore(
     started = time.monotonic()
     eb = engine.backup()
     eb.check_target()  # a server database that is missing or out of reach: say so before any work
+    require_writable(engine, "restore")  # a standby, a read-only file: before anything is staged
     eb.preflight()  # in use, read-only, not writable: before anything is staged or backed up
     folder = Path(backup_dir)
     warnings: list[str] = []
     skipped: list[str] = []
+    here = this_database(engine)  # what it IS: a standby's or another node's backups are its own
     if spec == "latest":
-        paths, notes = latest_candidates(folder, engine=engine.name, source=engine.describe())
+        paths, notes = latest_candidates(folder, engine=engine.name, source=engine.describe(),
+                                         identity=here.identity)
         warnings.extend(notes)
     else:
-        paths = [resolve_backup(folder, spec, engine=engine.name, source=engine.describe())]
+        paths = [resolve_backup(folder, spec, engine=engine.name, source=engine.describe(),
+                                identity=here.identity)]
     summary = _Background(eb.live_summary) if eb.summary_while_staging else None
     staged = None
     for i, path in enumerate(paths):
@@ -174,7 +179,8 @@ def restore(
     try:
         live_exists, live_head, live_counts = summary.result() if summary else eb.live_summary()
         caveats = list(eb.restore_caveats())
-        if database_of(manifest) != database_key(engine.name, engine.describe()):
+        keys = DatabaseKeys(list_backups(folder), here=here)
+        if keys.of(manifest) != keys.here(here):
             caveats.insert(0, f"this is a backup of {manifest.source}, not of {engine.describe()}")
         if manifest.kind == "safety":
             caveats.append(f"{path.name} is a safety backup (taken before a {manifest.label or 'change'})")
@@ -188,7 +194,7 @@ def restore(
                 # The engine backup is handed back to create_with: the safety
                 # backup is taken under the lock the restore already holds.
                 made.append(create_with(eb, engine, folder, label="pre-restore", kind="safety",
-                                        keep_safety=keep_safety, on_progress=on_progress))
+                                        keep_safety=keep_safety, on_progress=on_progress, here=here))
 
         try:
             warnings.extend(eb.replace(staged, take_safety, lock_timeout=lock_timeout, on_progress=on_progress)

@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable
 
-from aura_db.backup.catalogue import BackupEntry, database_of, list_backups
+from aura_db.backup.catalogue import BackupEntry, DatabaseKeys, DatabaseRef, list_backups
 from aura_db.backup.files import fsync_dir, sha256_file
 from aura_db.backup.verify import verify_backup
 from aura_db.errors import AuraError, CheckFailed, UsageError
@@ -120,12 +120,13 @@ def check_rules(keep: int | None, keep_safety: int | None, keep_hourly: int = 0,
 
 def plan_prune(backup_dir: Path, keep: int | None, *, keep_safety: int | None = DEFAULT_KEEP_SAFETY,
                keep_hourly: int = 0, keep_daily: int = 0, keep_weekly: int = 0,
-               database: tuple[str, str] | None = None, protect: list[Path] | tuple = (),
+               database: DatabaseRef | None = None, protect: list[Path] | tuple = (),
                known_good: list[Path] | tuple = ()) -> PruneResult:
     """What retention keeps, deletes and leaves alone, and why; nothing is deleted.
 
-    Per database (engine and source in the manifest; with ``database`` only
-    that one), regular and safety backups are judged apart, newest first:
+    Per database (``DatabaseKeys``: identity, else engine and source in the
+    manifest; with ``database`` only that one), regular and safety backups
+    are judged apart, newest first:
 
     * a regular backup (labelled ones are regular) is kept when any rule
       keeps it: it is one of the newest ``keep`` good ones ("last"), or the
@@ -154,7 +155,10 @@ def plan_prune(backup_dir: Path, keep: int | None, *, keep_safety: int | None = 
     result = PruneResult([], [], rules={"keep": keep, "keep_hourly": keep_hourly, "keep_daily": keep_daily,
                                         "keep_weekly": keep_weekly, "keep_safety": keep_safety})
     groups: dict[tuple[tuple[str, str], str], list[BackupEntry]] = {}
-    for e in list_backups(backup_dir):  # newest first
+    listed = list_backups(backup_dir)  # newest first
+    keys = DatabaseKeys(listed, here=database)
+    wanted = keys.here(database) if database is not None else None
+    for e in listed:
         if e.manifest is None:
             if e.state == "bad manifest":
                 result.warnings.append(e.problem or f"{e.name}: its manifest cannot be read")
@@ -162,8 +166,8 @@ def plan_prune(backup_dir: Path, keep: int | None, *, keep_safety: int | None = 
                 result.decisions.append(PruneDecision(e.path, "leave", f"{e.state}: not judged, not deleted",
                                                       created_at=e.created_at))
             continue  # no manifest at all: not aura-db's to judge
-        key = database_of(e.manifest)
-        if database is not None and key != database:
+        key = keys.of(e.manifest)
+        if wanted is not None and key != wanted:
             continue
         groups.setdefault((key, e.manifest.kind), []).append(e)
     for (_, kind), entries in groups.items():
@@ -291,7 +295,7 @@ def _prune_check(e: BackupEntry, *, full: bool) -> str | None:
 
 def prune(backup_dir: Path, keep: int | None, *, keep_safety: int | None = DEFAULT_KEEP_SAFETY,
           keep_hourly: int = 0, keep_daily: int = 0, keep_weekly: int = 0,
-          protect: list[Path] | tuple = (), database: tuple[str, str] | None = None,
+          protect: list[Path] | tuple = (), database: DatabaseRef | None = None,
           known_good: list[Path] | tuple = (), plan: PruneResult | None = None) -> PruneResult:
     """Apply retention (``plan_prune``, or the ``plan`` given): delete what it marks, with their manifests."""
     result = plan if plan is not None else plan_prune(backup_dir, keep, keep_safety=keep_safety,

@@ -146,6 +146,7 @@ def status(app: "AppState", st: "Status") -> None:
         ("engine", f"{st.engine} {st.server_version or ''}".strip(), None),
         ("database", st.location if by_path else st.url, None),
         ("reachable", "yes" if st.reachable else "no", None),
+        ("role", _role_line(st), "yellow" if st.read_only else None),
         ("head", st.head or "(none applied)", None),
         ("applied", str(len(st.applied)) + (f" ({len(st.adopted)} adopted from the Aura app)" if st.adopted else ""),
          None),
@@ -174,6 +175,15 @@ def status(app: "AppState", st: "Status") -> None:
             lines.append((app.paint(head.rstrip(), "bold") + head[len(head.rstrip()):] if head else "") + shown)
     sys.stdout.write("\n".join(line.rstrip() for line in lines) + "\n")
     sys.stdout.flush()
+
+
+def _role_line(st: "Status") -> str:
+    """primary; or standby/read-only, why, and where writes go."""
+    if not st.read_only:
+        return st.role
+    text = st.role if st.role == "read-only" else f"{st.role} (read-only)"
+    text += f": {st.role_reason}" if st.role_reason else ""
+    return text + (f", primary at {st.primary}" if st.primary else "")
 
 
 def run_result(app: "AppState", r: "RunResult") -> None:

@@ -62,6 +62,10 @@ def unreachable(engine: "Engine", exc: DatabaseUnavailable) -> dict:
         "drift": None,
         "up_to_date": None,
         "migrations": None,
+        "read_only": None,
+        "role": None,
+        "role_reason": None,
+        "primary": None,
     }
 
 
@@ -75,7 +79,7 @@ def register(root: "typer.Typer") -> None:
         check: bool = typer.Option(False, "--check", help="Exit 3 when migrations are pending or files drifted."),
         json_out: bool = typer.Option(False, "--json", help="One JSON document on stdout."),
     ) -> None:
-        """Show engine, database, current migration, pending ones and drift.
+        """Show engine, database, its role (primary, standby, read-only), current migration, pending ones and drift.
 
         Example: aura-db status --check --json
         """

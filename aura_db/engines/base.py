@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import contextlib
 import datetime as dt
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Iterator
 
 if TYPE_CHECKING:  # peewee is imported lazily: `aura-db --help` does not need it
@@ -114,6 +115,34 @@ class Dialect:
         return "'" + str(value).replace("'", "''") + "'"
 
 
+PRIMARY, STANDBY, READ_ONLY = "primary", "standby", "read-only"
+
+
+@dataclass(frozen=True)
+class Role:
+    """What a database lets aura-db do: write (``primary``) or only read.
+
+    ``standby``: a server replaying another's changes (a PostgreSQL hot
+    standby, a MySQL replica set read-only); ``primary`` then says where
+    writes go ("host:port"), when the server tells.  ``read-only``: a
+    database that refuses writes for another reason (a read-only SQLite file
+    or folder, ``default_transaction_read_only``, MySQL ``read_only``);
+    ``reason`` says which, in a few words.
+    """
+
+    role: str = PRIMARY
+    reason: str | None = None
+    primary: str | None = None
+
+    @property
+    def read_only(self) -> bool:
+        return self.role != PRIMARY
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"role": self.role, "read_only": self.read_only, "role_reason": self.reason,
+                "primary": self.primary}
+
+
 class Engine:
     """What aura-db needs to know about one kind of database."""
 
@@ -178,6 +207,45 @@ class Engine:
         """The peewee database ``aura-db script`` records on: never connected, unless
         ``features.scripts_by_running`` (then a scratch database of its own)."""
         raise NotImplementedError
+
+    # -- what the database is, and what it lets aura-db do -------------------
+    def role(self, reader: "Reader | None" = None) -> Role:
+        """Whether the database takes writes (``Role``), asked through ``reader`` or a connection of its own.
+
+        Raises DatabaseUnavailable, as ``open`` does, when it cannot connect.
+        """
+        if reader is not None:
+            return self.read_role(reader)
+        own = self.reader()
+        try:
+            return self.read_role(own)
+        finally:
+            own.close()
+
+    def read_role(self, reader: "Reader") -> Role:
+        """``role`` over an open reader: each engine asks its server; the default takes writes."""
+        return Role()
+
+    def identity(self, reader: "Reader | None" = None) -> str | None:
+        """What the database IS, wherever it is reached from (a standby, another cluster node).
+
+        A short text naming the server (cluster) by the identifier it keeps
+        for itself, and the database in it, e.g.
+        ``postgresql-system=7713709508643759429 database=aura``; None when
+        the engine (or the user's privileges) gives nothing better than the
+        address it is reached at.  Backups of the same identity are backups
+        of the same database (``aura_db.backup.catalogue``).
+        """
+        if reader is not None:
+            return self.read_identity(reader)
+        own = self.reader()
+        try:
+            return self.read_identity(own)
+        finally:
+            own.close()
+
+    def read_identity(self, reader: "Reader") -> str | None:
+        return None
 
     # -- migrations --------------------------------------------------------
     @property

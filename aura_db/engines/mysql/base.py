@@ -109,6 +109,53 @@ class MysqlEngine(ServerEngine):
         """Whether ``db`` is a node of a Galera cluster (wsrep replication switched on)."""
         row = db.execute_sql("SHOW VARIABLES LIKE 'wsrep_on'").fetchone()
         return bool(row) and str(row[1]).upper() == "ON"
+    def read_role(self, reader: "base.Reader") -> base.Role:
+        # read_only / super_read_only are the server's (a replica is set so);
+        # tx_read_only (MariaDB) / transaction_read_only (MySQL) this session's.
+        flags = {str(k).lower(): str(v).upper() in ("ON", "1") for k, v in reader.rows(
+            "SHOW VARIABLES WHERE Variable_name IN "
+            "('read_only', 'super_read_only', 'tx_read_only', 'transaction_read_only')")}
+        server = [k for k in ("super_read_only", "read_only") if flags.get(k)]
+        if server:
+            source = self._replication_source(reader)
+            if source:
+                return base.Role(base.STANDBY, f"replica ({server[0]} is on)", source)
+            return base.Role(base.READ_ONLY, f"the server is read-only ({server[0]} is on)")
+        if flags.get("transaction_read_only") or flags.get("tx_read_only"):
+            return base.Role(base.READ_ONLY, "sessions are read-only (transaction_read_only)")
+        return base.Role()
+
+    def _replication_source(self, reader: "base.Reader") -> str | None:
+        """The server a replica copies from ("host:port"), when this user may ask; else None."""
+        db = getattr(reader, "db", None)
+        if db is None:
+            return None
+        for sql in ("SHOW REPLICA STATUS", "SHOW SLAVE STATUS"):
+            try:
+                cur = db.execute_sql(sql)
+            except Exception:  # noqa: BLE001 - an older server, or no REPLICATION CLIENT privilege
+                continue
+            row = cur.fetchone()
+            if row is None:
+                return None
+            got = {d[0]: v for d, v in zip(cur.description, row)}
+            host = got.get("Source_Host") or got.get("Master_Host")
+            port = got.get("Source_Port") or got.get("Master_Port")
+            return f"{host}:{port}" if host else None
+        return None
+
+    def read_identity(self, reader: "base.Reader") -> str | None:
+        # A Galera cluster shares one state UUID across its nodes; a MySQL
+        # server has its own server_uuid (MariaDB has none: its address is
+        # then all there is).
+        rows = reader.rows("SHOW STATUS LIKE 'wsrep_cluster_state_uuid'")
+        database = reader.rows("SELECT DATABASE()")[0][0]
+        if rows and rows[0][1] and rows[0][1].strip("0-"):
+            return f"galera-cluster={rows[0][1]} database={database}"
+        rows = reader.rows("SHOW VARIABLES LIKE 'server_uuid'")
+        if rows and rows[0][1]:
+            return f"mysql-server={rows[0][1]} database={database}"
+        return None
 
     @contextlib.contextmanager
     def migration_lock(self, db: "pw.Database", timeout: float) -> Iterator[None]:

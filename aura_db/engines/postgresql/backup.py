@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING, Any, Callable, Iterator
 from aura_db.backup.engine import DatabaseInUse, Snapshot, compare_counts
 from aura_db.backup.files import CHUNK
 from aura_db.backup.server import ServerBackup, major, which
+from aura_db.engines.base import first_line
 from aura_db.engines.postgresql.dialect import PostgresDialect
 from aura_db.errors import AuraError, BackupRejected
 
@@ -27,19 +28,7 @@ class PostgresBackup(ServerBackup):
     password_env = "PGPASSWORD"
 
     def preflight(self) -> None:
-        self.needs_server()
-        # A hot standby, or a database whose sessions are read-only by default:
-        # the restore would fail at its first statement, after the safety backup.
-        db = self.engine.open()
-        try:
-            standby, ro = db.execute_sql(
-                "SELECT pg_is_in_recovery(), current_setting('transaction_read_only')").fetchone()
-        finally:
-            db.close()
-        if standby or str(ro).lower() == "on":
-            what = "a read-only standby" if standby else "read-only (default_transaction_read_only)"
-            raise AuraError(f"cannot restore {self.engine.url.redacted}: it is {what}; nothing changed",
-                            hint="restore on the primary, or make the database writable first")
+        self.needs_server()  # a standby or read-only database is refused earlier (aura_db/guards.py)
 
     dialect = PostgresDialect()
 
@@ -80,6 +69,20 @@ class PostgresBackup(ServerBackup):
 
     def snapshot(self, writer: "HashingWriter", folder: Path, on_progress: "Progress | None") -> Snapshot:
         self.needs_server()
+        try:
+            return self._snapshot(writer, folder, on_progress)
+        except AuraError as exc:
+            hint = recovery_conflict_hint(exc.message)
+            if hint:
+                exc.hint = hint
+            raise
+        except Exception as exc:  # noqa: BLE001 - the driver's own error, during the counts
+            hint = recovery_conflict_hint(str(exc))
+            if not hint:
+                raise
+            raise AuraError(f"backup failed: {self._redact(first_line(exc))}", hint=hint) from None
+
+    def _snapshot(self, writer: "HashingWriter", folder: Path, on_progress: "Progress | None") -> Snapshot:
         pg_dump = which("pg_dump")
         db = self.engine.open()
         try:
@@ -247,3 +250,18 @@ class PostgresBackup(ServerBackup):
         finally:
             db.close()
         return warnings
+
+
+def recovery_conflict_hint(text: str) -> str | None:
+    """The way out of a backup a hot standby cancelled ("conflict with recovery"); None for any other failure.
+
+    A standby cancels a long read (pg_dump's snapshot) when replaying the
+    primary's changes would remove row versions it still needs, after
+    ``max_standby_streaming_delay``.
+    """
+    if "conflict with recovery" not in text:
+        return None
+    return ("the standby cancelled the backup to replay the primary's changes: on the standby set "
+            "hot_standby_feedback = on (the primary then keeps the rows the backup reads) or raise "
+            "max_standby_streaming_delay (replay waits for the backup), then back up again; "
+            "or back up on the primary")

@@ -121,6 +121,50 @@ class PostgresEngine(ServerEngine):
     # transaction, on the one server connection that runs it, in every
     # pooling mode, and PostgreSQL drops it with the transaction when the
     # client dies (SIGKILL included): nothing is ever left behind.
+    def read_role(self, reader: "base.Reader") -> base.Role:
+        # transaction_read_only is what this session gets: on for a standby,
+        # and where default_transaction_read_only is set (server, database or role).
+        recovering, ro = reader.rows("SELECT pg_is_in_recovery(), current_setting('transaction_read_only')")[0]
+        if recovering:
+            return base.Role(base.STANDBY, "in recovery", self._primary_of_standby(reader))
+        if str(ro).lower() == "on":
+            return base.Role(base.READ_ONLY, "sessions are read-only (default_transaction_read_only)")
+        return base.Role()
+
+    def _primary_of_standby(self, reader: "base.Reader") -> str | None:
+        """Where the standby streams from: "host:port" (never a password), None when it cannot tell.
+
+        ``pg_stat_wal_receiver`` shows sender_host/port to superusers and
+        pg_read_all_stats; else ``primary_conninfo`` (superuser-only: NULL
+        for others).  Only its host and port are read.
+        """
+        rows = reader.rows("SELECT sender_host, sender_port FROM pg_stat_wal_receiver")
+        if rows and rows[0][0]:
+            host, port = rows[0]
+            return f"{host}:{port}" if port else str(host)
+        rows = reader.rows("SELECT setting FROM pg_settings WHERE name = 'primary_conninfo'")
+        if rows and rows[0][0]:
+            from psycopg2 import ProgrammingError
+            from psycopg2.extensions import parse_dsn
+
+            try:
+                info = parse_dsn(rows[0][0])
+            except ProgrammingError:
+                return None
+            host = info.get("host") or info.get("hostaddr")
+            if host:
+                return f"{host}:{info.get('port') or self.dialect.default_port}"
+        return None
+
+    def read_identity(self, reader: "base.Reader") -> str | None:
+        # pg_control_system() names the cluster (a standby made by
+        # pg_basebackup has its primary's identifier); it may be revoked
+        # from ordinary roles: then the address is all there is.
+        system, database = reader.rows(_IDENTITY_SQL)[0]
+        if not system:
+            return None
+        return f"postgresql-system={system} database={database}"
+
     @contextlib.contextmanager
     def migration_lock(self, db: "pw.Database", timeout: float) -> Iterator[None]:
         previous = getattr(db, "_aura_lock_timeout", None)
@@ -300,19 +344,16 @@ class PostgresEngine(ServerEngine):
             return refused
 
 
-def _identity(db: "pw.Database") -> tuple[str, str]:
-    """(the cluster's system identifier, the database's name), as the server says.
+# The cluster's system identifier (NULL where the role may not run
+# pg_control_system(), e.g. on a managed server) and the database's name.
+_IDENTITY_SQL = ("SELECT CASE WHEN has_function_privilege('pg_control_system()', 'EXECUTE') "
+                 "THEN (SELECT system_identifier::text FROM pg_control_system()) END, current_database()")
 
-    The identifier is "?" where the role may not read it (a savepoint keeps
-    the refusal from aborting the transaction this runs in).
-    """
-    name = str(db.execute_sql("SELECT current_database()").fetchone()[0])
-    try:
-        with db.atomic():
-            system = str(db.execute_sql("SELECT system_identifier FROM pg_control_system()").fetchone()[0])
-    except Exception:  # noqa: BLE001 - e.g. EXECUTE revoked on a managed server
-        system = "?"
-    return system, name
+
+def _identity(db: "pw.Database") -> tuple[str, str]:
+    """(the cluster's system identifier, the database's name), as the server says; "?" for an unknown identifier."""
+    system, name = db.execute_sql(_IDENTITY_SQL).fetchone()
+    return (str(system) if system else "?"), str(name)
 
 
 def _postgres_class() -> Any:

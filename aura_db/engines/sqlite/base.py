@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, Iterator
 from urllib.parse import parse_qsl, unquote, urlsplit
 
-from aura_db.engines.base import Engine, Reader
+from aura_db.engines.base import READ_ONLY, Engine, Reader, Role
 from aura_db.engines.sqlite.dialect import SqliteDialect
 from aura_db.engines.sqlite.features import SqliteFeatures
 from aura_db.engines.sqlite.probe import damaged_message, probe_sqlite_file, unreadable_sqlite
@@ -190,6 +190,27 @@ class SqliteEngine(Engine):
 
     def server_version(self, db: "pw.Database") -> str:
         return db.execute_sql("SELECT sqlite_version()").fetchone()[0]
+
+    def role(self, reader: "Reader | None" = None) -> Role:
+        """A read-only file or folder (no connection needed): SQLite writes the file and, beside
+        it, its journal or WAL; a file that does not exist yet is made in its folder."""
+        path = self.url.path
+        if path is None:
+            return Role()
+        folder = os.path.dirname(path)
+        with contextlib.suppress(OSError, AttributeError):
+            if os.statvfs(folder if os.path.isdir(folder) else "/").f_flag & os.ST_RDONLY:
+                return Role(READ_ONLY, "its file system is mounted read-only")
+        if os.path.exists(path):
+            if not os.access(path, os.W_OK):
+                return Role(READ_ONLY, "the file is read-only (permissions, or immutable)")
+        if os.path.isdir(folder) and not os.access(folder, os.W_OK | os.X_OK):
+            return Role(READ_ONLY, f"its folder {folder} is read-only (SQLite writes its journal there)")
+        return Role()
+
+    def identity(self, reader: "Reader | None" = None) -> str | None:
+        # A file is what it is where it is: its path (the manifest's source) names it.
+        return None
 
     def lock_path(self) -> str | None:
         if self.url.path is None:
