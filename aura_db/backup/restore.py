@@ -146,7 +146,8 @@ def restore(
     started = time.monotonic()
     eb = engine.backup()
     eb.check_target()  # a server database that is missing or out of reach: say so before any work
-    require_writable(engine, "restore")  # a standby, a read-only file: before anything is staged
+    # The database the restore writes (behind a pooler: direct_url), before anything is staged.
+    require_writable(eb.engine or engine, "restore")
     eb.preflight()  # in use, read-only, not writable: before anything is staged or backed up
     folder = Path(backup_dir)
     warnings: list[str] = []
