@@ -28,7 +28,7 @@ _verbose = False
 # The commands in the order of the contract (a day's work).  A command NAME
 # lives in ``aura_db/cli/NAME.py``, whose ``register(app)`` adds it to a Typer
 # app; a name whose module is not part of this build is simply not offered.
-ORDER = ["migrate", "rollback", "status", "script", "backup", "restore", "seed", "verify", "inspect", "adopt"]
+ORDER = ["migrate", "rollback", "status", "script", "backup", "restore", "seed", "verify", "inspect", "adopt", "copy"]
 
 
 def _available(name: str) -> bool:

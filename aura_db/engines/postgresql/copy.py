@@ -1,0 +1,168 @@
+"""PostgreSQL for ``aura-db copy``: read through a server-side cursor, write with COPY, all in one transaction."""
+
+from __future__ import annotations
+
+import contextlib
+import datetime as dt
+import decimal
+import itertools
+import math
+from typing import TYPE_CHECKING, Any, Iterable, Iterator
+
+from aura_db.engines.copy import CHUNK_ROWS, CopySource, CopyTarget, as_text
+
+if TYPE_CHECKING:
+    import peewee as pw
+
+_cursor_names = itertools.count(1)
+
+# COPY's text format: backslash, tab, newline and carriage return are escaped.
+_ESCAPES = str.maketrans({"\\": "\\\\", "\t": "\\t", "\n": "\\n", "\r": "\\r"})
+
+
+def _fetch(db: "pw.Database", sql: str) -> Iterator[list[tuple]]:
+    """Rows of ``sql`` in chunks through a server-side cursor (DECLARE/FETCH in the open transaction)."""
+    name = f"aura_copy_{next(_cursor_names)}"
+    cur = db.cursor()
+    cur.execute(f"DECLARE {name} NO SCROLL CURSOR FOR {sql}")
+    try:
+        while True:
+            cur.execute(f"FETCH {CHUNK_ROWS} FROM {name}")
+            chunk = cur.fetchall()
+            if not chunk:
+                return
+            yield chunk
+    finally:
+        with contextlib.suppress(Exception):
+            cur.execute(f"CLOSE {name}")
+
+
+class PostgresCopySource(CopySource):
+    @contextlib.contextmanager
+    def snapshot(self) -> Iterator[None]:
+        # One REPEATABLE READ, READ ONLY transaction: every table as of one moment.
+        with self.db.atomic():
+            self.db.execute_sql("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY")
+            yield
+
+    def rows(self, table: str, columns: list[str], order_by: list[str]) -> Iterator[list[tuple]]:
+        q = self.engine.dialect.quote
+        sql = f"SELECT {', '.join(q(c) for c in columns)} FROM {q(table)}"
+        if order_by:
+            sql += " ORDER BY " + ", ".join(q(c) for c in order_by)
+        return _fetch(self.db, sql)
+
+
+class _CopyStream:
+    """A file-like object COPY reads from, filled from the rows as it asks: memory stays flat."""
+
+    def __init__(self, lines: Iterator[str]):
+        self._lines = lines
+        self._buf = bytearray()
+        self._done = False
+        self.error: BaseException | None = None
+
+    def read(self, size: int = -1) -> bytes:
+        try:
+            while not self._done and (size < 0 or len(self._buf) < size):
+                batch = list(itertools.islice(self._lines, 500))
+                if not batch:
+                    self._done = True
+                    break
+                self._buf += "".join(batch).encode("utf-8")
+        except BaseException as exc:  # handed back by write(): COPY turns it into its own error
+            self.error = exc
+            raise
+        if size < 0 or size >= len(self._buf):
+            out, self._buf = bytes(self._buf), bytearray()
+        else:
+            out = bytes(self._buf[:size])
+            del self._buf[:size]
+        return out
+
+    readline = read
+
+
+def _field(v: Any) -> str:
+    if v is None:
+        return "\\N"
+    if isinstance(v, str):
+        return v.translate(_ESCAPES)
+    if v is True:
+        return "t"
+    if v is False:
+        return "f"
+    if isinstance(v, (bytes, bytearray, memoryview)):
+        return "\\\\x" + bytes(v).hex()
+    if isinstance(v, dt.datetime):
+        return v.isoformat(sep=" ")
+    return str(v)
+
+
+class PostgresCopyTarget(CopyTarget):
+    column_types = {"guid": "UUID", "json": "JSONB", "bool": "BOOLEAN", "eftime": "TIMESTAMP",
+                    "time": "TIMESTAMP", "decimal": "NUMERIC", "decimal_text": "NUMERIC", "int": "BIGINT",
+                    "float": "DOUBLE PRECISION", "blob": "BYTEA", "text": "TEXT"}
+
+    def empty(self, db: "pw.Database", tables: list[str]) -> None:
+        if tables:  # one statement: foreign keys between them never stand in the way
+            db.execute_sql("TRUNCATE " + ", ".join(self.quote(t) for t in tables))
+
+    def to_text(self, v: Any) -> Any:
+        text = as_text(v)
+        if "\x00" in text:
+            raise ValueError("text holding a NUL character, which PostgreSQL cannot store")
+        return text
+
+    def to_guid(self, v: Any) -> Any:
+        return super().to_guid(v).lower()
+
+    def to_float(self, v: Any) -> Any:
+        f = float(v)
+        if math.isnan(f):
+            return "NaN"
+        if math.isinf(f):
+            return "Infinity" if f > 0 else "-Infinity"
+        return repr(f)
+
+    def to_decimal(self, v: Any) -> Any:
+        d = super().to_decimal(v)
+        return str(d) if isinstance(d, decimal.Decimal) else d
+
+    to_decimal_text = to_decimal
+
+    def write(self, db: "pw.Database", table: str, columns: list[str], kinds: list[str],
+              chunks: Iterable[list[tuple]]) -> None:
+        q = self.quote
+
+        def lines() -> Iterator[str]:
+            for chunk in chunks:
+                for row in chunk:
+                    yield "\t".join([_field(v) for v in row]) + "\n"
+
+        stream = _CopyStream(lines())
+        sql = f"COPY {q(table)} ({', '.join(q(c) for c in columns)}) FROM STDIN"
+        cur = db.cursor()
+        try:
+            cur.copy_expert(sql, stream, size=1 << 18)
+        except Exception:
+            if stream.error is not None:  # ours (a value the core refused): the real reason
+                raise stream.error from None
+            raise
+
+    def after_table(self, db: "pw.Database", table: str, columns: list[str]) -> None:
+        # Rows came with their ids: serial sequences must not hand them out again.
+        q = self.quote
+        rows = db.execute_sql(
+            "SELECT a.attname, pg_get_serial_sequence(%s, a.attname) FROM pg_attribute a "
+            "WHERE a.attrelid = %s::regclass AND a.attnum > 0 AND NOT a.attisdropped",
+            (q(table), q(table))).fetchall()
+        for column, sequence in rows:
+            if sequence:
+                db.execute_sql(
+                    f"SELECT setval(%s, COALESCE(MAX({q(column)}), 1), MAX({q(column)}) IS NOT NULL) "
+                    f"FROM {q(table)}", (sequence,))
+
+    def read(self, db: "pw.Database", table: str, columns: list[str]) -> Iterator[list[tuple]]:
+        q = self.quote
+        return _fetch(db, f"SELECT {', '.join(q(c) for c in columns)} FROM {q(table)}")
