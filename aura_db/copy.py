@@ -31,12 +31,13 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import signal
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Callable
 
-from aura_db.engines.copy import as_bool, as_blob, as_datetime, as_decimal, as_text, decimal_plain
+from aura_db.engines.copy import as_bool, as_blob, as_decimal, as_text, decimal_plain, time_text
 from aura_db.errors import AuraError, CheckFailed, ChecksFailed, UsageError
 
 if TYPE_CHECKING:
@@ -138,12 +139,17 @@ def _field_kind(f: Any) -> str:
     return "text"
 
 
+_MODEL_KINDS: dict[str, dict[str, str]] = {}
+
+
 def model_kinds() -> dict[str, dict[str, str]]:
     """Folded table name -> folded column name -> kind, for every table aura-db models."""
     from aura_db.migrations import _history_models
     from aura_db.models import MODELS
 
-    out: dict[str, dict[str, str]] = {}
+    if _MODEL_KINDS:
+        return _MODEL_KINDS
+    out = _MODEL_KINDS
     for model in [*MODELS, *_history_models(None)]:
         out[model._meta.table_name.casefold()] = {
             f.column_name.casefold(): _field_kind(f) for f in model._meta.sorted_fields}
@@ -182,7 +188,7 @@ def _n_bool(v: Any) -> str:
 
 def _n_time(v: Any) -> str:
     try:
-        return as_datetime(v).isoformat(sep=" ", timespec="microseconds")
+        return time_text(v)
     except ValueError:
         return "?" + str(v)
 
@@ -235,6 +241,24 @@ class Checksum:
 
 # --------------------------------------------------------------------------
 # The copy
+
+
+FAULT_VARIABLE = "AURA_DB_COPY_FAULT"
+
+
+def _fault(point: str, count: int = 0) -> None:
+    """Fault injection for the tests of atomicity: ``AURA_DB_COPY_FAULT=POINT[:N]`` SIGKILLs the process there.
+
+    Points: ``migrated`` (schema built, no rows yet), ``rows:N`` (once N rows
+    are written), ``loaded`` (every row in and proved, before the copy is published).
+    """
+    spec = os.environ.get(FAULT_VARIABLE)
+    if not spec:
+        return
+    name, _, n = spec.partition(":")
+    if name == point and count >= int(n or 0):
+        os.kill(os.getpid(), signal.SIGKILL)
+
 
 
 @dataclass
@@ -350,13 +374,15 @@ def _build(source: "Engine", target: "Engine", tgt: Any, db: "pw.Database", read
     before = set(target.catalog(db).tables())  # a marker table of the engine's own, if any
     apply = (lambda action, name: on_progress("apply", name, 0, None)) if on_progress else None
     result.migrations = migrations.build_on(target, db, migrations_dir, on_progress=apply)
+    _fault("migrated")
     tcat = target.catalog(db)
     built = [t for t in tcat.tables() if t not in before]
     with tgt.loading(db):
         tgt.empty(db, built)  # rows the migrations inserted (roles, EF history) come from the source
         plans = [_plan(t, src_cat, tcat, tgt, db) for t in src_tables]
+        written = [0]
         for plan in _fk_order(plans, tcat):
-            result.tables.append(_copy_table(plan, reader, src_cat, tgt, db, on_progress))
+            result.tables.append(_copy_table(plan, reader, src_cat, tgt, db, on_progress, written))
         bad = [t for t in result.tables if not t.match]
         if bad:
             raise ChecksFailed(
@@ -365,6 +391,7 @@ def _build(source: "Engine", target: "Engine", tgt: Any, db: "pw.Database", read
                     f"{t.source_checksum[:8]} -> {t.target_checksum[:8]})" for t in bad)
                 + "; nothing was kept", result=result)
         _log_copy(db, source, result, started)
+        _fault("loaded")
 
 
 def _plan(table: str, src_cat: "Catalog", tcat: "Catalog", tgt: Any, db: "pw.Database") -> _TablePlan:
@@ -420,7 +447,7 @@ def _key_of(plan: _TablePlan, row: tuple) -> str:
 
 
 def _copy_table(plan: _TablePlan, reader: Any, src_cat: "Catalog", tgt: Any, db: "pw.Database",
-                on_progress: Progress | None) -> TableCopy:
+                on_progress: Progress | None, written: list[int]) -> TableCopy:
     t0 = time.monotonic()
     total = src_cat.row_count(plan.source) if on_progress else None
     if on_progress:
@@ -457,13 +484,15 @@ def _copy_table(plan: _TablePlan, reader: Any, src_cat: "Catalog", tgt: Any, db:
                 out.append(tuple(new))
             done += len(out)
             yield out
+            written[0] += len(out)
+            _fault("rows", written[0])
             if on_progress:
                 on_progress("rows", plan.source, done, total)
 
     tgt.write(db, plan.target, plan.target_columns, plan.kinds, chunks())
     tgt.after_table(db, plan.target, plan.target_columns)
     tgt_sum = Checksum()
-    for chunk in tgt.read(db, plan.target, plan.target_columns):
+    for chunk in tgt.read(db, plan.target, plan.target_columns, plan.kinds):
         for row in chunk:
             tgt_sum.add([NULL if v is None else norm[i](v) for i, v in enumerate(row)])
     return TableCopy(plan.source, src_sum.rows, tgt_sum.rows, src_sum.hex, tgt_sum.hex, plan.created,

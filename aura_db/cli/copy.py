@@ -82,16 +82,17 @@ def _progress(app: AppState, json_out: bool) -> Iterator[Any]:
 
 
 def _render(app: AppState, result: Any) -> None:
-    from aura_db.cli.render import Col, layout, titled
+    from aura_db.cli.render import Col, layout
 
-    lines = [*titled(app, "Copied", f"{result.source} -> {result.target}")]
+    lines = ["Copied", f"  from {result.source}", f"  into {result.target}"]
     rows = [[t.table, str(t.source_rows), str(t.target_rows), t.target_checksum[:12],
              "yes" if t.match else "NO"] for t in result.tables]
     columns = [Col("table", shrink=12), Col("source rows", justify="right"), Col("copied", justify="right"),
                Col("checksum", shrink=8, drop=1), Col("match")]
     lines += layout(app, columns, rows)
-    lines.append(f"{result.rows} row(s) in {len(result.tables)} table(s), {result.duration_ms / 1000:.2f}s; "
-                 f"status --check {result.status_check}, verify {result.verify}")
+    lines.append(f"{result.rows} row(s) in {len(result.tables)} table(s), {result.duration_ms / 1000:.2f}s, "
+                 "counts and checksums equal")
+    lines.append(f"on the copy: status --check {result.status_check}, verify {result.verify}")
     for note in result.notes:
         lines.append(f"note: {note}")
     import sys

@@ -18,6 +18,7 @@ import contextlib
 import datetime as dt
 import decimal
 import json
+import re
 import uuid
 from typing import TYPE_CHECKING, Any, Callable, Iterable, Iterator
 
@@ -48,16 +49,32 @@ def json_text(value: Any) -> str:
     return json.dumps(value, separators=(",", ":"), sort_keys=True)
 
 
+_GUID = re.compile(r"[0-9A-Fa-f]{8}-[0-9A-Fa-f]{4}-[0-9A-Fa-f]{4}-[0-9A-Fa-f]{4}-[0-9A-Fa-f]{12}")
+# EF's and peewee's text times: date, time, up to 7 fraction digits (checked by a regular
+# expression: building a datetime per value would cost more than the rest of the copy).
+_TIME = re.compile(r"(\d{4}-\d{2}-\d{2})[ T](\d{2}:\d{2}:\d{2})(?:\.(\d{1,7}))?")
+
+
 def guid_text(value: Any) -> str:
     """A GUID as EF writes it on SQLite: upper-case text (checked to be a GUID)."""
     if isinstance(value, uuid.UUID):
         return str(value).upper()
     text = value.decode() if isinstance(value, (bytes, bytearray)) else str(value)
-    try:
-        uuid.UUID(text)
-    except ValueError:
-        raise ValueError(f"not a GUID: {text[:60]!r}") from None
+    if _GUID.fullmatch(text) is None:
+        raise ValueError(f"not a GUID: {text[:60]!r}")
     return text.upper()
+
+
+def time_text(value: Any) -> str:
+    """A time as ``YYYY-MM-DD HH:MM:SS.ffffff`` (a 7th fraction digit dropped, as aura-db reads EF's)."""
+    if type(value) is str:
+        m = _TIME.fullmatch(value)
+        if m is not None:
+            frac = m.group(3)
+            if frac is None:
+                return f"{m.group(1)} {m.group(2)}.000000"
+            return f"{m.group(1)} {m.group(2)}.{frac[:6].ljust(6, '0')}"
+    return as_datetime(value).isoformat(sep=" ", timespec="microseconds")
 
 
 def as_datetime(value: Any) -> dt.datetime:
@@ -109,6 +126,8 @@ def as_blob(value: Any) -> bytes:
 
 
 def as_text(value: Any) -> str:
+    if type(value) is str:
+        return value
     if isinstance(value, (bytes, bytearray, memoryview)):
         try:
             return bytes(value).decode("utf-8")
@@ -250,7 +269,8 @@ class CopyTarget:
     def after_table(self, db: "pw.Database", table: str, columns: list[str]) -> None:
         """After a table's rows: what the engine needs (PostgreSQL moves serial sequences)."""
 
-    def read(self, db: "pw.Database", table: str, columns: list[str]) -> Iterator[list[tuple]]:
+    def read(self, db: "pw.Database", table: str, columns: list[str],
+             kinds: list[str]) -> Iterator[list[tuple]]:
         """The rows just written, read back in chunks (for the checksum)."""
         q = self.quote
         cur = db.cursor()

@@ -167,7 +167,8 @@ class MysqlCopyTarget(CopyTarget):
         finally:
             cur.close()
 
-    def read(self, db: "pw.Database", table: str, columns: list[str]) -> Iterator[list[tuple]]:
+    def read(self, db: "pw.Database", table: str, columns: list[str],
+             kinds: list[str]) -> Iterator[list[tuple]]:
         q = self.quote
         return _fetch(db, f"SELECT {', '.join(q(c) for c in columns)} FROM {q(table)}")
 

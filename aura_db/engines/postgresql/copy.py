@@ -9,7 +9,7 @@ import itertools
 import math
 from typing import TYPE_CHECKING, Any, Iterable, Iterator
 
-from aura_db.engines.copy import CHUNK_ROWS, CopySource, CopyTarget, as_text
+from aura_db.engines.copy import CHUNK_ROWS, CopySource, CopyTarget, as_text, time_text
 
 if TYPE_CHECKING:
     import peewee as pw
@@ -86,8 +86,10 @@ class _CopyStream:
 def _field(v: Any) -> str:
     if v is None:
         return "\\N"
-    if isinstance(v, str):
-        return v.translate(_ESCAPES)
+    if type(v) is str:
+        if "\\" in v or "\t" in v or "\n" in v or "\r" in v:
+            return v.translate(_ESCAPES)
+        return v
     if v is True:
         return "t"
     if v is False:
@@ -113,6 +115,11 @@ class PostgresCopyTarget(CopyTarget):
         if "\x00" in text:
             raise ValueError("text holding a NUL character, which PostgreSQL cannot store")
         return text
+
+    def to_eftime(self, v: Any) -> Any:
+        return time_text(v)
+
+    to_time = to_eftime
 
     def to_guid(self, v: Any) -> Any:
         return super().to_guid(v).lower()
@@ -163,6 +170,9 @@ class PostgresCopyTarget(CopyTarget):
                     f"SELECT setval(%s, COALESCE(MAX({q(column)}), 1), MAX({q(column)}) IS NOT NULL) "
                     f"FROM {q(table)}", (sequence,))
 
-    def read(self, db: "pw.Database", table: str, columns: list[str]) -> Iterator[list[tuple]]:
+    def read(self, db: "pw.Database", table: str, columns: list[str],
+             kinds: list[str]) -> Iterator[list[tuple]]:
+        # uuid and timestamps as text: cheaper to check than the driver's objects, and the same values
         q = self.quote
-        return _fetch(db, f"SELECT {', '.join(q(c) for c in columns)} FROM {q(table)}")
+        cols = [f"{q(c)}::text" if k in ("guid", "eftime", "time") else q(c) for c, k in zip(columns, kinds)]
+        return _fetch(db, f"SELECT {', '.join(cols)} FROM {q(table)}")

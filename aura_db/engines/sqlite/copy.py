@@ -17,7 +17,7 @@ import os
 import secrets
 from typing import TYPE_CHECKING, Any, Iterable, Iterator
 
-from aura_db.engines.copy import CopySource, CopyTarget, as_decimal, decimal_plain
+from aura_db.engines.copy import CopySource, CopyTarget, as_decimal
 from aura_db.errors import AuraError, UsageError
 
 if TYPE_CHECKING:
@@ -192,7 +192,7 @@ class SqliteCopyTarget(CopyTarget):
     def to_decimal_text(self, v: Any) -> Any:
         if isinstance(v, str):
             return v
-        return decimal_plain(v if isinstance(v, decimal.Decimal) else as_decimal(v))
+        return str(v if isinstance(v, decimal.Decimal) else as_decimal(v))  # the scale the server kept
 
     def to_blob(self, v: Any) -> Any:
         return v if isinstance(v, bytes) else super().to_blob(v)
