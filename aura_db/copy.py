@@ -379,7 +379,8 @@ def _build(source: "Engine", target: "Engine", tgt: Any, db: "pw.Database", read
     built = [t for t in tcat.tables() if t not in before]
     with tgt.loading(db):
         tgt.empty(db, built)  # rows the migrations inserted (roles, EF history) come from the source
-        plans = [_plan(t, src_cat, tcat, tgt, db) for t in src_tables]
+        live = tcat.live_names()  # asked once: a catalog query per table adds up on a busy server
+        plans = [_plan(t, src_cat, tcat, tgt, db, live) for t in src_tables]
         written = [0]
         for plan in _fk_order(plans, tcat):
             result.tables.append(_copy_table(plan, reader, src_cat, tgt, db, on_progress, written))
@@ -394,11 +395,12 @@ def _build(source: "Engine", target: "Engine", tgt: Any, db: "pw.Database", read
         _fault("loaded")
 
 
-def _plan(table: str, src_cat: "Catalog", tcat: "Catalog", tgt: Any, db: "pw.Database") -> _TablePlan:
+def _plan(table: str, src_cat: "Catalog", tcat: "Catalog", tgt: Any, db: "pw.Database",
+          live_names: dict[str, str]) -> _TablePlan:
     src_cols = src_cat.columns(table)
     key = [c.name for c in src_cols if c.primary_key]
     modelled = model_kinds().get(table.casefold(), {})
-    live = tcat.find_table(table)
+    live = live_names.get(tcat.fold(table))
     created = False
     if live is None:  # a table the migrations do not build: as the source has it
         cols = [(c.name, modelled.get(c.name.casefold()) or type_kind(c.type), c.nullable) for c in src_cols]

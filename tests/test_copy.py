@@ -380,3 +380,31 @@ def test_the_normalised_form_is_the_same_on_every_engine():
     assert a.hex == b.hex
     b.add(["1"])
     assert a.hex != b.hex
+
+
+def test_a_table_aura_db_does_not_model_is_copied_as_it_is(cli, tmp_path, server_url):
+    source = _seeded(cli, tmp_path, projects=1)
+    con = sqlite3.connect(tmp_path / "source.db")
+    con.execute("CREATE TABLE plugin_notes (id INTEGER PRIMARY KEY, body TEXT, score REAL, raw BLOB, "
+                "seen_at DATETIME)")
+    con.executemany("INSERT INTO plugin_notes VALUES (?, ?, ?, ?, ?)",
+                    [(1, "tab\there\nnewline \\ backslash", 1.5, b"\x00\x01\xff", "2025-01-02 03:04:05.123456"),
+                     (2, None, None, None, None)])
+    con.commit()
+    con.close()
+    pg = server_url("postgresql")
+    r, doc = _copy(cli, source, pg)
+    assert r.exit_code == 0, r
+    notes = next(t for t in doc["tables"] if t["table"] == "plugin_notes")
+    assert notes["created"] and notes["match"] and notes["target_rows"] == 2
+    rows = _rows(pg, "SELECT id, body, score, raw, seen_at FROM plugin_notes ORDER BY id")
+    assert rows[0][1] == "tab\there\nnewline \\ backslash" and rows[0][2] == 1.5
+    assert bytes(rows[0][3]) == b"\x00\x01\xff" and rows[0][4].microsecond == 123456
+    assert rows[1] == (2, None, None, None, None)
+    back = f"sqlite:///{tmp_path / 'back.db'}"
+    r, doc = _copy(cli, pg, back)
+    assert r.exit_code == 0, r
+    con = sqlite3.connect(tmp_path / "back.db")
+    assert con.execute("SELECT body, raw FROM plugin_notes WHERE id = 1").fetchone() == (
+        "tab\there\nnewline \\ backslash", b"\x00\x01\xff")
+    con.close()
