@@ -37,7 +37,17 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Callable
 
-from aura_db.engines.copy import as_bool, as_blob, as_decimal, as_text, decimal_plain, time_text
+from aura_db.engines.copy import (
+    NULL,
+    as_bool,
+    as_blob,
+    as_decimal,
+    as_text,
+    decimal_plain,
+    map_column,
+    normal_json,
+    time_text,
+)
 from aura_db.errors import AuraError, CheckFailed, ChecksFailed, UsageError
 
 if TYPE_CHECKING:
@@ -47,7 +57,6 @@ if TYPE_CHECKING:
     from aura_db.engines.base import Engine
 
 MOD = 1 << 128
-NULL = "\x00"  # a NULL in the normalised row: unlike any text
 
 # on_progress(event, name, done, total): "apply" a migration, "table" starting (total rows),
 # "rows" written so far, "check" a check on the published copy.
@@ -177,9 +186,7 @@ def _n_guid(v: Any) -> str:
     return str(v).lower()
 
 
-def _n_json(v: Any) -> str:
-    doc = json.loads(v) if isinstance(v, (str, bytes, bytearray)) else v
-    return json.dumps(doc, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+_n_json = normal_json
 
 
 def _n_bool(v: Any) -> str:
@@ -457,25 +464,6 @@ def _key_of(plan: _TablePlan, row: tuple) -> str:
     return ", ".join(f"{k}={v!r}" for k, v in zip(plan.key, values))
 
 
-_NONE = type(None)
-_PLAIN = {"text": {str, _NONE}, "int": {int, _NONE}}  # kinds whose values need no function, when of these types
-
-
-def _column(values: tuple, f: Callable[[Any], Any] | None, kind: str, nulls: Any, *, plain: bool = True) -> list:
-    """``f`` over one column of a chunk (NULL stays ``nulls``), at C speed where the values allow
-    (``plain``: for a normaliser, text is itself and an integer its ``str``)."""
-    if f is None:
-        return list(values)
-    types = set(map(type, values))
-    if plain and kind in _PLAIN and types <= _PLAIN[kind]:
-        if kind == "text":
-            return [nulls if v is None else v for v in values] if _NONE in types else list(values)
-        f = str
-    if _NONE in types:
-        return [nulls if v is None else f(v) for v in values]
-    return list(map(f, values))
-
-
 def _copy_table(plan: _TablePlan, reader: Any, src_cat: "Catalog", tgt: Any, db: "pw.Database",
                 on_progress: Progress | None, written: list[int]) -> TableCopy:
     t0 = time.monotonic()
@@ -484,7 +472,6 @@ def _copy_table(plan: _TablePlan, reader: Any, src_cat: "Catalog", tgt: Any, db:
         on_progress("table", plan.source, 0, total)
     kinds = plan.kinds
     norm = [NORMALISE[k] for k in kinds]
-    conv = [tgt.converter(k) for k in kinds]
     src_sum = Checksum()
 
     def refuse(chunk: list[tuple], i: int, f: Callable[[Any], Any]) -> CopyDataError:
@@ -509,11 +496,11 @@ def _copy_table(plan: _TablePlan, reader: Any, src_cat: "Catalog", tgt: Any, db:
             normed, converted = [], []
             for i, col in enumerate(cols):
                 try:
-                    normed.append(_column(col, norm[i], kinds[i], NULL))
-                    converted.append(col if conv[i] is None else _column(col, conv[i], kinds[i], None, plain=False))
+                    n, c = tgt.column(kinds[i], col, norm[i])
                 except (ValueError, TypeError, OverflowError, UnicodeError):
-                    f = norm[i] if len(normed) == i else conv[i]
-                    raise refuse(chunk, i, f) from None
+                    raise refuse(chunk, i, lambda v, i=i: tgt.column(kinds[i], (v,), norm[i])) from None
+                normed.append(n)
+                converted.append(c)
             src_sum.add_all(zip(*normed))
             out = list(zip(*converted))
             done += len(out)
@@ -528,7 +515,7 @@ def _copy_table(plan: _TablePlan, reader: Any, src_cat: "Catalog", tgt: Any, db:
     tgt_sum = Checksum()
     for chunk in tgt.read(db, plan.target, plan.target_columns, kinds):
         cols = zip(*chunk)
-        tgt_sum.add_all(zip(*[_column(col, norm[i], kinds[i], NULL) for i, col in enumerate(cols)]))
+        tgt_sum.add_all(zip(*[map_column(col, norm[i], kinds[i], NULL) for i, col in enumerate(cols)]))
     return TableCopy(plan.source, src_sum.rows, tgt_sum.rows, src_sum.hex, tgt_sum.hex, plan.created,
                      int((time.monotonic() - t0) * 1000))
 

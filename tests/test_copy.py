@@ -408,3 +408,22 @@ def test_a_table_aura_db_does_not_model_is_copied_as_it_is(cli, tmp_path, server
     assert con.execute("SELECT body, raw FROM plugin_notes WHERE id = 1").fetchone() == (
         "tab\there\nnewline \\ backslash", b"\x00\x01\xff")
     con.close()
+
+
+def test_an_existing_sqlite_file_without_tables_is_replaced_and_progress_is_reported(cli, tmp_path):
+    from aura_db import copy as core
+    from aura_db.engines.registry import engine_for
+    from aura_db.migrations import default_migrations_dir
+
+    source = _seeded(cli, tmp_path, projects=2)
+    target = tmp_path / "empty.db"
+    sqlite3.connect(target).close()  # a file SQLite made, holding nothing
+    events = []
+    result = core.copy_database(engine_for(source), engine_for(f"sqlite:///{target}"), default_migrations_dir(),
+                                on_progress=lambda ev, name, done, total: events.append((ev, name, done, total)))
+    assert all(t.match for t in result.tables) and result.verify in ("pass", "warn")
+    kinds = {e[0] for e in events}
+    assert kinds == {"apply", "table", "rows", "check"}
+    rows = [e for e in events if e[0] == "rows" and e[1] == "ProjectStates"]
+    assert rows and rows[-1][2] == rows[-1][3] == _counts(source)["projectstates"]
+    assert _counts(f"sqlite:///{target}")["projectstates"] == _counts(source)["projectstates"]

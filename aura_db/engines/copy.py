@@ -27,6 +27,7 @@ if TYPE_CHECKING:
 
     from aura_db.engines.base import Engine
 
+NULL = "\x00"  # a NULL in the normalised form of a row: unlike any text
 KINDS = ("guid", "json", "bool", "eftime", "time", "decimal", "decimal_text", "int", "float", "blob", "text")
 CHUNK_ROWS = 2000  # rows read from the source at a time: memory stays flat at any size
 
@@ -53,6 +54,32 @@ _GUID = re.compile(r"[0-9A-Fa-f]{8}-[0-9A-Fa-f]{4}-[0-9A-Fa-f]{4}-[0-9A-Fa-f]{4}
 # EF's and peewee's text times: date, time, up to 7 fraction digits (checked by a regular
 # expression: building a datetime per value would cost more than the rest of the copy).
 _TIME = re.compile(r"(\d{4}-\d{2}-\d{2})[ T](\d{2}:\d{2}:\d{2})(?:\.(\d{1,7}))?")
+
+
+_NONE = type(None)
+_PLAIN = {"text": {str, _NONE}, "int": {int, _NONE}}  # kinds whose values need no function, when of these types
+
+
+def map_column(values: tuple | list, f: Callable[[Any], Any] | None, kind: str, nulls: Any, *,
+               plain: bool = True) -> list:
+    """``f`` over one column of a chunk (NULL becomes ``nulls``), at C speed where the values allow
+    (``plain``: for a normaliser, text is itself and an integer its ``str``)."""
+    if f is None:
+        return list(values)
+    types = set(map(type, values))
+    if plain and kind in _PLAIN and types <= _PLAIN[kind]:
+        if kind == "text":
+            return [nulls if v is None else v for v in values] if _NONE in types else list(values)
+        f = str
+    if _NONE in types:
+        return [nulls if v is None else f(v) for v in values]
+    return list(map(f, values))
+
+
+def normal_json(v: Any) -> str:
+    """A JSON document parsed and written again, keys sorted: one text per document."""
+    doc = json.loads(v) if isinstance(v, (str, bytes, bytearray)) else v
+    return json.dumps(doc, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
 
 
 def guid_text(value: Any) -> str:
@@ -236,6 +263,16 @@ class CopyTarget:
 
         ``int``, ``float`` and ``text`` values go as they are unless the engine says otherwise."""
         return getattr(self, f"to_{kind}", None)
+
+    def column(self, kind: str, values: tuple, normalise: Callable[[Any], str]) -> tuple[list, list]:
+        """One column of a chunk: its normalised form (for the checksum) and the values to write.
+
+        Raises ValueError (or TypeError) on a value the target cannot take; the core then
+        asks again value by value to name the row.
+        """
+        normal = map_column(values, normalise, kind, NULL)
+        f = self.converter(kind)
+        return normal, (list(values) if f is None else map_column(values, f, kind, None, plain=False))
 
     def to_guid(self, v: Any) -> Any:
         return guid_text(v)
