@@ -147,7 +147,7 @@ def test_sqlite_postgresql_sqlite_round_trip(cli, tmp_path, server_url):
 
 
 def test_sqlite_mariadb_sqlite_round_trip(cli, tmp_path, server_url):
-    source = _seeded(cli, tmp_path, projects=6)
+    source = _seeded(cli, tmp_path, projects=4)
     my = server_url("mysql")
     r, doc = _copy(cli, source, my)
     assert r.exit_code == 0, r

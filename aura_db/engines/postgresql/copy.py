@@ -132,33 +132,18 @@ class PostgresCopyTarget(CopyTarget):
 
     @contextlib.contextmanager
     def loading(self, db: "pw.Database") -> Iterator[None]:
-        # As pg_restore does: rows first, then the secondary indexes and the foreign keys, each
-        # built once over the whole table (a foreign key checked row by row costs a query per row).
-        # The same definitions, by the same names, recreated in the same transaction.
+        # Rows first, then the foreign keys, each checked once over the whole table (as pg_restore
+        # does: a foreign key checked row by row costs a query per row, and tables then need no
+        # order). The same definitions, by the same names, in the same transaction. Indexes stay:
+        # rebuilding them all costs more statements than maintaining them costs at Aura's sizes.
         fks = db.execute_sql(
             "SELECT conrelid::regclass::text, conname, pg_get_constraintdef(oid) FROM pg_constraint "
             "WHERE contype = 'f' AND connamespace = current_schema()::regnamespace ORDER BY oid").fetchall()
-        indexes = db.execute_sql(
-            "SELECT c.oid::regclass::text, pg_get_indexdef(i.indexrelid) FROM pg_index i "
-            "JOIN pg_class c ON c.oid = i.indexrelid "
-            "WHERE c.relnamespace = current_schema()::regnamespace AND NOT i.indisprimary "
-            "AND NOT EXISTS (SELECT 1 FROM pg_constraint k WHERE k.conindid = i.indexrelid) "
-            "ORDER BY c.oid").fetchall()
         for table, name, _ in fks:
             db.execute_sql(f"ALTER TABLE {table} DROP CONSTRAINT {self.quote(name)}")
-        for name, _ in indexes:
-            db.execute_sql(f"DROP INDEX {name}")
         yield
-        for _, definition in indexes:
-            db.execute_sql(definition)
         for table, name, definition in fks:
             db.execute_sql(f"ALTER TABLE {table} ADD CONSTRAINT {self.quote(name)} {definition}")
-
-    def to_text(self, v: Any) -> Any:
-        text = as_text(v)
-        if "\x00" in text:
-            raise ValueError("text holding a NUL character, which PostgreSQL cannot store")
-        return text
 
     # Kinds whose value for COPY is their normalised form (computed once, used twice).
     def column(self, kind: str, values: tuple, normalise: Any) -> tuple[list, list]:
