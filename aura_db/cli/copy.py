@@ -65,17 +65,21 @@ def _progress(app: AppState, json_out: bool) -> Iterator[Any]:
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
     with Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
-                  console=app.err, transient=False) as bar:
-        tasks: dict = {}
+                  console=app.err, transient=True) as bar:
+        current: dict = {}  # the table being copied: one bar, replaced by the next table's
 
         def on_progress(event: str, name: str, done: int, total: Optional[int]) -> None:
-            if event == "rows" or event == "table":
-                if name not in tasks:
-                    tasks[name] = bar.add_task(name[:30], total=total or None)
-                bar.update(tasks[name], completed=done, total=total or None)
+            if event == "table":
+                if current:
+                    bar.remove_task(current.pop("task"))
+                current["task"] = bar.add_task(name[:30].ljust(30), total=total or None)
+            elif event == "rows" and current:
+                bar.update(current["task"], completed=done, total=total or None)
             elif event == "apply":
                 bar.console.print(f"applying {name}", markup=False, highlight=False)
             elif event == "check":
+                if current:
+                    bar.remove_task(current.pop("task"))
                 bar.console.print(f"checking the copy: {name}", markup=False, highlight=False)
 
         yield on_progress
