@@ -427,3 +427,44 @@ def test_an_existing_sqlite_file_without_tables_is_replaced_and_progress_is_repo
     rows = [e for e in events if e[0] == "rows" and e[1] == "ProjectStates"]
     assert rows and rows[-1][2] == rows[-1][3] == _counts(source)["projectstates"]
     assert _counts(f"sqlite:///{target}")["projectstates"] == _counts(source)["projectstates"]
+
+
+def test_mysql_batches_follow_the_statement_limit(cli, tmp_path, server_url, monkeypatch):
+    """Rows go in multi-row INSERTs no larger than the limit max_allowed_packet gives (here forced small)."""
+    from aura_db import copy as core
+    from aura_db.engines.mysql import copy as mysql_copy
+    from aura_db.engines.registry import engine_for
+    from aura_db.migrations import default_migrations_dir
+
+    source = _seeded(cli, tmp_path, projects=2)
+    my = server_url("mysql")
+    sent: list[int] = []
+    real_write = mysql_copy.MysqlCopyTarget.write
+
+    def write(self, db, table, columns, kinds, chunks):
+        conn = db.connection()
+        real_cursor = conn.cursor
+
+        class Spy:
+            def __init__(self):
+                self.cur = real_cursor()
+
+            def execute(self, sql, *args):
+                sent.append(len(sql.encode()))
+                return self.cur.execute(sql, *args)
+
+            def close(self):
+                self.cur.close()
+
+        monkeypatch.setattr(conn, "cursor", lambda *a: Spy() if not a else real_cursor(*a))
+        try:
+            return real_write(self, db, table, columns, kinds, chunks)
+        finally:
+            monkeypatch.setattr(conn, "cursor", real_cursor)
+
+    monkeypatch.setattr(mysql_copy.MysqlCopyTarget, "write", write)
+    monkeypatch.setattr(mysql_copy.MysqlCopyTarget, "_limit", lambda self, db: 20_000)
+    result = core.copy_database(engine_for(source), engine_for(my), default_migrations_dir())
+    assert all(t.match for t in result.tables)
+    assert len(sent) > len([t for t in result.tables if t.target_rows])  # tables came in several statements
+    assert max(sent) <= 20_000
