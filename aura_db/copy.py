@@ -48,7 +48,7 @@ from aura_db.engines.copy import (
     normal_json,
     time_text,
 )
-from aura_db.errors import AuraError, CheckFailed, ChecksFailed, UsageError
+from aura_db.errors import AuraError, CheckFailed, ChecksFailed, CopyDataError, UsageError
 
 if TYPE_CHECKING:
     import peewee as pw
@@ -122,10 +122,6 @@ class CopyResult:
             "notes": self.notes, "duration_ms": self.duration_ms,
             "rows_per_second": round(self.rows_per_second, 1),
         }
-
-
-class CopyDataError(AuraError):
-    """A source value the target cannot take (invalid JSON, not a GUID...): nothing copied (exit 1)."""
 
 
 # --------------------------------------------------------------------------
