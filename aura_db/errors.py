@@ -127,6 +127,13 @@ class NotMigrated(AuraError):
     """The database lacks the schema the data needs (exit 1)."""
 
 
+class CopyDataError(AuraError):
+    """``aura-db copy``: a source value the target cannot take (invalid JSON, not a GUID...); nothing copied (exit 1).
+
+    ``details`` name the table, the row (its key) and the column.
+    """
+
+
 class UnsupportedDependency(AuraError):
     """peewee or peewee-migrate is outside the versions aura_db.compat was written for (exit 1)."""
 

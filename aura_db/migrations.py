@@ -1302,3 +1302,50 @@ def _capture(engine: "Engine", db: "pw.Database", steps: list[tuple[str, Callabl
     except _DryRunDone:
         pass
     return out
+
+
+# --------------------------------------------------------------------------
+# Building an empty database inside a caller's transaction (`aura-db copy`)
+
+
+def build_on(
+    engine: "Engine",
+    db: "pw.Database",
+    migrations_dir: Path,
+    *,
+    on_progress: Callable[[str, str], None] | None = None,
+) -> list[str]:
+    """Apply every migration of ``migrations_dir`` to ``db``, an open connection to a database without tables.
+
+    For ``aura-db copy``, which holds the lock and decides what surrounds the
+    build.  Inside a transaction the caller holds, each migration runs in a
+    savepoint (a nested ``atomic``), so the whole build commits or rolls back
+    with the caller's transaction; outside one, each runs in the engine's
+    migration transaction, as ``migrate`` runs them.  History rows are
+    recorded as ``migrate`` records them; no safety backup, no audit row.
+    Returns the names applied.
+    """
+    files = discover(migrations_dir)
+    loaded = [load(f) for f in files]  # fail on a broken file before any change
+    ensure_tables(db)
+    History, _ = _history_models(db)
+    migrator = _new_migrator(db)
+    outer = db.in_transaction()
+    applied: list[str] = []
+    for lm in loaded:
+        name = lm.file.name
+        if on_progress:
+            on_progress("apply", name)
+        t0 = time.monotonic()
+        try:
+            with db.atomic() if outer else engine.migration_transaction(db):
+                lm.migrate(migrator, db, fake=False)
+                migrator()
+                History.create(name=name, checksum=lm.file.checksum, applied_at=_now(), applied_by=_actor(),
+                               duration_ms=int((time.monotonic() - t0) * 1000))
+        except AuraError:
+            raise
+        except Exception as exc:  # noqa: BLE001 - user code may raise anything
+            raise MigrationFailed(name, exc, applied=list(applied)) from exc
+        applied.append(name)
+    return applied

@@ -29,7 +29,7 @@ _verbose = False
 # lives in ``aura_db/cli/NAME.py``, whose ``register(app)`` adds it to a Typer
 # app; a name whose module is not part of this build is simply not offered.
 ORDER = ["migrate", "rollback", "status", "script", "backup", "restore", "seed", "verify", "inspect", "adopt",
-         "purge", "optimize"]
+         "copy", "purge", "optimize"]
 
 
 def _available(name: str) -> bool:

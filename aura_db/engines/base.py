@@ -314,6 +314,14 @@ class Engine:
     def upkeep_class(cls) -> "type[Upkeep]":
         raise NotImplementedError
 
+    def copy_source(self, db: "pw.Database") -> Any:
+        """How ``aura-db copy`` reads this engine's database ``db`` (``aura_db/engines/copy.py``)."""
+        raise NotImplementedError
+
+    def copy_target(self) -> Any:
+        """How ``aura-db copy`` builds and fills this engine's (empty) database."""
+        raise NotImplementedError
+
 
 class Reader:
     """Read-only questions to a database, answered through its DB-API driver."""

@@ -86,6 +86,16 @@ class MysqlEngine(ServerEngine):
 
         return ServerBulkWriter(db, quote)
 
+    def copy_source(self, db: "pw.Database") -> Any:
+        from aura_db.engines.mysql.copy import MysqlCopySource
+
+        return MysqlCopySource(self, db)
+
+    def copy_target(self) -> Any:
+        from aura_db.engines.mysql.copy import MysqlCopyTarget
+
+        return MysqlCopyTarget(self)
+
     def _connect_params(self) -> dict[str, Any]:
         params = dict(self.url.params)
         params.setdefault("charset", "utf8mb4")

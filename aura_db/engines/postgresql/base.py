@@ -86,6 +86,16 @@ class PostgresEngine(ServerEngine):
 
         return ServerBulkWriter(db, quote)
 
+    def copy_source(self, db: "pw.Database") -> Any:
+        from aura_db.engines.postgresql.copy import PostgresCopySource
+
+        return PostgresCopySource(self, db)
+
+    def copy_target(self) -> Any:
+        from aura_db.engines.postgresql.copy import PostgresCopyTarget
+
+        return PostgresCopyTarget(self)
+
     def _connect_params(self) -> dict[str, Any]:
         params = dict(self.url.params)
         # libpq takes whole seconds; aura-db's own wait (_PgConnectWait) keeps

@@ -102,6 +102,16 @@ class SqliteEngine(Engine):
 
         return SqliteBulkWriter(db, quote)
 
+    def copy_source(self, db: "pw.Database") -> Any:
+        from aura_db.engines.sqlite.copy import SqliteCopySource
+
+        return SqliteCopySource(self, db)
+
+    def copy_target(self) -> Any:
+        from aura_db.engines.sqlite.copy import SqliteCopyTarget
+
+        return SqliteCopyTarget(self)
+
     def describe(self) -> str:
         return self.url.path or ":memory:"
 
