@@ -278,7 +278,11 @@ class Sealer:
             def write(self, data: bytes) -> int:
                 if sealer._stop.is_set():
                     raise _Closed()
-                put(data)
+                try:
+                    put(data)
+                except BaseException as exc:  # a full disk: said as itself, not as pyrage's I/O error
+                    sealer._error.append(exc)
+                    raise
                 return len(data)
 
             def flush(self) -> None:
@@ -290,7 +294,7 @@ class Sealer:
             try:
                 pyrage.encrypt_io(Source(), Sink(), keys)
             except BaseException as exc:  # noqa: BLE001 - handed to the writer
-                self._error.append(exc)
+                self._error.append(exc)  # after the original, if Sink.write saw it first
                 self._stop.set()
 
         self._thread = threading.Thread(target=run, name="aura-db-age-encrypt", daemon=True)
@@ -348,6 +352,7 @@ def open_sealed(raw: Iterator[bytes], identities: Identities, name: str, *,
     """
     out: "queue.Queue[tuple[str, Any]]" = queue.Queue(maxsize=QUEUE_DEPTH)
     stop = threading.Event()
+    source_error: list[BaseException] = []
 
     class Source:
         def __init__(self) -> None:
@@ -365,6 +370,9 @@ def open_sealed(raw: Iterator[bytes], identities: Identities, name: str, *,
                     self.view = memoryview(next(raw))
                 except StopIteration:
                     self.eof = True
+                except BaseException as exc:  # reading the file failed: said as itself
+                    source_error.append(exc)
+                    raise
             n = len(self.view) if n is None or n < 0 else n
             data, self.view = self.view[:n], self.view[n:]
             return data.tobytes()
@@ -409,7 +417,7 @@ def open_sealed(raw: Iterator[bytes], identities: Identities, name: str, *,
             pass
         except BaseException as exc:  # noqa: BLE001 - handed to the reader
             with _suppress_closed():
-                send(("error", exc))
+                send(("error", source_error[0] if source_error else exc))
 
     t = threading.Thread(target=run, name="aura-db-age-decrypt", daemon=True)
     t.start()
@@ -444,6 +452,8 @@ def _decrypt_error(exc: BaseException, identities: Identities, name: str) -> Aur
     cause = exc.__cause__ or exc.__context__
     if isinstance(exc, AuraError):
         return exc
+    if isinstance(exc, OSError) and exc.errno is not None:
+        return AuraError(f"cannot read {name}: {exc.strerror or exc}")
     if isinstance(cause, AuraError):
         return cause
     text = _first_line(exc)
