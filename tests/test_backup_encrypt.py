@@ -483,3 +483,28 @@ def test_server_backups_encrypt_and_restore_with_the_identity(cli, server_url, w
     safety = [p for p in files_in(workdir / "backups") if "_pre-restore." in p.name and p.suffix == ".age"]
     assert len(safety) == 1 and MARKER.encode() not in safety[0].read_bytes()
     assert not [p for p in files_in(workdir / "backups") if p.name.startswith(".")]
+
+
+def test_a_full_disk_while_encrypting_is_said_as_itself_and_the_thread_ends(key):
+    import errno
+    import threading
+
+    from aura_db.backup import crypto
+
+    [recipient] = crypto.parse_recipients([key.recipient])
+    written = [0]
+
+    def put(data: bytes) -> None:
+        if written[0] > (2 << 20):
+            raise OSError(errno.ENOSPC, "No space left on device")
+        written[0] += len(data)
+
+    sealer = crypto.Sealer([recipient], put)
+    block = os.urandom(1 << 20)
+    with pytest.raises(OSError) as caught:
+        for _ in range(64):
+            sealer.write(block)
+        sealer.finish()
+    assert caught.value.errno == errno.ENOSPC
+    sealer.abort()
+    assert not [t for t in threading.enumerate() if t.name == "aura-db-age-encrypt"]
