@@ -52,6 +52,12 @@ KEYS: dict[str, tuple[tuple[str, ...], Any, type]] = {
     # PostgreSQL behind a connection pooler (PgBouncer): the server's own URL,
     # which pg_dump, pg_restore and psql use (docs/engines.md, "Poolers").
     "direct_url": (("AURA_DB_DIRECT_URL",), None, str),
+    # age recipients every backup (regular and safety) is encrypted to: keys or
+    # files of them.  In the environment separated by commas or new lines
+    # (an SSH public key holds spaces); in the file a list or such a string.
+    "encrypt_to": (("AURA_DB_BACKUP_RECIPIENTS",), (), tuple),
+    # The age identity file that reads encrypted backups (verify, restore).
+    "identity": (("AURA_DB_BACKUP_IDENTITY",), None, str),
 }
 # The option that sets a key, for --verbose ("flag --db").  The global ones
 # reach load_settings from the root; a command adds its own (--keep,
@@ -60,12 +66,13 @@ KEYS: dict[str, tuple[tuple[str, ...], Any, type]] = {
 FLAGS = {"url": "--db", "migrations": "--migrations", "backup_dir": "--backup-dir",
          "lock_timeout": "--lock-timeout", "keep": "--keep", "keep_safety": "--keep-safety",
          "keep_hourly": "--keep-hourly", "keep_daily": "--keep-daily", "keep_weekly": "--keep-weekly",
-         "compression": "--compress",
+         "compression": "--compress", "encrypt_to": "--encrypt-to", "identity": "--identity",
          "backup_before_migrate": "--no-backup"}
 # Spellings accepted in the file for the same keys.
 ALIASES = {"keep-safety": "keep_safety", "keep-hourly": "keep_hourly", "keep-daily": "keep_daily",
            "keep-weekly": "keep_weekly", "backup-dir": "backup_dir", "lock-timeout": "lock_timeout",
-           "backup-before-migrate": "backup_before_migrate", "db": "url", "direct-url": "direct_url"}
+           "backup-before-migrate": "backup_before_migrate", "db": "url", "direct-url": "direct_url",
+           "encrypt-to": "encrypt_to"}
 
 
 def shipped_migrations_dir() -> Path:
@@ -104,6 +111,8 @@ class Settings:
     lock_timeout: float = 60.0
     backup_before_migrate: bool = True
     direct_url: "str | None" = None
+    encrypt_to: "tuple[str, ...]" = ()
+    identity: "str | None" = None
     sources: "Mapping[str, str]" = field(default_factory=lambda: MappingProxyType({}))
     config_file: "Path | None" = None
     warnings: "tuple[str, ...]" = ()
@@ -121,6 +130,16 @@ class Settings:
     @property
     def backup_path(self) -> Path:
         return (self.cwd / self.backup_dir).resolve()
+
+    @property
+    def identity_path(self) -> "Path | None":
+        return (self.cwd / self.identity).resolve() if self.identity else None
+
+    @property
+    def recipients(self) -> "tuple[str, ...]":
+        """``encrypt_to`` with files named relative to the working directory, as on the command line."""
+        return tuple(r if r.startswith(("age1", "ssh-", "AGE-SECRET-KEY-")) or Path(r).is_absolute() else str(self.cwd / r)
+                     for r in self.encrypt_to)
 
     def with_overrides(self, **flags: Any) -> "Settings":
         """These settings with a command's own flags on top (a flag given as None was not given).
@@ -160,7 +179,7 @@ class Settings:
 
 def _validate(values: "dict[str, Any]", sources: "Mapping[str, str]") -> None:
     """UsageError for values that are each of the right type but not usable."""
-    for key in ("url", "migrations", "backup_dir", "direct_url"):
+    for key in ("url", "migrations", "backup_dir", "direct_url", "identity"):
         # An empty path is not "the default": backup_dir = "" would write
         # backups into the working directory, among everything else there.
         if isinstance(values[key], str) and not values[key].strip() and sources[key] != "default":
@@ -178,6 +197,15 @@ def _coerce(key: str, raw: Any, typ: type, origin: str, *, typed: bool = False) 
     already typed must have the right type: ``keep = true`` is a mistake,
     not 1.
     """
+    if typ is tuple:
+        # Recipients: a list (TOML, repeated flags) or text separated by
+        # commas or new lines - not spaces, which an SSH public key holds.
+        items = [raw] if isinstance(raw, str) else raw
+        if not isinstance(items, (list, tuple)) or not all(isinstance(i, str) for i in items):
+            raise UsageError(f"{key} from {origin} must be a list of strings or a comma-separated string, "
+                             f"got {raw!r}")
+        return tuple(part.strip() for item in items for line in item.splitlines() for part in line.split(",")
+                     if part.strip())
     if typ is bool:
         if isinstance(raw, bool):
             return raw
@@ -203,7 +231,8 @@ def _coerce(key: str, raw: Any, typ: type, origin: str, *, typed: bool = False) 
     return value
 
 
-_TYPE_WORDS = {str: "a string", int: "a whole number", float: "a number of seconds", bool: "true or false"}
+_TYPE_WORDS = {tuple: "a list of strings", str: "a string", int: "a whole number", float: "a number of seconds",
+               bool: "true or false"}
 # keep = 0 would prune every backup, the one just taken included.  The time
 # rules (keep_hourly, keep_daily, keep_weekly) are off at 0: their minimum is
 # the default one, 0.

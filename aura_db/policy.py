@@ -38,6 +38,9 @@ class SafetyBackup:
     keep_safety: int
     enabled: bool = True
     on_taken: Callable[[Any], None] | None = field(default=None, compare=False)
+    # age recipients (settings key ``encrypt_to``): a safety backup holds the
+    # same data as a regular one, so it is encrypted to the same keys.
+    encrypt_to: tuple[str, ...] = ()
 
     def take(self, engine: "Engine", *, label: str, head: str | None) -> str | None:
         """The backup's path, taken before ``label``'s change (``pre-migrate``, ``pre-rollback``); else None.
@@ -53,7 +56,7 @@ class SafetyBackup:
 
         try:
             made = backup.take_safety_backup(engine, Path(self.backup_dir), label=label,
-                                             keep_safety=self.keep_safety)
+                                             keep_safety=self.keep_safety, encrypt_to=self.encrypt_to)
         except AuraError as exc:
             # Nothing has changed yet; say what stopped and the way past it.
             exc.message = f"the safety backup ({label}) failed, so nothing was changed: {exc.message}"

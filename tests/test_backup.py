@@ -208,7 +208,7 @@ def test_a_run_that_picked_a_name_another_run_published_meanwhile_takes_the_next
 
     real = create_module.new_name
     names = iter([first.path.name])
-    monkeypatch.setattr(create_module, "new_name", lambda *a: next(names, None) or real(*a))
+    monkeypatch.setattr(create_module, "new_name", lambda *a, **k: next(names, None) or real(*a, **k))
     add_notes(live, 5, "second")
     second = core.create_backup(engine, workdir / "backups", keep=None)
     assert second.path != first.path and second.manifest.file == second.path.name

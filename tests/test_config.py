@@ -30,6 +30,9 @@ LEVELS = {
     "lock_timeout": (7, "8.5", "9"),
     "backup_before_migrate": (False, "true", "0"),
     "direct_url": ("postgresql://file@db:5432/a", "postgresql://env@db:5432/a", "postgresql://flag@db:5432/a"),
+    # A list setting: a string (file, environment: comma- or newline-separated) or a list.
+    "encrypt_to": ("age1file", "age1env, age1env2\nage1env3", ["age1flag"]),
+    "identity": ("file.key", "env.key", "flag.key"),
 }
 EXPECTED = {
     "url": ("sqlite:///file.db", "sqlite:///env.db", "sqlite:///flag.db"),
@@ -44,6 +47,8 @@ EXPECTED = {
     "lock_timeout": (7.0, 8.5, 9.0),
     "backup_before_migrate": (False, True, False),
     "direct_url": ("postgresql://file@db:5432/a", "postgresql://env@db:5432/a", "postgresql://flag@db:5432/a"),
+    "encrypt_to": (("age1file",), ("age1env", "age1env2", "age1env3"), ("age1flag",)),
+    "identity": ("file.key", "env.key", "flag.key"),
 }
 
 
@@ -235,7 +240,8 @@ def test_verbose_says_where_each_value_came_from(cli, workdir, monkeypatch):
 def test_every_setting_names_the_flag_that_sets_it(tmp_path):
     flags = {"url": "sqlite:///f.db", "migrations": "m", "backup_dir": "b", "keep": 3, "keep_safety": 2,
              "keep_hourly": 24, "keep_daily": 7, "keep_weekly": 4, "compression": "gzip",
-             "lock_timeout": 2.0, "backup_before_migrate": False, "direct_url": "postgresql://u@db/a"}
+             "lock_timeout": 2.0, "backup_before_migrate": False, "direct_url": "postgresql://u@db/a",
+             "encrypt_to": ["age1x"], "identity": "k.txt"}
     assert set(flags) == set(KEYS)
     s = load_settings(flags, env={}, cwd=tmp_path)
     # direct_url has no command-line flag: settings file or AURA_DB_DIRECT_URL.
@@ -400,3 +406,13 @@ def test_a_command_derives_its_settings_without_changing_the_global_ones(tmp_pat
         base.with_overrides(keep=0)
     with pytest.raises(TypeError, match="not settings: kepe"):
         base.with_overrides(kepe=3)
+
+
+def test_encrypt_to_takes_a_list_in_the_file_and_refuses_other_types(tmp_path):
+    (tmp_path / "aura-db.toml").write_text('encrypt_to = ["age1a", "keys.txt"]\n', encoding="utf-8")
+    s = load_settings({}, env={}, cwd=tmp_path)
+    assert s.encrypt_to == ("age1a", "keys.txt")
+    assert s.recipients == ("age1a", str(tmp_path / "keys.txt"))  # a file, relative to the working directory
+    (tmp_path / "aura-db.toml").write_text("encrypt_to = 3\n", encoding="utf-8")
+    with pytest.raises(UsageError, match="encrypt_to"):
+        load_settings({}, env={}, cwd=tmp_path)

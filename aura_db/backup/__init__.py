@@ -9,7 +9,8 @@ accepts; the hidden leftovers are removed by the next run.
 The package is in layers; nothing below imports what is above it:
 
 * leaves: ``files`` (temporary names, atomic publication, fsync, streaming
-  hash and compression) and ``manifest`` (the format, names, bounded reading);
+  hash and compression), ``manifest`` (the format, names, bounded reading)
+  and ``crypto`` (age encryption: recipients, identities, stream adapters);
 * engine backups: ``engine`` (the interface), ``server`` (what the dump-tool
   engines share) and each engine's own class in ``aura_db.engines.<engine>.backup``;
 * orchestration: ``catalogue`` (list, latest, which database), ``verify``,

@@ -45,6 +45,7 @@ class BackupEntry:
             "schema_head": m.schema_head if m else None,
             "label": m.label if m else label_from_name(self.name),
             "compression": m.compression if m else None,
+            "encrypted": bool(m and m.encrypted),
             "sha256": m.sha256 if m else None,
             "row_counts": m.row_counts if m else None,
             "state": self.state,

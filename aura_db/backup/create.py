@@ -13,7 +13,7 @@ import os
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Sequence
 
 from aura_db.backup.catalogue import (
     BackupEntry, DatabaseKeys, DatabaseRef, list_backups, sort_time, this_database,
@@ -27,6 +27,7 @@ from aura_db.backup.retention import DEFAULT_KEEP, DEFAULT_KEEP_SAFETY, PruneRes
 from aura_db.errors import AuraError, UsageError
 
 if TYPE_CHECKING:
+    from aura_db.backup.crypto import Recipient
     from aura_db.engines.base import Engine
 
 @dataclass
@@ -64,6 +65,7 @@ def create_backup(
     compression: str = "none",
     keep: int | None = DEFAULT_KEEP,
     keep_safety: int = DEFAULT_KEEP_SAFETY,
+    encrypt_to: Sequence[str] = (),
     on_progress: Progress | None = None,
     keep_hourly: int = 0,
     keep_daily: int = 0,
@@ -71,35 +73,60 @@ def create_backup(
 ) -> CreateResult:
     """A consistent snapshot of the live database into the backup folder, with its manifest.
 
-    Afterwards applies retention to this database's backups (``prune``):
-    the newest ``keep`` good regular ones, the newest good one of each of
-    the last ``keep_hourly``/``keep_daily``/``keep_weekly`` hours/days/weeks
-    (UTC; 0: off) and the newest ``keep_safety`` safety ones, never the one
-    just made; ``keep=None`` prunes nothing.
+    With ``encrypt_to`` (age recipients: keys or files of them, see
+    ``crypto.parse_recipients``) the file is compressed, then encrypted in
+    the age format as it streams; a bad recipient is a UsageError before
+    anything is written.  Afterwards applies retention to this database's
+    backups (``prune``): the newest ``keep`` good regular ones, the newest
+    good one of each of the last ``keep_hourly``/``keep_daily``/``keep_weekly``
+    hours/days/weeks (UTC; 0: off) and the newest ``keep_safety`` safety
+    ones, never the one just made; ``keep=None`` prunes nothing.
     """
     label = check_label(label)
     compression = check_compression(compression)
     check_rules(keep, keep_safety, keep_hourly, keep_daily, keep_weekly)
+    recipients = check_recipients(encrypt_to)
     eb = engine.backup()
     eb.check_source()
     return create_with(eb, engine, Path(backup_dir), label=label, compression=compression, keep=keep,
-                       keep_safety=keep_safety, on_progress=on_progress,
+                       keep_safety=keep_safety, recipients=recipients, on_progress=on_progress,
                        keep_hourly=keep_hourly, keep_daily=keep_daily, keep_weekly=keep_weekly)
+
+
+def check_recipients(encrypt_to: Sequence[str]) -> "list[Recipient] | None":
+    if not encrypt_to:
+        return None
+    from aura_db.backup.crypto import parse_recipients
+
+    found = parse_recipients(list(encrypt_to))
+    if not found:
+        raise UsageError("--encrypt-to names no recipient", hint="give an age1... or SSH public key, or a file of them")
+    return found
 
 
 def create_with(eb: Any, engine: "Engine", backup_dir: Path, *, label: str | None,
                 compression: str = "none", keep: int | None = None, keep_safety: int | None = None,
-                kind: str = "regular", on_progress: Progress | None = None,
+                kind: str = "regular", recipients: "list[Recipient] | None" = None,
+                on_progress: Progress | None = None,
                 keep_hourly: int = 0, keep_daily: int = 0, keep_weekly: int = 0,
                 here: DatabaseRef | None = None) -> CreateResult:
     """``create_backup`` with the engine's backup object given (a restore's safety backup reuses its lock).
 
     A ``kind="safety"`` backup whose bytes are identical to the newest
     backup of this database (and that file is still whole) is not written
-    again: the result names that file, with ``reused`` set.  ``here`` is the
-    database's identity when the caller knows it (``this_database``); else
-    it is asked for, before the snapshot, on a connection of its own.
+    again: the result names that file, with ``reused`` set (never when
+    encrypting: the same content encrypts to different bytes every time).
+    ``recipients``: encrypt to these (``crypto.Recipient``), after compressing.
+    ``here`` is the database's identity when the caller knows it
+    (``this_database``); else it is asked for, before the snapshot, on a
+    connection of its own.
     """
+    seal = None
+    if recipients:
+        from aura_db.backup.crypto import Sealer
+
+        def seal(put: Any) -> Any:
+            return Sealer(recipients, put)
     started = time.monotonic()
     here = here or this_database(engine)
     folder = ensure_folder(Path(backup_dir))
@@ -110,20 +137,24 @@ def create_with(eb: Any, engine: "Engine", backup_dir: Path, *, label: str | Non
     inside = eb.archive_compression(compression)
     if inside is not None:
         compression = "none"
-    name = new_name(folder, when, label, eb.suffix, compression)
+    encrypted = bool(recipients)
+    name = new_name(folder, when, label, eb.suffix, compression, encrypted=encrypted)
     final = folder / name
     tmp = tmp_name(folder, name)
     mtmp = tmp_name(folder, name + ".json")
     try:
         fd = os.open(tmp, os.O_RDWR | os.O_CREAT | os.O_EXCL, 0o600)
+        writer = None
         try:
-            writer = HashingWriter(fd, compression, path=tmp)
+            writer = HashingWriter(fd, compression, path=tmp, seal=seal)
             writer.archive_compression = inside
             snap = eb.snapshot(writer, folder, on_progress)
             writer.finish()
         finally:
+            if writer is not None:
+                writer.abort()  # the encrypting thread, if any, stops writing before fd closes
             os.close(fd)
-        if kind == "safety":
+        if kind == "safety" and not encrypted:
             same = _identical_newest(eb, folder, here, tmp, snap, writer.size, writer.sha.hexdigest(),
                                      compression)
             if same is not None:
@@ -157,6 +188,10 @@ def create_with(eb: Any, engine: "Engine", backup_dir: Path, *, label: str | Non
                 archive_compression=inside,
                 kind=kind,
                 identity=here.identity,
+                encrypted=encrypted,
+                encryption="age" if encrypted else None,
+                recipients=[r.describe() for r in recipients] if recipients else None,
+                format_version=2 if encrypted else 1,
             )
             write_json_file(mtmp, manifest.to_dict())
             # Manifest first, backup last: the backup only becomes visible
@@ -167,7 +202,7 @@ def create_with(eb: Any, engine: "Engine", backup_dir: Path, *, label: str | Non
                 if publish(tmp, final):
                     break
                 (folder / f"{name}.json").unlink()  # a backup file nobody vouched for holds the name
-            name = new_name(folder, when, label, eb.suffix, compression)
+            name = new_name(folder, when, label, eb.suffix, compression, encrypted=encrypted)
             final = folder / name
         fsync_dir(folder)
     except BaseException as exc:
@@ -216,7 +251,7 @@ def _identical_newest(eb: Any, folder: Path, here: DatabaseRef, tmp: Path, snap:
             newest.setdefault(e.manifest.kind, e)
     for e in sorted(newest.values(), key=lambda e: (sort_time(e.created_at), e.name), reverse=True):
         m = e.manifest
-        if m.compression != compression or e.size != m.size:
+        if m.compression != compression or m.encrypted or e.size != m.size:
             continue
         if (m.size, m.sha256) == (size, sha):
             with contextlib.suppress(OSError):
@@ -231,7 +266,7 @@ def _identical_newest(eb: Any, folder: Path, here: DatabaseRef, tmp: Path, snap:
 
 
 def take_safety_backup(engine: "Engine", backup_dir: Path, *, label: str = "safety",
-                       keep_safety: int = DEFAULT_KEEP_SAFETY,
+                       keep_safety: int = DEFAULT_KEEP_SAFETY, encrypt_to: Sequence[str] = (),
                        on_progress: Progress | None = None) -> CreateResult | None:
     """A backup taken before a change that cannot be undone; None when there is no database yet.
 
@@ -240,16 +275,19 @@ def take_safety_backup(engine: "Engine", backup_dir: Path, *, label: str = "safe
     newest backup of this database already holds exactly these bytes.
     """
     label = check_label(label)
+    recipients = check_recipients(encrypt_to)
     eb = engine.backup()
     if not eb.source_exists():
         return None
     eb.check_source()
     return create_with(eb, engine, Path(backup_dir), label=label, kind="safety", keep_safety=keep_safety,
-                       on_progress=on_progress)
+                       recipients=recipients, on_progress=on_progress)
 
 
 def safety_backup(engine: "Engine", backup_dir: Path, *, label: str = "safety",
-                  keep_safety: int = DEFAULT_KEEP_SAFETY, on_progress: Progress | None = None) -> Path | None:
+                  keep_safety: int = DEFAULT_KEEP_SAFETY, encrypt_to: Sequence[str] = (),
+                  on_progress: Progress | None = None) -> Path | None:
     """``take_safety_backup``, the path only."""
-    made = take_safety_backup(engine, backup_dir, label=label, keep_safety=keep_safety, on_progress=on_progress)
+    made = take_safety_backup(engine, backup_dir, label=label, keep_safety=keep_safety, encrypt_to=encrypt_to,
+                              on_progress=on_progress)
     return made.path if made is not None else None

@@ -19,7 +19,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Callable
+from typing import TYPE_CHECKING, Any, Callable, Iterator
 
 from aura_db.errors import DatabaseInUse as DatabaseInUse  # re-exported: its home is aura_db.errors
 
@@ -44,6 +44,9 @@ class Snapshot:
 
 class EngineBackup:
     suffix = ".bak"
+    # The identities (``crypto.Identities``) that open an encrypted backup;
+    # set by verify and restore before they ask for its content.
+    identities: Any = None
     # live_summary() may run while stage() copies and checks (it only reads
     # the live database): on a cold page cache its reads then overlap the
     # staging instead of following it.
@@ -106,6 +109,32 @@ class EngineBackup:
 
     def discard(self, staged: Any) -> None:
         raise NotImplementedError
+
+    def content(self, path: Path, manifest: "Manifest", *, on_chunk: "Callable[[bytes], None] | None" = None
+                ) -> "Iterator[bytes]":
+        """The backup's plaintext content (decrypted, decompressed) as a stream of chunks, in constant memory.
+
+        ``on_chunk`` sees the bytes as stored (their sha256 is the manifest's).
+        An encrypted backup without ``identities`` is a UsageError (exit 2).
+        """
+        from aura_db.backup.files import read_decompressed
+
+        unseal = None
+        if manifest.encrypted:
+            from aura_db.backup import crypto
+
+            if self.identities is None:
+                raise crypto.missing_identity(path.name, manifest, "reading it")
+            ids = self.identities
+
+            def unseal(stored: "Iterator[bytes]") -> "Iterator[bytes]":
+                return crypto.open_sealed(stored, ids, path.name)
+        return read_decompressed(path, manifest.compression, on_chunk=on_chunk, unseal=unseal)
+
+    @staticmethod
+    def stored_plain(manifest: "Manifest") -> bool:
+        """The file on disk is the content itself: neither compressed nor encrypted."""
+        return manifest.compression == "none" and not manifest.encrypted
 
     def same_apart_from_run_log(self, new: Path, old: Path, manifest: "Manifest") -> bool:
         """Whether two uncompressed backups hold the same content but for aura-db's run log (False: cannot tell)."""

@@ -85,6 +85,25 @@ def tmp_name(folder: Path, base: str) -> Path:
     return folder / f".{base}.tmp-{os.getpid()}"
 
 
+@contextlib.contextmanager
+def private_scratch(folder: Path, base: str) -> Iterator[Path]:
+    """A name for a temporary file in a new owner-only (0700) folder of its own, both removed afterwards.
+
+    For the plaintext of an encrypted backup that a check must have as a
+    file (SQLite's integrity check, pg_restore): nobody else may even see
+    its name, and it is deleted however the check ends (a run killed
+    meanwhile leaves it to ``clean_leftovers`` of the next run).
+    """
+    import shutil
+
+    box = tmp_name(folder, "aura_verify_private")
+    box.mkdir(mode=0o700)
+    try:
+        yield box / base
+    finally:
+        shutil.rmtree(box, ignore_errors=True)
+
+
 def clean_leftovers(folder: Path) -> list[Path]:
     """Remove temporary files of runs that died, and manifests whose backup never appeared."""
     removed: list[Path] = []
@@ -95,7 +114,12 @@ def clean_leftovers(folder: Path) -> list[Path]:
         m = _TMP_RE.match(p.name)
         if m and not _pid_alive(int(m.group("pid"))):
             with contextlib.suppress(OSError):
-                p.unlink()
+                if p.is_dir() and not p.is_symlink():  # a private_scratch folder
+                    import shutil
+
+                    shutil.rmtree(p)
+                else:
+                    p.unlink()
                 removed.append(p)
         elif p.name.startswith(PREFIX) and p.name.endswith(".json"):
             # A run killed between its two renames leaves the manifest alone;
@@ -112,18 +136,28 @@ def clean_leftovers(folder: Path) -> list[Path]:
 class HashingWriter:
     """Writes to a file descriptor, counting and hashing what it writes.
 
-    With a compressor, data is compressed first; the hash and size are those of
-    the bytes on disk, which is what the manifest promises.
+    With a compressor, data is compressed first; with a ``seal`` (the
+    encrypting layer, ``crypto.Sealer``: ``seal(put)`` gives an object with
+    ``write``/``finish``/``abort``) it is then encrypted; the hash and size
+    are those of the bytes on disk, which is what the manifest promises.
+    Call ``abort`` before closing ``fd`` when the backup is given up.
     """
 
-    def __init__(self, fd: int, compression: str = "none", path: Path | None = None):
+    def __init__(self, fd: int, compression: str = "none", path: Path | None = None,
+                 seal: "Callable[[Callable[[bytes], None]], Any] | None" = None):
         self.fd = fd
         self.path = path  # the file behind fd, for checks that open it by name
         self.sha = hashlib.sha256()
         self.size = 0
         self.raw_size = 0
         self._comp = _compressor(compression)
+        self._seal = seal(self._put) if seal is not None else None
         self.archive_compression: str | None = None  # the dump compresses itself (see create_with)
+
+    @property
+    def sealed(self) -> bool:
+        """The bytes on disk are encrypted: nothing may read them back as the database (``path`` included)."""
+        return self._seal is not None
 
     def write(self, data: bytes | memoryview) -> None:
         self.raw_size += len(data)
@@ -131,7 +165,10 @@ class HashingWriter:
             data = self._comp.compress(data)
             if not data:
                 return
-        self._put(data)
+        if self._seal is not None:
+            self._seal.write(data)
+        else:
+            self._put(data)
 
     def _put(self, data: bytes | memoryview) -> None:
         self.sha.update(data)
@@ -153,7 +190,7 @@ class HashingWriter:
         import queue
         import threading
 
-        if self._comp is not None or not hasattr(os, "copy_file_range") or self.size:
+        if self._comp is not None or self._seal is not None or not hasattr(os, "copy_file_range") or self.size:
             return False
         step = 16 * CHUNK
         marks: "queue.Queue[int | None]" = queue.Queue()
@@ -213,8 +250,18 @@ class HashingWriter:
         if self._comp is not None:
             tail = self._comp.flush()
             if tail:
-                self._put(tail)
+                if self._seal is not None:
+                    self._seal.write(tail)
+                else:
+                    self._put(tail)
+        if self._seal is not None:
+            self._seal.finish()
         os.fsync(self.fd)
+
+    def abort(self) -> None:
+        """Stop the encrypting thread (nothing more reaches ``fd``); harmless after ``finish``."""
+        if self._seal is not None:
+            self._seal.abort()
 
 
 COPY_BUFFER = 2 << 20  # bytes per buffer of copy_verified
@@ -380,14 +427,17 @@ def _compressor(compression: str):
 
 
 def read_decompressed(path: Path, compression: str, *, on_chunk: Callable[[bytes], None] | None = None,
-                      chunk: int = CHUNK) -> Iterator[bytes]:
+                      chunk: int = CHUNK,
+                      unseal: "Callable[[Iterator[bytes]], Iterator[bytes]] | None" = None) -> Iterator[bytes]:
     """The backup's content as a stream of chunks, in constant memory.
 
     ``on_chunk`` sees every chunk of the file *as stored* (to hash it while it
-    streams, so a restore reads the backup once).
+    streams, so a restore reads the backup once).  ``unseal`` (decryption,
+    ``crypto.open_sealed``) turns the stored chunks into the plaintext ones
+    before they are decompressed.
     """
     with open(path, "rb", buffering=0) as f:
-        def raw() -> Iterator[bytes]:
+        def stored() -> Iterator[bytes]:
             while True:
                 block = f.read(chunk)
                 if not block:
@@ -395,6 +445,16 @@ def read_decompressed(path: Path, compression: str, *, on_chunk: Callable[[bytes
                 if on_chunk is not None:
                     on_chunk(block)
                 yield block
+
+        def raw() -> Iterator[bytes]:
+            if unseal is None:
+                yield from stored()
+                return
+            inner = unseal(stored())
+            try:
+                yield from inner
+            finally:
+                inner.close()  # type: ignore[attr-defined]
 
         if compression == "none":
             yield from raw()

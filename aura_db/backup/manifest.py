@@ -20,7 +20,10 @@ from aura_db.backup.files import COMPRESSIONS, PREFIX
 from aura_db.errors import CheckFailed, NoManifest, UsageError
 
 FORMAT = "aura-db-backup"
-FORMAT_VERSION = 1
+# The newest manifest format this aura-db reads.  2: the file may be
+# encrypted (``encrypted``); an unencrypted backup is still written as 1, so
+# an older aura-db reads it, and refuses an encrypted one as "newer".
+FORMAT_VERSION = 2
 # "regular" (aura-db backup) or "safety" (taken before a change).
 KINDS = ("regular", "safety")
 # Safety backups written before this field existed are known by their label.
@@ -30,7 +33,7 @@ MANIFEST_LIMIT = 1 << 20
 
 NAME_RE = re.compile(
     r"^aura_backup_(?P<date>\d{8})_(?P<time>\d{6})(?:-(?P<seq>\d+))?(?:_(?P<label>[A-Za-z0-9._-]+?))?"
-    r"(?P<ext>\.(?:db|dump|sql))(?P<comp>\.zst|\.gz)?$"
+    r"(?P<ext>\.(?:db|dump|sql))(?P<comp>\.zst|\.gz)?(?P<age>\.age)?$"
 )
 _LABEL_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$")
 
@@ -68,8 +71,16 @@ class Manifest:
     # SQLite file, MariaDB outside Galera) or the manifest is older; then the
     # source's address says which database it is.
     identity: str | None = None
+    # Encrypted (compressed first, then encrypted): ``encryption`` names the
+    # format ("age") and ``recipients`` the public keys it is encrypted to -
+    # {"type": "x25519", "recipient": "age1..."} or {"type": "ssh-ed25519",
+    # "fingerprint": "SHA256:..."}; never a secret.  size and sha256 are
+    # those of the encrypted file.
+    encrypted: bool = False
+    encryption: str | None = None
+    recipients: list[dict[str, str]] | None = None
     format: str = FORMAT
-    format_version: int = FORMAT_VERSION
+    format_version: int = 1
     aura_db_version: str = __version__
 
     def to_dict(self) -> dict[str, Any]:
@@ -86,6 +97,8 @@ class Manifest:
             values["kind"] = "safety" if data.get("label") in SAFETY_LABELS else "regular"
         if values["kind"] not in KINDS:
             raise ValueError(f"unknown kind {values['kind']!r}")
+        if values.get("encrypted") and values.get("encryption") != "age":
+            raise ValueError(f"unknown encryption {values.get('encryption')!r}")
         return cls(**values)
 
 
@@ -107,12 +120,14 @@ def check_label(label: str | None) -> str | None:
 
 
 
-def new_name(folder: Path, when: dt.datetime, label: str | None, ext: str, comp: str) -> str:
+def new_name(folder: Path, when: dt.datetime, label: str | None, ext: str, comp: str, *,
+             encrypted: bool = False) -> str:
     stamp = when.strftime("%Y%m%d_%H%M%S")
     tail = f"_{label}" if label else ""
+    age = ".age" if encrypted else ""
     seq = 0
     while True:
-        name = f"{PREFIX}{stamp}{f'-{seq}' if seq else ''}{tail}{ext}{COMPRESSIONS[comp]}"
+        name = f"{PREFIX}{stamp}{f'-{seq}' if seq else ''}{tail}{ext}{COMPRESSIONS[comp]}{age}"
         if not (folder / name).exists() and not (folder / f"{name}.json").exists():
             return name
         seq += 1

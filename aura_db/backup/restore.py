@@ -11,7 +11,7 @@ import contextlib
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Callable
+from typing import TYPE_CHECKING, Any, Callable, Sequence
 
 from aura_db.backup.catalogue import DatabaseKeys, latest_candidates, list_backups, resolve_backup, this_database
 from aura_db.backup.create import create_with
@@ -19,7 +19,7 @@ from aura_db.backup.files import Progress
 from aura_db.backup.manifest import Manifest, read_manifest
 from aura_db.guards import require_writable
 from aura_db.backup.retention import DEFAULT_KEEP_SAFETY
-from aura_db.errors import AuraError, BackupRejected, CheckFailed
+from aura_db.errors import AuraError, BackupRejected, CheckFailed, UsageError
 
 if TYPE_CHECKING:
     from aura_db.engines.base import Engine
@@ -129,6 +129,8 @@ def restore(
     migrations_dir: Path | None = None,
     lock_timeout: float = 10.0,
     keep_safety: int = DEFAULT_KEEP_SAFETY,
+    identities: Any = None,
+    encrypt_to: "Sequence[str]" = (),
     on_progress: Progress | None = None,
 ) -> RestoreResult:
     """Put a backup back in place of the live database.
@@ -142,9 +144,20 @@ def restore(
     atomically.  Any failure before the last step leaves the live database
     untouched.  A KeyboardInterrupt after the swap does not undo it: the
     result says ``interrupted`` and the steps after the swap are skipped.
+
+    An encrypted backup is read with ``identities`` (``crypto.Identities``);
+    without them, or with ones that do not open it, a UsageError (exit 2)
+    comes before anything is staged or backed up.  The safety backup is
+    encrypted to ``encrypt_to`` (recipients, checked first of all).
     """
     started = time.monotonic()
+    from aura_db.backup.create import check_recipients
+
+    from aura_db.backup.crypto import as_identities
+
+    recipients = check_recipients(encrypt_to)
     eb = engine.backup()
+    eb.identities = as_identities(identities)
     eb.check_target()  # a server database that is missing or out of reach: say so before any work
     # The database the restore writes (behind a pooler: direct_url), before anything is staged.
     require_writable(eb.engine or engine, "restore")
@@ -195,7 +208,8 @@ def restore(
                 # The engine backup is handed back to create_with: the safety
                 # backup is taken under the lock the restore already holds.
                 made.append(create_with(eb, engine, folder, label="pre-restore", kind="safety",
-                                        keep_safety=keep_safety, on_progress=on_progress, here=here))
+                                        keep_safety=keep_safety, recipients=recipients, on_progress=on_progress,
+                                        here=here))
 
         try:
             warnings.extend(eb.replace(staged, take_safety, lock_timeout=lock_timeout, on_progress=on_progress)
@@ -252,6 +266,13 @@ def _stage_checked(eb: Any, engine: "Engine", path: Path, on_progress: Progress 
     size = path.stat().st_size
     if size != manifest.size:
         raise BackupRejected(path, f"it is {size} bytes, its manifest says {manifest.size} (damaged)")
+    if manifest.encrypted and eb.identities is None:
+        from aura_db.backup.crypto import missing_identity
+
+        # Before anything is staged or backed up: nothing has changed.
+        exc = missing_identity(path.name, manifest, "restoring it")
+        exc.message += "; nothing changed"
+        raise exc
     try:
         staged = eb.stage(path, manifest, on_progress)
     except OSError as exc:
@@ -261,4 +282,7 @@ def _stage_checked(eb: Any, engine: "Engine", path: Path, on_progress: Progress 
         raise
     except CheckFailed as exc:
         raise BackupRejected(path, exc.message, hint=exc.hint) from None
+    except UsageError as exc:  # the identity does not open it: the key is wrong, not the backup
+        exc.message += "; nothing changed"
+        raise
     return manifest, staged

@@ -143,22 +143,33 @@ class ServerBackup(EngineBackup):
         return "; ".join(lines[-3:]) if lines else "no message"
 
     def _decompressed_file(self, path: Path, manifest: "Manifest", scratch_dir: Path) -> tuple[Path, bool]:
-        """The dump as a plain file: the backup itself, or a hidden decompressed copy (True: delete it)."""
-        from aura_db.backup.files import read_decompressed, tmp_name
+        """The dump as a plain file: the backup itself, or a hidden decompressed copy (True: delete it).
 
-        if manifest.compression == "none":
+        The copy of an encrypted backup is plaintext: it is made in a private
+        (0700) folder of its own, which ``discard`` removes with it.
+        """
+        from aura_db.backup.files import tmp_name
+
+        if self.stored_plain(manifest):
             return path, False
-        tmp = tmp_name(scratch_dir, f"aura_verify_{path.name}")
-        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        if manifest.encrypted:
+            box = tmp_name(scratch_dir, "aura_verify_private")
+            box.mkdir(mode=0o700)
+            tmp = box / "content.dump"
+        else:
+            tmp = tmp_name(scratch_dir, f"aura_verify_{path.name}")
         try:
-            for block in read_decompressed(path, manifest.compression):
-                os.write(fd, block)
+            fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+            try:
+                for block in self.content(path, manifest):
+                    view = memoryview(block)
+                    while view:
+                        view = view[os.write(fd, view):]
+            finally:
+                os.close(fd)
         except BaseException:
-            os.close(fd)
-            with contextlib.suppress(OSError):
-                tmp.unlink()
+            self.discard((tmp, True))
             raise
-        os.close(fd)
         return tmp, True
 
     # -- the steps of a restore shared by both --------------------------
@@ -198,6 +209,11 @@ class ServerBackup(EngineBackup):
         if owned:
             with contextlib.suppress(OSError):
                 Path(path).unlink()
+            box = Path(path).parent
+            if box.name.startswith(".aura_verify_private"):
+                import shutil
+
+                shutil.rmtree(box, ignore_errors=True)
 
     def _scratch(self) -> tuple[Any, str]:
         """A connection to the server and the name of a new scratch database for a full check."""

@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING, Any
 from aura_db.backup.catalogue import list_backups
 from aura_db.backup.files import Progress, sha256_file
 from aura_db.backup.manifest import Manifest, read_manifest
-from aura_db.errors import CheckFailed
+from aura_db.errors import CheckFailed, UsageError
 
 if TYPE_CHECKING:
     from aura_db.engines.base import Engine
@@ -26,12 +26,17 @@ class VerifyResult:
     problems: list[str] = field(default_factory=list)
     warnings: list[str] = field(default_factory=list)
     manifest: Manifest | None = None
+    # False when only the file was checked (an encrypted backup without its
+    # identity): ``ok`` then vouches for the checksum, not the content.
+    content_checked: bool = False
 
     def to_dict(self) -> dict[str, Any]:
         return {
             "file": self.path.name,
             "path": str(self.path),
             "ok": self.ok,
+            "encrypted": bool(self.manifest and self.manifest.encrypted),
+            "content_checked": self.content_checked,
             "checks": self.checks,
             "problems": self.problems,
             "warnings": self.warnings,
@@ -39,9 +44,15 @@ class VerifyResult:
 
 
 def verify_backup(path: Path, *, engine: "Engine | None" = None, server: "Engine | None" = None,
-                  full: bool = False, scratch_dir: Path | None = None,
+                  full: bool = False, scratch_dir: Path | None = None, identities: Any = None,
                   on_progress: Progress | None = None) -> VerifyResult:
     """Checksum against the manifest, then the engine's own check of the content.
+
+    An encrypted backup's content is checked only with ``identities``
+    (``crypto.Identities``, e.g. ``crypto.load_identities(path)``); without
+    them the result says so (``content_checked`` False, a warning) and is ok
+    when the checksum matches.  Identities that do not open it are a
+    UsageError (exit 2): the key is wrong, not the backup.
 
     ``engine`` is the live database's engine, when the backup must belong to
     it; ``server`` is where a full check of a server backup may restore into a
@@ -50,6 +61,10 @@ def verify_backup(path: Path, *, engine: "Engine | None" = None, server: "Engine
     from aura_db.engines.registry import backup_checker
 
     path = Path(path)
+    if identities is not None:
+        from aura_db.backup.crypto import as_identities
+
+        identities = as_identities(identities)
     result = VerifyResult(path, ok=False)
     if not path.is_file():
         result.problems.append(f"{path} does not exist")
@@ -78,7 +93,16 @@ def verify_backup(path: Path, *, engine: "Engine | None" = None, server: "Engine
         result.checks["sha256"] = "differs"
         return result
     result.checks["sha256"] = "ok"
+    if manifest.encrypted and identities is None:
+        from aura_db.backup.crypto import who
+
+        result.checks["content"] = "not checked (encrypted, no identity)"
+        result.warnings.append(f"encrypted ({who(manifest)}): only the checksum was checked, not the content; "
+                               "pass --identity to check it")
+        result.ok = True
+        return result
     checker = backup_checker(manifest.engine, server or engine)
+    checker.identities = identities
     try:
         problems, warnings = checker.check_content(path, manifest, full=full,
                                                    scratch_dir=scratch_dir or path.parent,
@@ -88,11 +112,27 @@ def verify_backup(path: Path, *, engine: "Engine | None" = None, server: "Engine
     result.warnings.extend(warnings)
     result.checks["content"] = "ok" if not problems else "; ".join(problems)
     result.problems.extend(problems)
+    result.content_checked = True
     result.ok = not result.problems
     return result
 
 
-def verify_all(backup_dir: Path, *, server: "Engine | None" = None, full: bool = False,
+def verify_all(backup_dir: Path, *, server: "Engine | None" = None, full: bool = False, identities: Any = None,
                on_progress: Progress | None = None) -> list[VerifyResult]:
-    return [verify_backup(e.path, server=server, full=full, on_progress=on_progress)
-            for e in list_backups(backup_dir)]
+    """Every backup in the folder; an encrypted one the identities do not open is checked by its checksum only."""
+    if identities is not None:
+        from aura_db.backup.crypto import as_identities
+
+        identities = as_identities(identities)  # a bad file: one error, before any backup is read
+    results = []
+    for e in list_backups(backup_dir):
+        try:
+            results.append(verify_backup(e.path, server=server, full=full, identities=identities,
+                                         on_progress=on_progress))
+        except UsageError as exc:
+            # Backups encrypted to other keys share the folder: say so, check the rest.
+            r = verify_backup(e.path, server=server, full=full, on_progress=on_progress)
+            r.checks["content"] = "not checked (the identity does not open it)"
+            r.warnings = [exc.message]
+            results.append(r)
+    return results

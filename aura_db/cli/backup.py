@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Optional
+from typing import List, Optional
 
 import typer
 
@@ -28,20 +28,26 @@ _KEEP_WEEKLY = typer.Option(None, "--keep-weekly", metavar="N", min=0,
                             help="Also keep the newest backup of each of the last N ISO weeks that have one (0: off).")
 _COMPRESS = typer.Option(None, "--compress", metavar="zstd|gzip|none", help="Compression (default: setting, else none).")
 _JSON = typer.Option(False, "--json", help="One JSON document on stdout.")
+_ENCRYPT_TO = typer.Option(None, "--encrypt-to", metavar="RECIPIENT",
+                           help="Encrypt (age) to this age1... or SSH public key, or a file of them; repeatable.")
+_IDENTITY = typer.Option(None, "--identity", metavar="FILE",
+                         help="age identity (key file or SSH private key) to read encrypted backups.")
 
 
 def _create(ctx: typer.Context, label: Optional[str], keep: Optional[int], compress: Optional[str],
-            json_out: bool, keep_safety: Optional[int] = None, by_age: tuple = (None, None, None)) -> None:
+            json_out: bool, keep_safety: Optional[int] = None, by_age: tuple = (None, None, None),
+            encrypt_to: Optional[List[str]] = None) -> None:
     from aura_db import backup as core
     from aura_db.cli import render_backup as render
 
     app_state = state(ctx)
     s = app_state.settings_with(keep=keep, compression=compress, keep_safety=keep_safety,
-                                **dict(zip(("keep_hourly", "keep_daily", "keep_weekly"), by_age)))
+                                **dict(zip(("keep_hourly", "keep_daily", "keep_weekly"), by_age)),
+                                encrypt_to=encrypt_to or None)
     with render.progress(app_state, "backup") as on_progress:
         result = core.create_backup(
             app_state.engine(), s.backup_path, label=label, compression=s.compression, keep=s.keep,
-            keep_safety=s.keep_safety, on_progress=on_progress,
+            keep_safety=s.keep_safety, encrypt_to=s.recipients, on_progress=on_progress,
             keep_hourly=s.keep_hourly, keep_daily=s.keep_daily, keep_weekly=s.keep_weekly,
         )
     if json_out:
@@ -61,14 +67,18 @@ def backup(
     keep_hourly: Optional[int] = _KEEP_HOURLY,
     keep_daily: Optional[int] = _KEEP_DAILY,
     keep_weekly: Optional[int] = _KEEP_WEEKLY,
+    encrypt_to: Optional[List[str]] = _ENCRYPT_TO,
 ) -> None:
     """Take a consistent backup of the live database into the backup folder.
+
+    With --encrypt-to (or the encrypt_to setting) the file is compressed, then
+    encrypted in the age format: `age -d -i KEY` reads it.
 
     Example: aura-db backup --label pre-deploy --compress zstd
     """
     if ctx.invoked_subcommand is not None:
         return
-    _create(ctx, label, keep, compress, json_out, keep_safety, (keep_hourly, keep_daily, keep_weekly))
+    _create(ctx, label, keep, compress, json_out, keep_safety, (keep_hourly, keep_daily, keep_weekly), encrypt_to)
 
 
 @app.command("create")
@@ -82,12 +92,13 @@ def create(
     keep_hourly: Optional[int] = _KEEP_HOURLY,
     keep_daily: Optional[int] = _KEEP_DAILY,
     keep_weekly: Optional[int] = _KEEP_WEEKLY,
+    encrypt_to: Optional[List[str]] = _ENCRYPT_TO,
 ) -> None:
     """Take a consistent backup (the same as plain `aura-db backup`).
 
     Example: aura-db backup create --keep 20
     """
-    _create(ctx, label, keep, compress, json_out, keep_safety, (keep_hourly, keep_daily, keep_weekly))
+    _create(ctx, label, keep, compress, json_out, keep_safety, (keep_hourly, keep_daily, keep_weekly), encrypt_to)
 
 
 @app.command("list")
@@ -122,8 +133,13 @@ def verify(
     all_: bool = typer.Option(False, "--all", help="Check every backup in the folder."),
     full: bool = typer.Option(False, "--full", help="PostgreSQL/MySQL: also restore into a scratch database."),
     json_out: bool = _JSON,
+    identity: Optional[str] = _IDENTITY,
 ) -> None:
     """Checksum against the manifest, then an integrity check of the contents; exit 3 on damage.
+
+    An encrypted backup's content is checked with --identity (or
+    AURA_DB_BACKUP_IDENTITY); without one only its checksum is, and a
+    warning says so.
 
     Example: aura-db backup verify latest
     """
@@ -135,14 +151,16 @@ def verify(
     if (file is None) == (not all_):
         raise UsageError("name one backup FILE or pass --all", hint="see `aura-db backup list`")
     app_state = state(ctx)
-    s = app_state.settings
+    s = app_state.settings_with(identity=identity)
     server = _server_for_full(app_state) if full else None
     with render.progress(app_state, "verify") as on_progress:
         if all_:
-            results = core.verify_all(s.backup_path, server=server, full=full, on_progress=on_progress)
+            results = core.verify_all(s.backup_path, server=server, full=full, identities=s.identity_path,
+                                      on_progress=on_progress)
         else:
             path = core.resolve_backup(s.backup_path, file)
-            results = [core.verify_backup(path, server=server, full=full, on_progress=on_progress)]
+            results = [core.verify_backup(path, server=server, full=full, identities=s.identity_path,
+                                          on_progress=on_progress)]
     if json_out:
         app_state.emit_json(results[0].to_dict() if not all_ else [r.to_dict() for r in results])
     else:

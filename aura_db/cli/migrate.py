@@ -30,7 +30,8 @@ def safety_backup(app_state: AppState, *, enabled: bool):
         same = " (identical to the newest backup: not written again)" if made.reused else ""
         app_state.note(f"safety backup: {made.path}{same}")
 
-    return SafetyBackup(s.backup_path, keep_safety=s.keep_safety, enabled=enabled, on_taken=taken)
+    return SafetyBackup(s.backup_path, keep_safety=s.keep_safety, enabled=enabled, on_taken=taken,
+                        encrypt_to=s.encrypt_to)
 
 
 @app.callback(invoke_without_command=True)

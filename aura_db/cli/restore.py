@@ -23,6 +23,9 @@ def restore(
         None, "--lock-timeout", metavar="SECONDS", min=0, help="Wait this long for a migration run's lock."
     ),
     json_out: bool = typer.Option(False, "--json", help="One JSON document on stdout."),
+    identity: Optional[str] = typer.Option(
+        None, "--identity", metavar="FILE",
+        help="age identity (key file or SSH private key) to read an encrypted backup."),
 ) -> None:
     """Verify a backup, take a safety backup, ask, then replace the database atomically.
 
@@ -30,6 +33,8 @@ def restore(
     newest regular backup of this database that passes its checks (never a
     safety backup). Without FILE, lists the backups (and lets you pick one on
     a terminal). A Ctrl-C after the swap reports the restore done, exit 0.
+    An encrypted backup needs --identity (or AURA_DB_BACKUP_IDENTITY); the
+    safety backup is encrypted to the encrypt_to setting's recipients.
 
     Example: aura-db restore latest --yes
     """
@@ -38,7 +43,7 @@ def restore(
     from aura_db.errors import UsageError
 
     app_state = state(ctx)
-    s = app_state.settings_with(lock_timeout=lock_timeout)
+    s = app_state.settings_with(lock_timeout=lock_timeout, identity=identity)
     engine = app_state.engine()
     if file is None:
         file = _pick(app_state, s.backup_path)
@@ -66,6 +71,8 @@ def restore(
             migrations_dir=s.migrations_dir,
             lock_timeout=s.lock_timeout,
             keep_safety=s.keep_safety,
+            identities=s.identity_path,
+            encrypt_to=s.recipients,
             on_progress=on_progress,
         )
     with _ctrl_c_held():  # the database is replaced: a Ctrl-C must not cut the report short

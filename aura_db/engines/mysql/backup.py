@@ -56,11 +56,9 @@ class MysqlBackup(ServerBackup):
                         warnings=[])
 
     def _check_dump(self, path: Path, manifest: "Manifest") -> list[str]:
-        from aura_db.backup.files import read_decompressed
-
         head = b""
         tail = b""
-        for block in read_decompressed(path, manifest.compression):
+        for block in self.content(path, manifest):
             if len(head) < 200:
                 head += block[:200]
             tail = (tail + block)[-400:]
@@ -103,11 +101,9 @@ class MysqlBackup(ServerBackup):
         Dumps aura-db writes have none (they load into the database the
         client names); backups taken by older versions (``--databases``) do.
         """
-        from aura_db.backup.files import read_decompressed
-
         yield prelude.encode()
         pending = b""
-        for block in read_decompressed(path, manifest.compression):
+        for block in self.content(path, manifest):
             data = pending + block
             cut = data.rfind(b"\n") + 1
             pending = data[cut:]

@@ -161,9 +161,7 @@ class PostgresBackup(ServerBackup):
                 admin.execute_sql(f"DROP DATABASE IF EXISTS {name}")
                 admin.close()
         finally:
-            if owned:
-                with contextlib.suppress(OSError):
-                    plain.unlink()
+            self.discard((plain, owned))
 
     def stage(self, path: Path, manifest: "Manifest", on_progress: "Progress | None") -> tuple[Path, bool]:
         from aura_db.backup.files import sha256_file

@@ -168,7 +168,13 @@ class SqliteBackup(SqliteRestore):
                     on_progress: "Progress | None") -> Snapshot:
         from aura_db.backup.files import tmp_name
 
-        tmp = tmp_name(folder, "aura_stage_snapshot.db")
+        from aura_db.backup.files import private_scratch
+
+        # The online backup API needs a database file to copy into.  For an
+        # encrypted backup that snapshot is plaintext: it goes in a private
+        # (0700) folder of its own and is deleted as soon as it is stored.
+        box = private_scratch(folder, "snapshot.db") if writer.sealed else None
+        tmp = box.__enter__() if box is not None else tmp_name(folder, "aura_stage_snapshot.db")
         # Owner-only from the start, like the backup it becomes; SQLite gives
         # its journal the same mode.
         os.close(os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600))
@@ -219,6 +225,8 @@ class SqliteBackup(SqliteRestore):
             for p in (tmp, Path(f"{tmp}-journal")):
                 with contextlib.suppress(OSError):
                     p.unlink()
+            if box is not None:
+                box.__exit__(None, None, None)
         warnings = [] if check == ["ok"] else ["the live database fails quick_check: " + check_summary(check)]
         # The check read the snapshot file, whose bytes are what was stored.
         return Snapshot(counts, head, sqlite3.sqlite_version, warnings=warnings,
@@ -286,27 +294,34 @@ class SqliteBackup(SqliteRestore):
     # -- checking ------------------------------------------------------
     def check_content(self, path: Path, manifest: "Manifest", *, full: bool, scratch_dir: Path,
                       on_progress: "Progress | None") -> tuple[list[str], list[str]]:
-        from aura_db.backup.files import read_decompressed, tmp_name
+        from aura_db.backup.files import private_scratch, tmp_name
 
-        if manifest.compression == "none":
+        if self.stored_plain(manifest):
             problems, counts, _ = sqlite_files.check_sqlite_file(path, full=True)
         else:
-            tmp = tmp_name(scratch_dir, f"aura_verify_{path.name}")
-            try:
-                fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+            # SQLite checks a file: the content is written to a hidden one,
+            # owner-only - for an encrypted backup in a private folder of its
+            # own - and deleted whatever happens.
+            scratch = (private_scratch(scratch_dir, "content.db") if manifest.encrypted
+                       else contextlib.nullcontext(tmp_name(scratch_dir, f"aura_verify_{path.name}")))
+            with scratch as tmp:
                 try:
-                    done = 0
-                    for block in read_decompressed(path, manifest.compression):
-                        os.write(fd, block)
-                        done += len(block)
-                        if on_progress:
-                            on_progress("decompress", done, manifest.raw_size)
+                    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+                    try:
+                        done = 0
+                        for block in self.content(path, manifest):
+                            view = memoryview(block)
+                            while view:
+                                view = view[os.write(fd, view):]
+                            done += len(block)
+                            if on_progress:
+                                on_progress("decompress", done, manifest.raw_size)
+                    finally:
+                        os.close(fd)
+                    problems, counts, _ = sqlite_files.check_sqlite_file(tmp, full=True)
                 finally:
-                    os.close(fd)
-                problems, counts, _ = sqlite_files.check_sqlite_file(tmp, full=True)
-            finally:
-                with contextlib.suppress(OSError):
-                    tmp.unlink()
+                    with contextlib.suppress(OSError):
+                        tmp.unlink()
         if not problems:
             problems = compare_counts(manifest.row_counts, counts)
         return problems, []

@@ -99,7 +99,7 @@ class SqliteRestore(EngineBackup):
     # -- restore -------------------------------------------------------
     def stage(self, path: Path, manifest: "Manifest", on_progress: "Progress | None") -> Path:
         """Copy (and decompress) the backup beside the live database, checking it on the way."""
-        from aura_db.backup.files import clean_leftovers, copy_verified, open_new_for_copy, read_decompressed, tmp_name
+        from aura_db.backup.files import clean_leftovers, copy_verified, open_new_for_copy, tmp_name
 
         self.check_path_only()
         live = Path(self.path)
@@ -114,7 +114,7 @@ class SqliteRestore(EngineBackup):
         # uncompressed backup is quick-checked on the other core while the
         # copy runs, so the check costs little wall time.
         try:
-            if manifest.compression == "none":
+            if self.stored_plain(manifest):
                 # One read of the backup: each block is hashed and written
                 # (O_DIRECT where possible) from the same private buffer.  A
                 # backup that changes meanwhile is refused: what was checked
@@ -145,7 +145,9 @@ class SqliteRestore(EngineBackup):
                 fd = os.open(staged, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
                 try:
                     done = 0
-                    chunks = read_decompressed(path, manifest.compression, on_chunk=sha.update)
+                    # Decrypted (when encrypted) and decompressed as it streams:
+                    # the only plaintext on disk is the staged database itself.
+                    chunks = self.content(path, manifest, on_chunk=sha.update)
                     for block in Pump(chunks):
                         view = memoryview(block)
                         while view:
