@@ -44,6 +44,11 @@ KEYS: dict[str, tuple[tuple[str, ...], Any, type]] = {
     "compression": (("AURA_DB_COMPRESSION",), "none", str),
     "lock_timeout": (("AURA_DB_LOCK_TIMEOUT",), 60.0, float),
     "backup_before_migrate": (("AURA_DB_BACKUP_BEFORE_MIGRATE",), True, bool),
+    # PostgreSQL: the schema aura-db's tables live in (search_path of every
+    # connection, pg_dump --schema); the URL's ?schema= wins.  None: the role's search_path.
+    "schema": (("AURA_DB_SCHEMA",), None, str),
+    # An existing, empty database `backup verify --full` restores into, instead of creating one.
+    "scratch_url": (("AURA_DB_SCRATCH_URL",), None, str),
 }
 # The option that sets a key, for --verbose ("flag --db").  The global ones
 # reach load_settings from the root; a command adds its own (--keep,
@@ -52,10 +57,10 @@ KEYS: dict[str, tuple[tuple[str, ...], Any, type]] = {
 FLAGS = {"url": "--db", "migrations": "--migrations", "backup_dir": "--backup-dir",
          "lock_timeout": "--lock-timeout", "keep": "--keep", "keep_safety": "--keep-safety",
          "compression": "--compress",
-         "backup_before_migrate": "--no-backup"}
+         "backup_before_migrate": "--no-backup", "scratch_url": "--scratch"}
 # Spellings accepted in the file for the same keys.
 ALIASES = {"keep-safety": "keep_safety", "backup-dir": "backup_dir", "lock-timeout": "lock_timeout",
-           "backup-before-migrate": "backup_before_migrate", "db": "url"}
+           "backup-before-migrate": "backup_before_migrate", "db": "url", "scratch-url": "scratch_url"}
 
 
 def shipped_migrations_dir() -> Path:
@@ -90,6 +95,8 @@ class Settings:
     compression: str = "none"
     lock_timeout: float = 60.0
     backup_before_migrate: bool = True
+    schema: "str | None" = None
+    scratch_url: "str | None" = None
     sources: "Mapping[str, str]" = field(default_factory=lambda: MappingProxyType({}))
     config_file: "Path | None" = None
     warnings: "tuple[str, ...]" = ()
@@ -136,7 +143,7 @@ class Settings:
         lines = []
         for key in KEYS:
             value = getattr(self, key)
-            if key == "url":
+            if key in ("url", "scratch_url") and value is not None:
                 value = redact(str(value))
             if key == "migrations" and value is None:
                 value = str(self.migrations_dir)
@@ -146,7 +153,7 @@ class Settings:
 
 def _validate(values: "dict[str, Any]", sources: "Mapping[str, str]") -> None:
     """UsageError for values that are each of the right type but not usable."""
-    for key in ("url", "migrations", "backup_dir"):
+    for key in ("url", "migrations", "backup_dir", "schema", "scratch_url"):
         # An empty path is not "the default": backup_dir = "" would write
         # backups into the working directory, among everything else there.
         if isinstance(values[key], str) and not values[key].strip() and sources[key] != "default":

@@ -52,7 +52,7 @@ class CliResult:
 def _clean_env(monkeypatch):
     for name in ("AURA_DB_URL", "DATABASE_URL", "AURA_DB_MIGRATIONS", "AURA_DB_BACKUP_DIR",
                  "AURA_DB_CONFIG", "NO_COLOR", "AURA_DB_KEEP", "AURA_DB_COMPRESSION",
-                 "AURA_DB_LOCK_TIMEOUT", "AURA_DB_BACKUP_BEFORE_MIGRATE"):
+                 "AURA_DB_LOCK_TIMEOUT", "AURA_DB_BACKUP_BEFORE_MIGRATE", "AURA_DB_SCHEMA", "AURA_DB_SCRATCH_URL"):
         monkeypatch.delenv(name, raising=False)
     monkeypatch.setenv("AURA_DB_ACTOR", "tester")
 

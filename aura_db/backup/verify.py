@@ -38,14 +38,21 @@ class VerifyResult:
         }
 
 
+def check_scratch(scratch: "Engine", live: "Engine | None") -> None:
+    """UsageError (exit 2) unless ``scratch`` is an existing, empty database other than ``live``."""
+    scratch.backup().check_scratch(scratch, live)
+
+
 def verify_backup(path: Path, *, engine: "Engine | None" = None, server: "Engine | None" = None,
-                  full: bool = False, scratch_dir: Path | None = None,
+                  full: bool = False, scratch_dir: Path | None = None, scratch: "Engine | None" = None,
                   on_progress: Progress | None = None) -> VerifyResult:
     """Checksum against the manifest, then the engine's own check of the content.
 
     ``engine`` is the live database's engine, when the backup must belong to
     it; ``server`` is where a full check of a server backup may restore into a
-    scratch database.  Damage is reported in the result, not raised.
+    scratch database it creates; ``scratch`` an existing empty database to
+    restore into instead (checked empty before, emptied after).  Damage is
+    reported in the result, not raised.
     """
     from aura_db.engines.registry import backup_checker
 
@@ -78,7 +85,10 @@ def verify_backup(path: Path, *, engine: "Engine | None" = None, server: "Engine
         result.checks["sha256"] = "differs"
         return result
     result.checks["sha256"] = "ok"
+    use_scratch = scratch is not None and full and scratch.name == manifest.engine
     checker = backup_checker(manifest.engine, server or engine)
+    if use_scratch:
+        checker.scratch_database = scratch
     try:
         problems, warnings = checker.check_content(path, manifest, full=full,
                                                    scratch_dir=scratch_dir or path.parent,
@@ -93,6 +103,6 @@ def verify_backup(path: Path, *, engine: "Engine | None" = None, server: "Engine
 
 
 def verify_all(backup_dir: Path, *, server: "Engine | None" = None, full: bool = False,
-               on_progress: Progress | None = None) -> list[VerifyResult]:
-    return [verify_backup(e.path, server=server, full=full, on_progress=on_progress)
+               scratch: "Engine | None" = None, on_progress: Progress | None = None) -> list[VerifyResult]:
+    return [verify_backup(e.path, server=server, full=full, scratch=scratch, on_progress=on_progress)
             for e in list_backups(backup_dir)]

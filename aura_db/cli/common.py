@@ -86,13 +86,14 @@ class AppState:
             self.note(line)
 
     def engine(self) -> "Engine":
-        from aura_db.engines.registry import ENGINES, check_url_parameters, engine_for, parse_url
+        from aura_db.engines.registry import ENGINES, check_url_parameters, engine_for, parse_url, with_schema
 
         s = self.settings
         url = parse_url(s.url, cwd=s.cwd)  # a file engine's URL is parsed without peewee
         if ENGINES[url.engine].features.database_is_a_file:
             _skip_server_drivers()  # a database in a file never connects to a server
         check_url_parameters(url)
+        url = with_schema(url, s.schema, s.sources.get("schema", "the settings"))
         return engine_for(url)
 
     # -- terminals and consoles -------------------------------------------

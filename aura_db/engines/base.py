@@ -63,6 +63,8 @@ class Features:
     # Column types are affinities (SQLite): a schema comparison compares them as such;
     # elsewhere adoption compares names, keys and indexes, not the server's types.
     column_types_by_affinity = False
+    # Schemas inside a database (PostgreSQL): the ``schema`` setting picks the one aura-db works in.
+    schemas = False
 
 
 class Dialect:

@@ -6,3 +6,4 @@ from aura_db.engines.base import Features
 class PostgresFeatures(Features):
     procedural_scripts = True
     serial_sequences = True
+    schemas = True
