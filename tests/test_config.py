@@ -26,6 +26,8 @@ LEVELS = {
     "compression": ("gzip", "zstd", "none"),
     "lock_timeout": (7, "8.5", "9"),
     "backup_before_migrate": (False, "true", "0"),
+    "schema": ("file_schema", "env_schema", "flag_schema"),
+    "scratch_url": ("postgresql://h/file_scratch", "postgresql://h/env_scratch", "postgresql://h/flag_scratch"),
 }
 EXPECTED = {
     "url": ("sqlite:///file.db", "sqlite:///env.db", "sqlite:///flag.db"),
@@ -36,6 +38,8 @@ EXPECTED = {
     "compression": ("gzip", "zstd", "none"),
     "lock_timeout": (7.0, 8.5, 9.0),
     "backup_before_migrate": (False, True, False),
+    "schema": ("file_schema", "env_schema", "flag_schema"),
+    "scratch_url": ("postgresql://h/file_scratch", "postgresql://h/env_scratch", "postgresql://h/flag_scratch"),
 }
 
 
@@ -227,10 +231,11 @@ def test_verbose_says_where_each_value_came_from(cli, workdir, monkeypatch):
 def test_every_setting_names_the_flag_that_sets_it(tmp_path):
     flags = {"url": "sqlite:///f.db", "migrations": "m", "backup_dir": "b", "keep": 3, "keep_safety": 2,
              "compression": "gzip",
-             "lock_timeout": 2.0, "backup_before_migrate": False}
-    assert set(flags) == set(KEYS)
+             "lock_timeout": 2.0, "backup_before_migrate": False, "scratch_url": "postgresql://h/s"}
+    # schema has no flag of its own: on the command line it is the URL's ?schema=.
+    assert set(flags) == set(FLAGS) == set(KEYS) - {"schema"}
     s = load_settings(flags, env={}, cwd=tmp_path)
-    assert s.sources == {key: f"flag {flag}" for key, flag in FLAGS.items()}
+    assert s.sources == {**{key: f"flag {flag}" for key, flag in FLAGS.items()}, "schema": "default"}
     assert s.sources["backup_before_migrate"] == "flag --no-backup"
 
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 import contextlib
 from typing import TYPE_CHECKING, Any, Iterator
 
-from aura_db.engines.mysql.dialect import MysqlDialect
+from aura_db.engines.mysql.dialect import SESSION_SQL_MODE, MysqlDialect, strict_sql_mode
 from aura_db.engines.mysql.features import MysqlFeatures
 from aura_db.engines.server import ServerEngine
 from aura_db.errors import LockTimeout, UsageError
@@ -22,16 +22,6 @@ if TYPE_CHECKING:
     from aura_db.catalog import Catalog
 
 _DATABASE_CLASS: Any = None
-
-# The session sql_mode of every aura-db connection (valid on MySQL 5.7+, 8 and MariaDB).
-SESSION_SQL_MODE = "STRICT_ALL_TABLES,ERROR_FOR_DIVISION_BY_ZERO,NO_ENGINE_SUBSTITUTION"
-
-
-def _strict(sql_mode: str) -> bool:
-    """Whether a sql_mode refuses bad values (STRICT_ALL_TABLES or STRICT_TRANS_TABLES, alone or in a combination)."""
-    modes = {m.strip().upper() for m in sql_mode.split(",")}
-    return bool(modes & {"STRICT_ALL_TABLES", "STRICT_TRANS_TABLES", "TRADITIONAL"})
-
 
 class MysqlEngine(ServerEngine):
     name = "mysql"
@@ -97,7 +87,7 @@ class MysqlEngine(ServerEngine):
         # aura-db's own session is strict whatever the server's global
         # sql_mode says: an over-long value is refused, never truncated.
         mode = str(params.setdefault("sql_mode", SESSION_SQL_MODE))
-        if not _strict(mode):
+        if not strict_sql_mode(mode):
             raise UsageError(f"sql_mode={mode} in {self.url.redacted} is not strict",
                              hint=f"leave ?sql_mode= out (aura-db uses {SESSION_SQL_MODE})")
         params["connect_timeout"] = self.connect_timeout()

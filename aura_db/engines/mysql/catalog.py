@@ -6,6 +6,7 @@ import re
 from typing import Any
 
 from aura_db.catalog import Catalog, Column, ForeignKey, Index, Integrity, Plan, TableSize
+from aura_db.engines.mysql.dialect import SESSION_SQL_MODE, strict_sql_mode
 
 
 # --------------------------------------------------------------------------
@@ -147,9 +148,7 @@ class MysqlCatalog(Catalog):
                             f"ALTER TABLE {self.quote(table)} CONVERT TO CHARACTER SET utf8mb4 "
                             "COLLATE utf8mb4_unicode_ci")
         mode = str(self.scalar("SELECT @@GLOBAL.sql_mode") or "")
-        from aura_db.engines.mysql.base import SESSION_SQL_MODE, _strict
-
-        if not _strict(mode):
+        if not strict_sql_mode(mode):
             problems.append(
                 f"the server's global sql_mode ({mode or 'empty'}) is not strict: the app's own connections "
                 "truncate over-long text and store bad values without an error (aura-db's sessions are strict); "
@@ -163,7 +162,7 @@ class MysqlCatalog(Catalog):
         if narrow:
             parts.append(f"{len(narrow)} table(s) not utf8mb4: " + ", ".join(narrow[:5])
                          + (f" (+{len(narrow) - 5} more)" if len(narrow) > 5 else ""))
-        if not _strict(mode):
+        if not strict_sql_mode(mode):
             parts.append(f"global sql_mode not strict ({mode or 'empty'})")
         return "; ".join(parts), problems
 

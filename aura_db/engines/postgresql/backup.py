@@ -12,8 +12,7 @@ from typing import TYPE_CHECKING, Any, Callable, Iterator
 from aura_db.backup.engine import DatabaseInUse, Snapshot, compare_counts
 from aura_db.backup.files import CHUNK
 from aura_db.backup.server import ServerBackup, major, which
-from aura_db.engines.postgresql.base import quote_ident
-from aura_db.engines.postgresql.dialect import PostgresDialect
+from aura_db.engines.postgresql.dialect import PostgresDialect, quote_ident
 from aura_db.errors import AuraError, BackupRejected
 
 if TYPE_CHECKING:

@@ -12,7 +12,7 @@ import time
 from typing import TYPE_CHECKING, Any, Iterator
 
 from aura_db.engines import base
-from aura_db.engines.postgresql.dialect import PostgresDialect
+from aura_db.engines.postgresql.dialect import PostgresDialect, quote_ident
 from aura_db.engines.postgresql.features import PostgresFeatures
 from aura_db.engines.server import ServerEngine, lock_key
 from aura_db.errors import LockTimeout
@@ -191,11 +191,6 @@ class PostgresEngine(ServerEngine):
         finally:
             with contextlib.suppress(Exception):
                 db.execute_sql("SELECT pg_advisory_unlock(%s)", (key,))
-
-
-def quote_ident(name: str) -> str:
-    """A PostgreSQL identifier, quoted: exactly this name, case and all."""
-    return '"' + name.replace('"', '""') + '"'
 
 
 def _option_escape(value: str) -> str:
