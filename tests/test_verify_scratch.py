@@ -198,5 +198,5 @@ def test_mysql_user_without_create_verifies_fully_in_a_named_scratch(cli, workdi
     conn.close()
     r = cli("--db", owner, "backup", "verify", "--full", "--scratch", scratch, file)
     assert r.exit_code == 2, r
-    assert "is not empty: it holds base table keep_me" in r.stderr
+    assert "is not empty: it holds table keep_me" in r.stderr
     assert query_one(admin, "SELECT count(*) FROM information_schema.TABLES WHERE TABLE_SCHEMA = %s", (name,)) == 1

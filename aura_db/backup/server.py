@@ -202,7 +202,15 @@ class ServerBackup(EngineBackup):
             try:
                 yield target
             finally:
-                self._empty_scratch(target)
+                try:
+                    self._empty_scratch(target)
+                except AuraError:
+                    raise
+                except Exception as exc:  # noqa: BLE001 - the driver's own errors: say which database
+                    raise AuraError(
+                        f"could not empty the scratch database {target.url.redacted} after the check: "
+                        f"{type(self)(target)._redact(str(exc)).strip().splitlines()[0] if str(exc).strip() else exc!r}",
+                        hint="drop what is left in it before the next --full") from None
             return
         admin, name = self._scratch()
         try:

@@ -93,8 +93,8 @@ class MysqlBackup(ServerBackup):
             return diff, []
 
     _CONTENTS = (
-        "SELECT CONCAT(LOWER(TABLE_TYPE), ' ', TABLE_NAME) FROM information_schema.TABLES "
-        "WHERE TABLE_SCHEMA = DATABASE() "
+        "SELECT CONCAT(CASE TABLE_TYPE WHEN 'VIEW' THEN 'view' WHEN 'SEQUENCE' THEN 'sequence' "
+        "ELSE 'table' END, ' ', TABLE_NAME) FROM information_schema.TABLES WHERE TABLE_SCHEMA = DATABASE() "
         "UNION ALL SELECT CONCAT(LOWER(ROUTINE_TYPE), ' ', ROUTINE_NAME) FROM information_schema.ROUTINES "
         "WHERE ROUTINE_SCHEMA = DATABASE() "
         "UNION ALL SELECT CONCAT('event ', EVENT_NAME) FROM information_schema.EVENTS WHERE EVENT_SCHEMA = DATABASE() "
@@ -110,13 +110,7 @@ class MysqlBackup(ServerBackup):
             db.execute_sql("SET FOREIGN_KEY_CHECKS = 0")
             for (what,) in db.execute_sql(self._CONTENTS).fetchall():
                 kind, _, name = what.partition(" ")
-                sql = {"base table": "TABLE", "view": "VIEW", "system view": None, "procedure": "PROCEDURE",
-                       "function": "FUNCTION", "event": "EVENT", "sequence": "SEQUENCE"}
-                if kind == "base" and name.startswith("table "):
-                    kind, name = "base table", name[len("table "):]
-                word = sql.get(kind)
-                if word:
-                    db.execute_sql(f"DROP {word} IF EXISTS {self._q(name)}")
+                db.execute_sql(f"DROP {kind.upper()} IF EXISTS {self._q(name)}")
         finally:
             db.close()
 
