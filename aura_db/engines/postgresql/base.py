@@ -169,7 +169,6 @@ class PostgresEngine(ServerEngine):
                 f"ALTER ROLE {quote_ident(str(user))} IN DATABASE {quote_ident(str(self.url.params.get('database')))} "
                 f"SET search_path = {quote_ident(self.schema)}, then connect again")
 
-
     def server_version(self, db: "pw.Database") -> str:
         return db.execute_sql("SHOW server_version").fetchone()[0]
 
