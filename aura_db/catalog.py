@@ -176,6 +176,14 @@ class Catalog:
         return {"latency_ms": round(statistics.median(timings), 3)}
 
     # -- checks ------------------------------------------------------------
+    def settings_check(self) -> tuple[str, list[str]]:
+        """(summary, problems): database or server settings that would garble or cut the app's text.
+
+        Each problem names what to change; ``verify`` reports them as a
+        warning (the data is not wrong yet, only at risk).
+        """
+        return "text is stored as UTF-8", []
+
     def integrity(self, full: bool) -> Integrity:
         raise NotImplementedError
 

@@ -58,6 +58,11 @@ KEYS: dict[str, tuple[tuple[str, ...], Any, type]] = {
     "encrypt_to": (("AURA_DB_BACKUP_RECIPIENTS",), (), tuple),
     # The age identity file that reads encrypted backups (verify, restore).
     "identity": (("AURA_DB_BACKUP_IDENTITY",), None, str),
+    # PostgreSQL: the schema aura-db's tables live in (search_path of every
+    # connection, pg_dump --schema); the URL's ?schema= wins.  None: the role's search_path.
+    "schema": (("AURA_DB_SCHEMA",), None, str),
+    # An existing, empty database `backup verify --full` restores into, instead of creating one.
+    "scratch_url": (("AURA_DB_SCRATCH_URL",), None, str),
 }
 # The option that sets a key, for --verbose ("flag --db").  The global ones
 # reach load_settings from the root; a command adds its own (--keep,
@@ -67,12 +72,12 @@ FLAGS = {"url": "--db", "migrations": "--migrations", "backup_dir": "--backup-di
          "lock_timeout": "--lock-timeout", "keep": "--keep", "keep_safety": "--keep-safety",
          "keep_hourly": "--keep-hourly", "keep_daily": "--keep-daily", "keep_weekly": "--keep-weekly",
          "compression": "--compress", "encrypt_to": "--encrypt-to", "identity": "--identity",
-         "backup_before_migrate": "--no-backup"}
+         "backup_before_migrate": "--no-backup", "scratch_url": "--scratch"}
 # Spellings accepted in the file for the same keys.
 ALIASES = {"keep-safety": "keep_safety", "keep-hourly": "keep_hourly", "keep-daily": "keep_daily",
            "keep-weekly": "keep_weekly", "backup-dir": "backup_dir", "lock-timeout": "lock_timeout",
            "backup-before-migrate": "backup_before_migrate", "db": "url", "direct-url": "direct_url",
-           "encrypt-to": "encrypt_to"}
+           "encrypt-to": "encrypt_to", "scratch-url": "scratch_url"}
 
 
 def shipped_migrations_dir() -> Path:
@@ -113,6 +118,8 @@ class Settings:
     direct_url: "str | None" = None
     encrypt_to: "tuple[str, ...]" = ()
     identity: "str | None" = None
+    schema: "str | None" = None
+    scratch_url: "str | None" = None
     sources: "Mapping[str, str]" = field(default_factory=lambda: MappingProxyType({}))
     config_file: "Path | None" = None
     warnings: "tuple[str, ...]" = ()
@@ -169,7 +176,7 @@ class Settings:
         lines = []
         for key in KEYS:
             value = getattr(self, key)
-            if key in ("url", "direct_url") and value is not None:
+            if key in ("url", "direct_url", "scratch_url") and value is not None:
                 value = redact(str(value))
             if key == "migrations" and value is None:
                 value = str(self.migrations_dir)
@@ -179,7 +186,7 @@ class Settings:
 
 def _validate(values: "dict[str, Any]", sources: "Mapping[str, str]") -> None:
     """UsageError for values that are each of the right type but not usable."""
-    for key in ("url", "migrations", "backup_dir", "direct_url", "identity"):
+    for key in ("url", "migrations", "backup_dir", "direct_url", "identity", "schema", "scratch_url"):
         # An empty path is not "the default": backup_dir = "" would write
         # backups into the working directory, among everything else there.
         if isinstance(values[key], str) and not values[key].strip() and sources[key] != "default":

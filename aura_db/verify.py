@@ -284,6 +284,12 @@ class _Verifier:
             return CheckResult(name, WARN, _named(warns), warns)
         return CheckResult(name, PASS, ok_detail)
 
+    # -- settings ------------------------------------------------------------
+    def server_settings(self) -> CheckResult:
+        """Character sets and modes under which the app's text would be garbled or cut short: a warning."""
+        summary, problems = self.cat.settings_check()
+        return CheckResult("server settings", WARN if problems else PASS, summary, problems)
+
     # -- integrity ---------------------------------------------------------
     def integrity(self) -> CheckResult:
         try:
@@ -435,7 +441,7 @@ CHECK_NAMES = {
     "integrity": "integrity", "orphans": "foreign key integrity",
     "system_configuration": "single system_configuration row", "reference_counts": "blob reference counts",
     "soft_delete": "soft-deleted rows have DeletedAt", "unique_user_setups": "unique user_setup.user_id",
-    "query_plans": "query plans",
+    "query_plans": "query plans", "server_settings": "server settings",
 }
 
 
@@ -473,7 +479,7 @@ def verify(engine: "Engine", migrations_dir: Path, *, full: bool = False) -> Ver
         background = [v.integrity, v.orphans]
         foreground = [v.migrations, v.schema_tables, v.schema_columns, v.schema_indexes,
                       v.schema_foreign_keys, v.system_configuration, v.reference_counts,
-                      v.soft_delete, v.unique_user_setups, v.query_plans]
+                      v.soft_delete, v.unique_user_setups, v.query_plans, v.server_settings]
         done: dict[str, Any] = {}
 
         def run_background(in_worker: bool) -> None:
@@ -498,7 +504,7 @@ def verify(engine: "Engine", migrations_dir: Path, *, full: bool = False) -> Ver
             raise done["error"]
         integrity, orphans = done["results"]
         order = ["migrations", "schema_tables", "schema_columns", "schema_indexes", "schema_foreign_keys"]
-        checks = [connection] + [front[n] for n in order] + [integrity, orphans] + [
+        checks = [connection, front["server_settings"]] + [front[n] for n in order] + [integrity, orphans] + [
             front[n] for n in ("system_configuration", "reference_counts", "soft_delete",
                                "unique_user_setups", "query_plans")]
     finally:

@@ -33,6 +33,8 @@ LEVELS = {
     # A list setting: a string (file, environment: comma- or newline-separated) or a list.
     "encrypt_to": ("age1file", "age1env, age1env2\nage1env3", ["age1flag"]),
     "identity": ("file.key", "env.key", "flag.key"),
+    "schema": ("file_schema", "env_schema", "flag_schema"),
+    "scratch_url": ("postgresql://h/file_scratch", "postgresql://h/env_scratch", "postgresql://h/flag_scratch"),
 }
 EXPECTED = {
     "url": ("sqlite:///file.db", "sqlite:///env.db", "sqlite:///flag.db"),
@@ -49,6 +51,8 @@ EXPECTED = {
     "direct_url": ("postgresql://file@db:5432/a", "postgresql://env@db:5432/a", "postgresql://flag@db:5432/a"),
     "encrypt_to": (("age1file",), ("age1env", "age1env2", "age1env3"), ("age1flag",)),
     "identity": ("file.key", "env.key", "flag.key"),
+    "schema": ("file_schema", "env_schema", "flag_schema"),
+    "scratch_url": ("postgresql://h/file_scratch", "postgresql://h/env_scratch", "postgresql://h/flag_scratch"),
 }
 
 
@@ -241,11 +245,12 @@ def test_every_setting_names_the_flag_that_sets_it(tmp_path):
     flags = {"url": "sqlite:///f.db", "migrations": "m", "backup_dir": "b", "keep": 3, "keep_safety": 2,
              "keep_hourly": 24, "keep_daily": 7, "keep_weekly": 4, "compression": "gzip",
              "lock_timeout": 2.0, "backup_before_migrate": False, "direct_url": "postgresql://u@db/a",
-             "encrypt_to": ["age1x"], "identity": "k.txt"}
-    assert set(flags) == set(KEYS)
+             "encrypt_to": ["age1x"], "identity": "k.txt", "scratch_url": "postgresql://h/s"}
+    assert set(flags) == set(KEYS) - {"schema"}
     s = load_settings(flags, env={}, cwd=tmp_path)
-    # direct_url has no command-line flag: settings file or AURA_DB_DIRECT_URL.
-    assert s.sources == {key: f"flag {FLAGS.get(key, key)}" for key in KEYS}
+    # direct_url has no command-line flag: settings file or AURA_DB_DIRECT_URL; schema neither:
+    # on the command line it is the URL's ?schema=.
+    assert s.sources == {**{key: f"flag {FLAGS.get(key, key)}" for key in flags}, "schema": "default"}
     assert s.sources["backup_before_migrate"] == "flag --no-backup"
 
 

@@ -14,7 +14,7 @@ from aura_db.db import engine_for
 from aura_db.migrations import default_migrations_dir, migrate
 from conftest import FIRST, NEXT
 
-CHECKS = ["connection", "migrations", "schema: tables", "schema: columns", "schema: indexes",
+CHECKS = ["connection", "server settings", "migrations", "schema: tables", "schema: columns", "schema: indexes",
           "schema: foreign keys", "integrity", "foreign key integrity", "single system_configuration row",
           "blob reference counts", "soft-deleted rows have DeletedAt", "unique user_setup.user_id", "query plans"]
 

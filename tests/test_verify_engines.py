@@ -61,7 +61,7 @@ def test_seeded_server_database_passes_every_check(cli, seeded):
     assert r.exit_code == 0, r
     doc = json.loads(r.stdout)
     assert {c["status"] for c in doc["checks"]} == {"pass"}, doc
-    assert len(doc["checks"]) == 13
+    assert len(doc["checks"]) == 14
 
 
 @pytest.mark.parametrize("seeded", SERVERS, indirect=True)

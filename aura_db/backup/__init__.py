@@ -38,7 +38,7 @@ _EXPORTS = {
     **dict.fromkeys(("DatabaseInUse", "EngineBackup", "Snapshot"), "engine"),
     **dict.fromkeys(("BackupEntry", "DatabaseKeys", "DatabaseRef", "database_key", "latest_candidates",
                      "list_backups", "listing_warnings", "resolve_backup", "this_database"), "catalogue"),
-    **dict.fromkeys(("VerifyResult", "verify_all", "verify_backup"), "verify"),
+    **dict.fromkeys(("VerifyResult", "verify_all", "verify_backup", "check_scratch"), "verify"),
     **dict.fromkeys(("DEFAULT_KEEP", "DEFAULT_KEEP_SAFETY", "PruneDecision", "PruneResult", "plan_prune", "prune"),
                     "retention"),
     **dict.fromkeys(("CreateResult", "create_backup", "create_with", "safety_backup", "take_safety_backup"),

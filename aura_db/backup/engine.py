@@ -55,6 +55,17 @@ class EngineBackup:
     def __init__(self, engine: "Engine | None"):
         self.engine = engine
 
+    # An existing, empty database of the same server kind that a full check
+    # restores into instead of creating one (``backup verify --full --scratch``).
+    scratch_database: "Engine | None" = None
+
+    def check_scratch(self, scratch: "Engine", live: "Engine | None") -> None:
+        """Raise UsageError unless ``scratch`` may take a full check: another database, existing and empty."""
+        from aura_db.errors import UsageError
+
+        raise UsageError(f"--scratch names a {scratch.name} database; a full check of a {scratch.name} "
+                         "backup needs no scratch database", hint="leave --scratch out")
+
     def check_source(self) -> None:
         raise NotImplementedError
 

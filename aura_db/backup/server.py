@@ -215,6 +215,72 @@ class ServerBackup(EngineBackup):
 
                 shutil.rmtree(box, ignore_errors=True)
 
+    # -- the scratch database of a full check ---------------------------
+    @contextlib.contextmanager
+    def scratch(self) -> Iterator["Engine"]:
+        """The database a full check restores into, for the length of the check.
+
+        ``scratch_database`` when one was named (checked empty now, emptied
+        again afterwards); otherwise a new database on the server, dropped
+        afterwards.
+        """
+        given = self.scratch_database
+        if given is not None:
+            target = _without_schema(given)
+            self.check_scratch(target, self.engine)
+            try:
+                yield target
+            finally:
+                try:
+                    self._empty_scratch(target)
+                except AuraError:
+                    raise
+                except Exception as exc:  # noqa: BLE001 - the driver's own errors: say which database
+                    raise AuraError(
+                        f"could not empty the scratch database {target.url.redacted} after the check: "
+                        f"{type(self)(target)._redact(str(exc)).strip().splitlines()[0] if str(exc).strip() else exc!r}",
+                        hint="drop what is left in it before the next --full") from None
+            return
+        admin, name = self._scratch()
+        try:
+            yield _without_schema(self._scratch_engine(name))
+        finally:
+            self._drop_scratch(admin, name)
+
+    def check_scratch(self, scratch: "Engine", live: "Engine | None") -> None:
+        from aura_db.errors import UsageError
+
+        if type(scratch.backup()) is not type(self):
+            raise UsageError(f"--scratch names a {scratch.name} database; this backup needs one of its own engine",
+                             hint="name an empty database on a server of the backup's engine")
+        if live is not None and live.name == scratch.name and _same_database(live, scratch):
+            raise UsageError(f"--scratch names the database itself ({scratch.url.redacted}); a full check "
+                             "restores into the scratch database and empties it afterwards",
+                             hint="name an empty database of its own, e.g. CREATE DATABASE aura_scratch")
+        db = scratch.open()
+        try:
+            found = self._scratch_contents(db)
+        finally:
+            db.close()
+        if found:
+            shown = ", ".join(found[:5]) + (f" (+{len(found) - 5} more)" if len(found) > 5 else "")
+            raise UsageError(f"the scratch database {scratch.url.redacted} is not empty: it holds {shown}",
+                             hint="name an empty database; a full check restores into it and empties it afterwards")
+
+    def _scratch_contents(self, db: Any) -> list[str]:
+        """What a database holds that a restore could collide with (empty: nothing)."""
+        raise NotImplementedError
+
+    def _empty_scratch(self, scratch: "Engine") -> None:
+        """Drop everything a full check restored into ``scratch``; it was empty before."""
+        raise NotImplementedError
+
+    def _drop_scratch(self, admin: Any, name: str) -> None:
+        try:
+            admin.execute_sql(f"DROP DATABASE IF EXISTS {name}")
+        finally:
+            admin.close()
+
     def _scratch(self) -> tuple[Any, str]:
         """A connection to the server and the name of a new scratch database for a full check."""
         name = f"aura_verify_{uuid.uuid4().hex[:12]}"
@@ -226,7 +292,8 @@ class ServerBackup(EngineBackup):
             raise AuraError(
                 f"a full check restores the backup into a scratch database, and "
                 f"{self.engine.url.redacted} may not create one: {self._redact(str(exc)).strip().splitlines()[0]}",
-                hint="run --full as a user allowed to create databases, or leave --full out") from None
+                hint="name an existing empty database with --scratch URL (or scratch_url in the settings), "
+                     "or run --full as a user allowed to create databases") from None
         return db, name
 
     def _scratch_engine(self, name: str) -> "Engine":
@@ -236,3 +303,24 @@ class ServerBackup(EngineBackup):
         params["database"] = name
         # The same engine, on another database of the same server.
         return type(self.engine)(dataclasses.replace(self.engine.url, params=params))
+
+
+def _without_schema(engine: "Engine") -> "Engine":
+    """``engine`` on the same database without a ``schema`` setting: a full check names each table's schema itself."""
+    import dataclasses
+
+    if "schema" not in engine.url.params:
+        return engine
+    params = {k: v for k, v in engine.url.params.items() if k != "schema"}
+    return type(engine)(dataclasses.replace(engine.url, params=params))
+
+
+def _same_database(a: "Engine", b: "Engine") -> bool:
+    """Whether two server URLs name the same database (host names compared as written, 'localhost' as 127.0.0.1)."""
+    def key(e: "Engine") -> tuple:
+        p = e.url.params
+        host = str(p.get("host") or "127.0.0.1").lower()
+        host = "127.0.0.1" if host in ("localhost", "::1") else host
+        return host, int(p.get("port") or e.dialect.default_port or 0), str(p.get("database") or "")
+
+    return key(a) == key(b)

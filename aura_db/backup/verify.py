@@ -43,8 +43,14 @@ class VerifyResult:
         }
 
 
+def check_scratch(scratch: "Engine", live: "Engine | None") -> None:
+    """UsageError (exit 2) unless ``scratch`` is an existing, empty database other than ``live``."""
+    scratch.backup().check_scratch(scratch, live)
+
+
 def verify_backup(path: Path, *, engine: "Engine | None" = None, server: "Engine | None" = None,
                   full: bool = False, scratch_dir: Path | None = None, identities: Any = None,
+                  scratch: "Engine | None" = None,
                   on_progress: Progress | None = None) -> VerifyResult:
     """Checksum against the manifest, then the engine's own check of the content.
 
@@ -56,7 +62,9 @@ def verify_backup(path: Path, *, engine: "Engine | None" = None, server: "Engine
 
     ``engine`` is the live database's engine, when the backup must belong to
     it; ``server`` is where a full check of a server backup may restore into a
-    scratch database.  Damage is reported in the result, not raised.
+    scratch database it creates; ``scratch`` an existing empty database to
+    restore into instead (checked empty before, emptied after).  Damage is
+    reported in the result, not raised.
     """
     from aura_db.engines.registry import backup_checker
 
@@ -101,8 +109,11 @@ def verify_backup(path: Path, *, engine: "Engine | None" = None, server: "Engine
                                "pass --identity to check it")
         result.ok = True
         return result
+    use_scratch = scratch is not None and full and scratch.name == manifest.engine
     checker = backup_checker(manifest.engine, server or engine)
     checker.identities = identities
+    if use_scratch:
+        checker.scratch_database = scratch
     try:
         problems, warnings = checker.check_content(path, manifest, full=full,
                                                    scratch_dir=scratch_dir or path.parent,
@@ -118,7 +129,7 @@ def verify_backup(path: Path, *, engine: "Engine | None" = None, server: "Engine
 
 
 def verify_all(backup_dir: Path, *, server: "Engine | None" = None, full: bool = False, identities: Any = None,
-               on_progress: Progress | None = None) -> list[VerifyResult]:
+               scratch: "Engine | None" = None, on_progress: Progress | None = None) -> list[VerifyResult]:
     """Every backup in the folder; an encrypted one the identities do not open is checked by its checksum only."""
     if identities is not None:
         from aura_db.backup.crypto import as_identities
@@ -128,10 +139,10 @@ def verify_all(backup_dir: Path, *, server: "Engine | None" = None, full: bool =
     for e in list_backups(backup_dir):
         try:
             results.append(verify_backup(e.path, server=server, full=full, identities=identities,
-                                         on_progress=on_progress))
+                                         scratch=scratch, on_progress=on_progress))
         except UsageError as exc:
             # Backups encrypted to other keys share the folder: say so, check the rest.
-            r = verify_backup(e.path, server=server, full=full, on_progress=on_progress)
+            r = verify_backup(e.path, server=server, full=full, scratch=scratch, on_progress=on_progress)
             r.checks["content"] = "not checked (the identity does not open it)"
             r.warnings = [exc.message]
             results.append(r)

@@ -132,6 +132,10 @@ def verify(
                                          autocompletion=complete_backup_file),
     all_: bool = typer.Option(False, "--all", help="Check every backup in the folder."),
     full: bool = typer.Option(False, "--full", help="PostgreSQL/MySQL: also restore into a scratch database."),
+    scratch: Optional[str] = typer.Option(
+        None, "--scratch", metavar="URL",
+        help="With --full: an existing EMPTY database to restore into (emptied again afterwards) "
+             "instead of creating one [env AURA_DB_SCRATCH_URL]."),
     json_out: bool = _JSON,
     identity: Optional[str] = _IDENTITY,
 ) -> None:
@@ -150,16 +154,22 @@ def verify(
 
     if (file is None) == (not all_):
         raise UsageError("name one backup FILE or pass --all", hint="see `aura-db backup list`")
+    if scratch is not None and not full:
+        raise UsageError("--scratch is the database a --full check restores into", hint="add --full")
     app_state = state(ctx)
-    s = app_state.settings_with(identity=identity)
+    s = app_state.settings_with(identity=identity, scratch_url=scratch)
     server = _server_for_full(app_state) if full else None
+    scratch_db = _scratch_engine(s) if full and s.scratch_url else None
+    if scratch_db is not None:
+        core.check_scratch(scratch_db, server)
     with render.progress(app_state, "verify") as on_progress:
         if all_:
             results = core.verify_all(s.backup_path, server=server, full=full, identities=s.identity_path,
-                                      on_progress=on_progress)
+                                      scratch=scratch_db, on_progress=on_progress)
         else:
             path = core.resolve_backup(s.backup_path, file)
             results = [core.verify_backup(path, server=server, full=full, identities=s.identity_path,
+                                          scratch=scratch_db,
                                           on_progress=on_progress)]
     if json_out:
         app_state.emit_json(results[0].to_dict() if not all_ else [r.to_dict() for r in results])
@@ -175,6 +185,19 @@ def _server_for_full(app_state):
         return app_state.engine()
     except AuraError:
         return None
+
+
+def _scratch_engine(s):
+    """The engine of the scratch_url setting (a server database URL)."""
+    from aura_db.engines.registry import ENGINES, check_url_parameters, engine_for, parse_url
+    from aura_db.errors import UsageError
+
+    url = parse_url(s.scratch_url, cwd=s.cwd)
+    if ENGINES[url.engine].features.database_is_a_file:
+        raise UsageError(f"--scratch names a {url.engine} file; a full check of a file backup needs none",
+                         hint="name an empty PostgreSQL or MySQL database, or leave --scratch out")
+    check_url_parameters(url)
+    return engine_for(url)
 
 
 @app.command("prune")

@@ -86,13 +86,16 @@ class AppState:
             self.note(line)
 
     def engine(self) -> "Engine":
-        from aura_db.engines.registry import ENGINES, check_url_parameters, engine_for, parse_url
+        from aura_db.engines.registry import (ENGINES, SCHEMA_PARAMETER, check_url_parameters, engine_for, parse_url,
+                                             with_schema)
 
         s = self.settings
         url = parse_url(s.url, cwd=s.cwd)  # a file engine's URL is parsed without peewee
         if ENGINES[url.engine].features.database_is_a_file:
             _skip_server_drivers()  # a database in a file never connects to a server
         check_url_parameters(url)
+        where = s.sources.get("schema", "the settings")
+        url = with_schema(url, s.schema, where)
         engine = engine_for(url)
         if s.direct_url:  # the server's own URL, for the dump tools behind a pooler
             direct = parse_url(s.direct_url, cwd=s.cwd)
@@ -102,7 +105,8 @@ class AppState:
                 raise UsageError(f"direct_url {direct.redacted} is not a {url.engine} URL like url",
                                  hint="give direct_url the same database, reached without the pooler")
             check_url_parameters(direct)
-            engine.direct_url = direct
+            # pg_dump dumps the schema the URL works in (its own ?schema= or the setting).
+            engine.direct_url = with_schema(direct, url.params.get(SCHEMA_PARAMETER), where)
         return engine
 
     # -- terminals and consoles -------------------------------------------

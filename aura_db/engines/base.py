@@ -71,6 +71,8 @@ class Features:
     # transaction takes it and reads the history again, and the safety backup
     # is taken inside the first transaction that will change something.
     migration_lock_in_transaction = False
+    # Schemas inside a database (PostgreSQL): the ``schema`` setting picks the one aura-db works in.
+    schemas = False
 
 
 class Dialect:

@@ -105,15 +105,37 @@ def check_url_parameters(url: DatabaseURL) -> None:
     The driver would otherwise refuse it only when connecting, as a raw
     TypeError or "invalid dsn" (exit 1), a step later than a typo deserves.
     """
-    extra = [k for k in url.params if k not in URL_PARTS]
+    cls = ENGINES[url.engine]
+    # ``schema`` is aura-db's own setting (engines with schemas), never handed to the driver.
+    extra = [k for k in url.params if k not in URL_PARTS and not (k == SCHEMA_PARAMETER and cls.features.schemas)]
     if not extra:
         return
-    cls = ENGINES[url.engine]
     bad = cls.unknown_url_parameters(extra)
     if bad:
         listed = ", ".join(repr(k) for k in bad)
         raise UsageError(f"unknown parameter {listed} in the database URL {url.redacted}",
                          hint=cls.url_parameters_hint)
+
+
+SCHEMA_PARAMETER = "schema"
+
+
+def with_schema(url: DatabaseURL, schema: str | None, origin: str = "the settings") -> DatabaseURL:
+    """``url`` with the ``schema`` setting as its ``?schema=`` (the URL's own parameter wins).
+
+    UsageError (exit 2) when the engine has no schemas inside a database.
+    """
+    if not schema:
+        return url
+    cls = ENGINES[url.engine]
+    if not cls.features.schemas:
+        raise UsageError(f"schema {schema!r} from {origin}: {url.engine} has no schemas inside a database",
+                         hint="leave schema out, or name the database in the URL")
+    if url.params.get(SCHEMA_PARAMETER):
+        return url
+    import dataclasses
+
+    return dataclasses.replace(url, params={**url.params, SCHEMA_PARAMETER: schema})
 
 
 def engine_for(url: DatabaseURL | str) -> "Engine":

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import re
 from pathlib import Path
-from typing import TYPE_CHECKING, Callable, Iterator
+from typing import TYPE_CHECKING, Any, Callable, Iterator
 
 from aura_db.backup.engine import DatabaseInUse, Snapshot, compare_counts
 from aura_db.backup.server import ServerBackup, which
@@ -15,6 +15,7 @@ from aura_db.tables import LOCK_TABLE
 if TYPE_CHECKING:
     from aura_db.backup.files import HashingWriter, Progress
     from aura_db.backup.manifest import Manifest
+    from aura_db.engines.base import Engine
 
 
 class MysqlBackup(ServerBackup):
@@ -74,15 +75,16 @@ class MysqlBackup(ServerBackup):
         problems = self._check_dump(path, manifest)
         if problems or not full:
             return problems, []
-        if self.engine is None:
-            return [], ["--full needs a MySQL server: pass --db mysql://..."]
-        admin, name = self._scratch()
-        try:
-            rc, _, err = self._run_tool([which("mariadb", "mysql"), *self._conn_args(), name],
-                                        input_chunks=self._retarget(path, manifest, name))
+        if self.engine is None and self.scratch_database is None:
+            return [], ["--full needs a MySQL server: pass --db mysql://... or --scratch URL"]
+        with self.scratch() as target:
+            into = type(self)(target)
+            rc, _, err = into._run_tool([which("mariadb", "mysql"), *into._conn_args(),
+                                         "--default-character-set=utf8mb4", into.dbname],
+                                        input_chunks=self._retarget(path, manifest, into.dbname))
             if rc != 0:
                 return [f"loading into a scratch database failed: {err.strip()[-300:]}"], []
-            scratch = self._scratch_engine(name).open()
+            scratch = target.open()
             try:
                 counts = self._counts(scratch)
             finally:
@@ -91,9 +93,28 @@ class MysqlBackup(ServerBackup):
             if diff and not manifest.row_counts_exact:
                 return [], [f"row counts differ from those taken just before the dump: {d}" for d in diff]
             return diff, []
+
+    _CONTENTS = (
+        "SELECT CONCAT(CASE TABLE_TYPE WHEN 'VIEW' THEN 'view' WHEN 'SEQUENCE' THEN 'sequence' "
+        "ELSE 'table' END, ' ', TABLE_NAME) FROM information_schema.TABLES WHERE TABLE_SCHEMA = DATABASE() "
+        "UNION ALL SELECT CONCAT(LOWER(ROUTINE_TYPE), ' ', ROUTINE_NAME) FROM information_schema.ROUTINES "
+        "WHERE ROUTINE_SCHEMA = DATABASE() "
+        "UNION ALL SELECT CONCAT('event ', EVENT_NAME) FROM information_schema.EVENTS WHERE EVENT_SCHEMA = DATABASE() "
+        "ORDER BY 1")
+
+    def _scratch_contents(self, db: Any) -> list[str]:
+        return [r[0] for r in db.execute_sql(self._CONTENTS).fetchall()]
+
+    def _empty_scratch(self, scratch: "Engine") -> None:
+        # It was empty before the check: everything in it now came from the backup.
+        db = scratch.open()
+        try:
+            db.execute_sql("SET FOREIGN_KEY_CHECKS = 0")
+            for (what,) in db.execute_sql(self._CONTENTS).fetchall():
+                kind, _, name = what.partition(" ")
+                db.execute_sql(f"DROP {kind.upper()} IF EXISTS {self._q(name)}")
         finally:
-            admin.execute_sql(f"DROP DATABASE IF EXISTS {name}")
-            admin.close()
+            db.close()
 
     def _retarget(self, path: Path, manifest: "Manifest", name: str, prelude: str = "") -> Iterator[bytes]:
         """The dump with any CREATE DATABASE / USE lines pointed at ``name``.
@@ -173,7 +194,8 @@ class MysqlBackup(ServerBackup):
                 extra = sorted(set(db.get_tables()) - set(self._manifest.row_counts) - {LOCK_TABLE})
                 prelude = "SET FOREIGN_KEY_CHECKS=0;\n" + "".join(
                     f"DROP TABLE IF EXISTS {self._q(t)};\n" for t in extra)
-                rc, _, err = self._run_tool([which("mariadb", "mysql"), *self._conn_args(), self.dbname],
+                rc, _, err = self._run_tool([which("mariadb", "mysql"), *self._conn_args(),
+                                             "--default-character-set=utf8mb4", self.dbname],
                                             input_chunks=self._retarget(path, self._manifest, self.dbname, prelude))
                 if rc != 0:
                     raise AuraError(

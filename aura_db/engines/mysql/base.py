@@ -11,10 +11,10 @@ import contextlib
 from typing import TYPE_CHECKING, Any, Iterator
 
 from aura_db.engines import base
-from aura_db.engines.mysql.dialect import MysqlDialect
+from aura_db.engines.mysql.dialect import SESSION_SQL_MODE, MysqlDialect, strict_sql_mode
 from aura_db.engines.mysql.features import MysqlFeatures
 from aura_db.engines.server import ServerEngine
-from aura_db.errors import LockTimeout
+from aura_db.errors import LockTimeout, UsageError
 
 if TYPE_CHECKING:
     import peewee as pw
@@ -23,7 +23,6 @@ if TYPE_CHECKING:
     from aura_db.catalog import Catalog
 
 _DATABASE_CLASS: Any = None
-
 
 class MysqlEngine(ServerEngine):
     name = "mysql"
@@ -98,7 +97,16 @@ class MysqlEngine(ServerEngine):
 
     def _connect_params(self) -> dict[str, Any]:
         params = dict(self.url.params)
-        params.setdefault("charset", "utf8mb4")
+        charset = str(params.setdefault("charset", "utf8mb4"))
+        if charset.lower() != "utf8mb4":
+            raise UsageError(f"charset={charset} in {self.url.redacted}: aura-db talks to MySQL in utf8mb4 only",
+                             hint="leave ?charset= out (utf8mb4: emoji and every script fit)")
+        # aura-db's own session is strict whatever the server's global
+        # sql_mode says: an over-long value is refused, never truncated.
+        mode = str(params.setdefault("sql_mode", SESSION_SQL_MODE))
+        if not strict_sql_mode(mode):
+            raise UsageError(f"sql_mode={mode} in {self.url.redacted} is not strict",
+                             hint=f"leave ?sql_mode= out (aura-db uses {SESSION_SQL_MODE})")
         params["connect_timeout"] = self.connect_timeout()
         return params
 

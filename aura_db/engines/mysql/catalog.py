@@ -6,6 +6,7 @@ import re
 from typing import Any
 
 from aura_db.catalog import Catalog, Column, ForeignKey, Index, Integrity, Plan, TableSize
+from aura_db.engines.mysql.dialect import SESSION_SQL_MODE, strict_sql_mode
 
 
 # --------------------------------------------------------------------------
@@ -106,6 +107,64 @@ class MysqlCatalog(Catalog):
         out["connections"] = int(row[0][1]) if row else None
         out["max_connections"] = int(self.scalar("SELECT @@max_connections"))
         return out
+
+    # Character sets that hold every Unicode character (utf8/utf8mb3 stop at
+    # three bytes: no emoji; latin1 and the others hold one script or two).
+    FULL_UNICODE = ("utf8mb4", "utf16", "utf16le", "utf32")
+
+    def settings_check(self) -> tuple[str, list[str]]:
+        problems = []
+        full = self.FULL_UNICODE
+        marks = ", ".join(["%s"] * len(full))
+        db_charset = self.scalar(
+            "SELECT DEFAULT_CHARACTER_SET_NAME FROM information_schema.SCHEMATA WHERE SCHEMA_NAME = DATABASE()")
+        name = self.scalar("SELECT DATABASE()")
+        if db_charset and db_charset.lower() not in full:
+            problems.append(
+                f"database {name} defaults to character set {db_charset}, which cannot hold every character "
+                f"(emoji, CJK): tables created in it get it too; "
+                f"ALTER DATABASE {self.quote(name)} CHARACTER SET utf8mb4 COLLATE utf8mb4_unicode_ci")
+        tables = self.rows(
+            "SELECT t.TABLE_NAME, c.CHARACTER_SET_NAME FROM information_schema.TABLES t "
+            "JOIN information_schema.COLLATION_CHARACTER_SET_APPLICABILITY c ON c.COLLATION_NAME = t.TABLE_COLLATION "
+            f"WHERE t.TABLE_SCHEMA = DATABASE() AND t.TABLE_TYPE = 'BASE TABLE' AND c.CHARACTER_SET_NAME NOT IN ({marks}) "
+            "ORDER BY 1", full)
+        columns: dict[str, list[str]] = {}
+        for table, column, charset in self.rows(
+                "SELECT TABLE_NAME, COLUMN_NAME, CHARACTER_SET_NAME FROM information_schema.COLUMNS "
+                f"WHERE TABLE_SCHEMA = DATABASE() AND CHARACTER_SET_NAME IS NOT NULL "
+                f"AND CHARACTER_SET_NAME NOT IN ({marks}) ORDER BY TABLE_NAME, ORDINAL_POSITION", full):
+            columns.setdefault(table, []).append(f"{column} ({charset})")
+        table_charset = dict(tables)
+        for table in sorted(set(table_charset) | set(columns)):
+            cols = columns.get(table, [])
+            what = f"table {table}"
+            if table in table_charset:
+                what += f" defaults to {table_charset[table]}"
+            if cols:
+                shown = ", ".join(cols[:5]) + (f" (+{len(cols) - 5} more)" if len(cols) > 5 else "")
+                what += ("; " if table in table_charset else ": ") + f"text column(s) {shown}"
+            problems.append(f"{what}: emoji and other characters become '?'; "
+                            f"ALTER TABLE {self.quote(table)} CONVERT TO CHARACTER SET utf8mb4 "
+                            "COLLATE utf8mb4_unicode_ci")
+        mode = str(self.scalar("SELECT @@GLOBAL.sql_mode") or "")
+        if not strict_sql_mode(mode):
+            problems.append(
+                f"the server's global sql_mode ({mode or 'empty'}) is not strict: the app's own connections "
+                "truncate over-long text and store bad values without an error (aura-db's sessions are strict); "
+                f"SET GLOBAL sql_mode = '{SESSION_SQL_MODE}' and put sql_mode in the server's option file")
+        if not problems:
+            return "utf8mb4 database, tables and text columns; global sql_mode strict", []
+        parts = []
+        if db_charset and db_charset.lower() not in full:
+            parts.append(f"database default {db_charset}")
+        narrow = sorted(set(table_charset) | set(columns))
+        if narrow:
+            parts.append(f"{len(narrow)} table(s) not utf8mb4: " + ", ".join(narrow[:5])
+                         + (f" (+{len(narrow) - 5} more)" if len(narrow) > 5 else ""))
+        if not strict_sql_mode(mode):
+            parts.append(f"global sql_mode not strict ({mode or 'empty'})")
+        return "; ".join(parts), problems
 
     def integrity(self, full: bool) -> Integrity:
         tables = self.tables()

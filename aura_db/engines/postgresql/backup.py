@@ -13,12 +13,13 @@ from aura_db.backup.engine import DatabaseInUse, Snapshot, compare_counts
 from aura_db.backup.files import CHUNK
 from aura_db.backup.server import ServerBackup, major, which
 from aura_db.engines.base import first_line
-from aura_db.engines.postgresql.dialect import PostgresDialect
+from aura_db.engines.postgresql.dialect import PostgresDialect, quote_ident
 from aura_db.errors import AuraError, BackupRejected
 
 if TYPE_CHECKING:
     from aura_db.backup.files import HashingWriter, Progress
     from aura_db.backup.manifest import Manifest
+    from aura_db.engines.base import Engine
 
 
 class PostgresBackup(ServerBackup):
@@ -108,7 +109,9 @@ class PostgresBackup(ServerBackup):
                     level = ["-Z", str(self.GZIP_ARCHIVE_LEVEL)]
                 else:
                     level = []
-                self._stream_tool([pg_dump, "-Fc", *level, f"--snapshot={snap}", *self._conn_args()],
+                # With a schema setting, that schema is the database aura-db keeps.
+                only = [f"--schema={quote_ident(self.engine.schema)}"] if self.engine.schema else []
+                self._stream_tool([pg_dump, "-Fc", *level, f"--snapshot={snap}", *only, *self._conn_args()],
                                   writer, on_progress)
             finally:
                 with contextlib.suppress(Exception):
@@ -118,50 +121,111 @@ class PostgresBackup(ServerBackup):
         return Snapshot(counts, head, server, warnings=warnings)
 
     def _list(self, plain: Path) -> tuple[list[str], set[str]]:
+        problems, where = self._list_tables(plain)
+        return problems, set(where)
+
+    def _list_tables(self, plain: Path) -> tuple[list[str], dict[str, str]]:
+        """(problems, table -> its schema) of the tables whose data the archive holds."""
         rc, out, err = self._run_tool([which("pg_restore"), "--list", str(plain)])
         if rc != 0:
-            return [f"pg_restore cannot read the archive: {err.strip().splitlines()[-1] if err.strip() else rc}"], set()
-        tables = set()
+            return [f"pg_restore cannot read the archive: {err.strip().splitlines()[-1] if err.strip() else rc}"], {}
+        tables: dict[str, str] = {}
         for line in out.splitlines():
-            m = re.search(r"TABLE DATA \S+ (\S+) ", line)
+            m = re.search(r"TABLE DATA (\S+) (\S+) ", line)
             if m:
-                tables.add(m.group(1).strip('"'))
+                tables[m.group(2).strip('"')] = m.group(1).strip('"')
         return [], tables
 
     def check_content(self, path: Path, manifest: "Manifest", *, full: bool, scratch_dir: Path,
                       on_progress: "Progress | None") -> tuple[list[str], list[str]]:
         plain, owned = self._decompressed_file(path, manifest, scratch_dir)
         try:
-            problems, tables = self._list(plain)
+            problems, where = self._list_tables(plain)
             if problems:
                 return problems, []
-            missing = sorted(set(manifest.row_counts) - tables)
+            missing = sorted(set(manifest.row_counts) - set(where))
             if missing:
                 return [f"tables missing from the archive: {', '.join(missing)}"], []
             if not full:
                 return [], []
-            if self.engine is None:
-                return [], ["--full needs a PostgreSQL server: pass --db postgresql://..."]
-            self.needs_server()
-            admin, name = self._scratch()
-            try:
-                rc, _, err = self._run_tool([which("pg_restore"), "--no-owner", "--exit-on-error",
-                                             *self._conn_args(name), str(plain)])
+            if self.engine is None and self.scratch_database is None:
+                return [], ["--full needs a PostgreSQL server: pass --db postgresql://... or --scratch URL"]
+            if self.scratch_database is None:
+                self.needs_server()
+            with self.scratch() as target:
+                into = type(self)(target)
+                # Ownership and privileges name roles of the source server;
+                # the check is about the data, restored as this role.
+                rc, _, err = into._run_tool([which("pg_restore"), "--no-owner", "--no-acl", "--no-comments",
+                                             "--exit-on-error", *into._conn_args(), str(plain)])
                 if rc != 0:
                     return [f"pg_restore into a scratch database failed: {err.strip()[-300:]}"], []
-                scratch = self._scratch_engine(name).open()
+                target.guard_schema = False  # the archive's schemas are named below
+                scratch = target.open()
                 try:
-                    counts = self._counts(scratch)
+                    # Each table where the archive put it: the check needs no search_path.
+                    counts = {t: scratch.execute_sql(
+                        f"SELECT count(*) FROM {self._q(where[t])}.{self._q(t)}").fetchone()[0] for t in where}
                 finally:
                     scratch.close()
                 return compare_counts(manifest.row_counts, counts), []
-            finally:
-                admin.execute_sql(
-                    "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = %s", (name,))
-                admin.execute_sql(f"DROP DATABASE IF EXISTS {name}")
-                admin.close()
         finally:
             self.discard((plain, owned))
+
+    # What a database holds (outside PostgreSQL's own schemas) that a restore would collide with.
+    _CONTENTS = (
+        "SELECT 'table ' || n.nspname || '.' || c.relname FROM pg_class c "
+        "JOIN pg_namespace n ON n.oid = c.relnamespace WHERE c.relkind IN ('r', 'p', 'v', 'm', 'S', 'f') "
+        "AND n.nspname NOT IN ('pg_catalog', 'information_schema') AND left(n.nspname, 3) <> 'pg_' "
+        "AND NOT EXISTS (SELECT 1 FROM pg_depend d WHERE d.objid = c.oid AND d.deptype = 'e') "
+        "UNION ALL SELECT 'function ' || n.nspname || '.' || p.proname FROM pg_proc p "
+        "JOIN pg_namespace n ON n.oid = p.pronamespace "
+        "WHERE n.nspname NOT IN ('pg_catalog', 'information_schema') AND left(n.nspname, 3) <> 'pg_' "
+        "AND NOT EXISTS (SELECT 1 FROM pg_depend d WHERE d.objid = p.oid AND d.deptype = 'e') "
+        "UNION ALL SELECT 'type ' || n.nspname || '.' || t.typname FROM pg_type t "
+        "JOIN pg_namespace n ON n.oid = t.typnamespace WHERE t.typtype IN ('e', 'd', 'r') "
+        "AND n.nspname NOT IN ('pg_catalog', 'information_schema') AND left(n.nspname, 3) <> 'pg_' "
+        "AND NOT EXISTS (SELECT 1 FROM pg_depend d WHERE d.objid = t.oid AND d.deptype = 'e') "
+        "UNION ALL SELECT 'schema ' || nspname FROM pg_namespace n WHERE nspname NOT IN "
+        "('public', 'information_schema') AND left(nspname, 3) <> 'pg_' "
+        "AND NOT EXISTS (SELECT 1 FROM pg_depend d WHERE d.objid = n.oid AND d.deptype = 'e') "
+        "ORDER BY 1")
+
+    def _scratch_contents(self, db: Any) -> list[str]:
+        return [r[0] for r in db.execute_sql(self._CONTENTS).fetchall()]
+
+    def _empty_scratch(self, scratch: "Engine") -> None:
+        # It was empty before the check: everything in it now came from the backup.
+        scratch.guard_schema = False
+        db = scratch.open()
+        try:
+            for (what,) in db.execute_sql(self._CONTENTS).fetchall():
+                kind, _, name = what.partition(" ")
+                if kind == "schema":
+                    db.execute_sql(f"DROP SCHEMA IF EXISTS {self._q(name)} CASCADE")
+            for (what,) in db.execute_sql(self._CONTENTS).fetchall():
+                kind, _, name = what.partition(" ")
+                schema, _, obj = name.partition(".")
+                target = f"{self._q(schema)}.{self._q(obj)}"
+                kind_sql = {"table": "TABLE", "function": "FUNCTION", "type": "TYPE"}[kind]
+                if kind == "table":
+                    relkind = db.execute_sql(
+                        "SELECT c.relkind FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace "
+                        "WHERE n.nspname = %s AND c.relname = %s", (schema, obj)).fetchone()
+                    if relkind is None:
+                        continue  # gone with another object (CASCADE)
+                    kind_sql = {"v": "VIEW", "m": "MATERIALIZED VIEW", "S": "SEQUENCE",
+                                "f": "FOREIGN TABLE"}.get(str(relkind[0]), "TABLE")
+                db.execute_sql(f"DROP {kind_sql} IF EXISTS {target} CASCADE")
+        finally:
+            db.close()
+
+    def _drop_scratch(self, admin: Any, name: str) -> None:
+        try:
+            admin.execute_sql("SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = %s", (name,))
+            admin.execute_sql(f"DROP DATABASE IF EXISTS {name}")
+        finally:
+            admin.close()
 
     def stage(self, path: Path, manifest: "Manifest", on_progress: "Progress | None") -> tuple[Path, bool]:
         from aura_db.backup.files import sha256_file
@@ -202,7 +266,9 @@ class PostgresBackup(ServerBackup):
                 # Tables the backup does not know (made by later migrations)
                 # would survive --clean and make the next migrate fail.
                 extra = sorted(set(db.get_tables()) - getattr(self, "_tables", set()))
-                prelude = "".join(f"DROP TABLE IF EXISTS {self._q(t)} CASCADE;\n" for t in extra)
+                # Named with their schema: psql's session may have another search_path.
+                schema = self._q(db.execute_sql("SELECT current_schema()").fetchone()[0] or "public")
+                prelude = "".join(f"DROP TABLE IF EXISTS {schema}.{self._q(t)} CASCADE;\n" for t in extra)
                 import tempfile
 
                 # stderr to a file: a pipe nobody reads would fill and stall pg_restore.

@@ -12,7 +12,7 @@ import time
 from typing import TYPE_CHECKING, Any, Iterator
 
 from aura_db.engines import base
-from aura_db.engines.postgresql.dialect import PostgresDialect
+from aura_db.engines.postgresql.dialect import PostgresDialect, quote_ident
 from aura_db.engines.postgresql.features import PostgresFeatures
 from aura_db.engines.server import ServerEngine, lock_key
 from aura_db.errors import LockTimeout
@@ -95,13 +95,94 @@ class PostgresEngine(ServerEngine):
         from aura_db.engines.postgresql.copy import PostgresCopyTarget
 
         return PostgresCopyTarget(self)
+    url_parameters_hint = "libpq's connection options (e.g. ?sslmode=require), or aura-db's ?schema=NAME"
+    # The schema goes to the server as a startup option; a pooler that refuses
+    # startup options (PgBouncer) gets none, and the role's own search_path must name it.
+    _schema_by_option = True
+
+    @property
+    def schema(self) -> str | None:
+        """The ``schema`` setting (``?schema=NAME``): where aura-db's tables live, or None (the role's search_path)."""
+        value = self.url.params.get("schema")
+        return str(value) if value not in (None, "") else None
 
     def _connect_params(self) -> dict[str, Any]:
         params = dict(self.url.params)
+        params.pop("schema", None)  # aura-db's, not libpq's
         # libpq takes whole seconds; aura-db's own wait (_PgConnectWait) keeps
         # to the exact value where it is in charge.
         params["connect_timeout"] = max(1, math.ceil(self.connect_timeout()))
+        if self.schema and self._schema_by_option:
+            # A startup option, not a session SET: it belongs to this
+            # connection from its first statement and never leaks through a
+            # pooler into another client's session.  Only the schema is on the
+            # path, so nothing lands in "public" by mistake.
+            option = "-csearch_path=" + _option_escape(quote_ident(self.schema))
+            params["options"] = f"{params['options']} {option}" if params.get("options") else option
         return params
+
+    def open(self, *, create: bool = False) -> "pw.Database":
+        from aura_db.errors import DatabaseUnavailable
+
+        try:
+            db = super().open(create=create)
+        except DatabaseUnavailable as exc:
+            if not (self.schema and self._schema_by_option and "unsupported startup parameter" in exc.message):
+                raise
+            # PgBouncer refuses startup options: connect without, and rely on
+            # the role's search_path (set on the server, it holds per server
+            # connection), which the check below insists on.
+            self._schema_by_option = False
+            db = super().open(create=create)
+        if self.schema:
+            current = db.execute_sql("SELECT current_schema()").fetchone()[0]
+            if current != self.schema:
+                exists = db.execute_sql("SELECT EXISTS (SELECT 1 FROM pg_namespace WHERE nspname = %s)",
+                                        (self.schema,)).fetchone()[0]
+                db.close()
+                message, hint = self._schema_refusal(current, bool(exists))
+                raise DatabaseUnavailable(message, hint=hint)
+        elif self.guard_schema:
+            self._refuse_history_elsewhere(db)
+        return db
+
+    # Without a schema setting, refuse to work beside aura-db's tables when
+    # they are in another schema than this role's search_path gives: a
+    # migrate would build a second copy in it (see _refuse_history_elsewhere).
+    guard_schema = True
+
+    def _refuse_history_elsewhere(self, db: "pw.Database") -> None:
+        from aura_db.errors import UsageError
+        from aura_db.tables import HISTORY_TABLE
+
+        current, found = db.execute_sql(
+            "SELECT current_schema(), ARRAY(SELECT n.nspname::text FROM pg_class c JOIN pg_namespace n "
+            "ON n.oid = c.relnamespace WHERE c.relname = %s AND c.relkind IN ('r', 'p') ORDER BY 1)",
+            (HISTORY_TABLE,)).fetchone()
+        if found and current not in found:
+            db.close()
+            raise UsageError(
+                f"aura-db's tables in {self.url.redacted} are in schema {found[0]!r}, not in "
+                f"{current or 'any schema'!r} that this role's search_path gives",
+                hint=f"set schema = \"{found[0]}\" (or ?schema={found[0]} in the URL; AURA_DB_SCHEMA), "
+                     "or schema = \"public\" to keep a separate copy there")
+
+    def _schema_refusal(self, current: str | None, exists: bool) -> tuple[str, str]:
+        where = self.url.redacted
+        if not exists:
+            return (f"schema {self.schema!r} does not exist in {where}",
+                    f"CREATE SCHEMA {quote_ident(self.schema)} (owned by the role aura-db connects as), "
+                    "or fix the schema setting")
+        if self._schema_by_option and current is None:
+            return (f"schema {self.schema!r} in {where} is not usable by this role (no USAGE on it)",
+                    f"GRANT USAGE, CREATE ON SCHEMA {quote_ident(self.schema)} TO the role, or fix the schema setting")
+        user = self.url.params.get("user") or "ROLE"
+        how = ("the server (a pooler such as PgBouncer) refuses the startup option that sets it"
+               if not self._schema_by_option else "the startup option that sets it was dropped on the way")
+        return (f"schema {self.schema!r} did not take effect on {where}: {how}, and the role's "
+                f"search_path gives {current or 'no schema'}",
+                f"ALTER ROLE {quote_ident(str(user))} IN DATABASE {quote_ident(str(self.url.params.get('database')))} "
+                f"SET search_path = {quote_ident(self.schema)}, then connect again")
 
     def server_version(self, db: "pw.Database") -> str:
         return db.execute_sql("SHOW server_version").fetchone()[0]
@@ -364,6 +445,11 @@ def _identity(db: "pw.Database") -> tuple[str, str]:
     """(the cluster's system identifier, the database's name), as the server says; "?" for an unknown identifier."""
     system, name = db.execute_sql(_IDENTITY_SQL).fetchone()
     return (str(system) if system else "?"), str(name)
+
+
+def _option_escape(value: str) -> str:
+    """``value`` as one word of libpq's ``options`` (spaces and backslashes escaped)."""
+    return value.replace("\\", "\\\\").replace(" ", "\\ ")
 
 
 def _postgres_class() -> Any:

@@ -114,6 +114,15 @@ class PostgresCatalog(Catalog):
         out["max_connections"] = int(self.scalar("SELECT current_setting('max_connections')"))
         return out
 
+    def settings_check(self) -> tuple[str, list[str]]:
+        encoding = self.scalar("SELECT pg_encoding_to_char(encoding) FROM pg_database WHERE datname = current_database()")
+        if str(encoding).upper() == "UTF8":
+            return "database encoding UTF8", []
+        return f"database encoding {encoding}", [f"database {self.scalar('SELECT current_database()')} has encoding {encoding}, which "
+                    + ("does not check text at all" if str(encoding).upper() == "SQL_ASCII" else
+                       "cannot hold every character (emoji, CJK)")
+                    + ": dump it and load it into a database created WITH ENCODING 'UTF8'"]
+
     def integrity(self, full: bool) -> Integrity:
         # PostgreSQL has no quick_check.  Where data checksums are on, the
         # server counts the damaged pages it has read; --full reads every row

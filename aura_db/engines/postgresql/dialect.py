@@ -13,3 +13,8 @@ class PostgresDialect(Dialect):
 
     def default_literal(self, value: bool) -> str:
         return "TRUE" if value else "FALSE"
+
+
+def quote_ident(name: str) -> str:
+    """A PostgreSQL identifier, quoted: exactly this name, case and all."""
+    return '"' + name.replace('"', '""') + '"'

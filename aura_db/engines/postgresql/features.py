@@ -7,3 +7,4 @@ class PostgresFeatures(Features):
     procedural_scripts = True
     serial_sequences = True
     migration_lock_in_transaction = True
+    schemas = True
