@@ -518,6 +518,8 @@ def purge(
     ``safety`` takes the backup (required unless a dry run); ``backup_dir``
     is where the backups that still hold purged rows are looked for.
     """
+    from aura_db.backup.catalogue import this_database
+    from aura_db.engines.base import PeeweeReader
     from aura_db.guards import require_writable
     from aura_db.migrations import read_history
     from aura_db.seed import require_migrated
@@ -535,6 +537,9 @@ def purge(
     result = PurgeResult(engine.describe(), engine.name, older_than_days, _iso(now), _iso(cutoff), dry_run)
     db = engine.open(create=False)
     try:
+        # What the database is, asked on this connection: behind a pooler a
+        # second one might wait for the server connection this one holds.
+        here = this_database(engine, PeeweeReader(engine, db)) if backup_dir is not None else None
         require_migrated(engine, db, migrations_dir)  # refuses a database aura-db does not manage, or behind
         history = read_history(db)
         plan = _plan(engine, db, now=now, cutoff=cutoff, days=older_than_days)
@@ -545,7 +550,7 @@ def purge(
                                for t in result.tables if t.undated)
         if dry_run or result.nothing_to_do:
             if backup_dir is not None and not result.nothing_to_do:
-                result.holding_backups = _holding(engine, Path(backup_dir), oldest if known else None)
+                result.holding_backups = _holding(here, Path(backup_dir), oldest if known else None)
             result.duration_ms = int((time.perf_counter() - started) * 1000)
             return result
         if confirm is not None:
@@ -565,7 +570,7 @@ def purge(
     finally:
         db.close()
     if backup_dir is not None:
-        result.holding_backups = _holding(engine, Path(backup_dir), oldest if known else None)
+        result.holding_backups = _holding(here, Path(backup_dir), oldest if known else None)
     result.duration_ms = int((time.perf_counter() - started) * 1000)
     return result
 
@@ -601,15 +606,14 @@ def _delete(engine: "Engine", db: "pw.Database", plan: list[_Table], result: Pur
                 on_progress(min(done, total), total)
 
 
-def _holding(engine: "Engine", backup_dir: Path, oldest: dt.datetime | None) -> list[dict[str, Any]]:
-    """This database's backups made after the oldest purged row was: they may still hold purged rows.
+def _holding(ref: Any, backup_dir: Path, oldest: dt.datetime | None) -> list[dict[str, Any]]:
+    """The backups of ``ref`` (a ``DatabaseRef``) made after the oldest purged row was: they may still hold it.
 
     ``oldest`` None (a creation date unknown): every backup of this database.
     """
     from aura_db import backup
-    from aura_db.backup.catalogue import DatabaseKeys, sort_time, this_database
+    from aura_db.backup.catalogue import DatabaseKeys, sort_time
 
-    ref = this_database(engine)
     listed = backup.list_backups(backup_dir)
     keys = DatabaseKeys(listed, here=ref)  # a standby's or another node's backups are this database's too
     here = keys.here(ref)

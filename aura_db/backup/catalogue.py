@@ -211,12 +211,19 @@ class DatabaseRef:
     identity: str | None = None
 
 
-def this_database(engine: Any) -> DatabaseRef:
-    """``engine``'s database as backups name it: its identity asked of the server (None when it cannot tell)."""
+def this_database(engine: Any, reader: Any = None, *, asking: Any = None) -> DatabaseRef:
+    """``engine``'s database as backups name it: its identity asked of the server (None when it cannot tell).
+
+    ``reader`` (an ``Engine.Reader``) asks on a connection the caller holds
+    open: behind a pooler, a second connection might wait for the one held.
+    ``asking``: the engine to ask instead, the same database reached
+    another way (a restore behind a pooler asks ``direct_url``, never the
+    pooler it may have been told to pause).
+    """
     from aura_db.errors import AuraError
 
     try:
-        identity = engine.identity()
+        identity = (asking or engine).identity(reader)
     except AuraError:  # out of reach: its address is all there is
         identity = None
     return DatabaseRef(engine.name, engine.describe(), identity)

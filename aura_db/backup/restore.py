@@ -165,7 +165,10 @@ def restore(
     folder = Path(backup_dir)
     warnings: list[str] = []
     skipped: list[str] = []
-    here = this_database(engine)  # what it IS: a standby's or another node's backups are its own
+    # What it IS (a standby's or another node's backups are its own), asked
+    # of the database the restore writes: behind a pooler the restore never
+    # connects through it (its server connections may be killed, paused).
+    here = this_database(engine, asking=eb.engine or engine)
     if spec == "latest":
         paths, notes = latest_candidates(folder, engine=engine.name, source=engine.describe(),
                                          identity=here.identity)
@@ -233,7 +236,7 @@ def restore(
         try:
             from aura_db.migrations import status
 
-            st = status(engine, migrations_dir)
+            st = status(eb.engine or engine, migrations_dir)  # as above: not through a pooler
             result.pending, result.unknown, result.changed = st.pending, st.missing, st.changed
         except AuraError:
             pass

@@ -247,14 +247,21 @@ class PostgresEngine(ServerEngine):
                 return f"{host}:{info.get('port') or self.dialect.default_port}"
         return None
 
+    def identity(self, reader: "base.Reader | None" = None) -> str | None:
+        # Once a run's connection told it (``_take_lock``), no other is
+        # opened: behind a pooler of one server connection a second one would
+        # wait for the one the run's transaction holds (a safety backup asks
+        # for the identity inside that transaction).
+        if reader is None and self._learned is not None:
+            return _identity_text(*self._learned[1])
+        return super().identity(reader)
+
     def read_identity(self, reader: "base.Reader") -> str | None:
         # pg_control_system() names the cluster (a standby made by
         # pg_basebackup has its primary's identifier); it may be revoked
         # from ordinary roles: then the address is all there is.
         system, database = reader.rows(_IDENTITY_SQL)[0]
-        if not system:
-            return None
-        return f"postgresql-system={system} database={database}"
+        return _identity_text(str(system) if system else "?", str(database))
 
     @contextlib.contextmanager
     def migration_lock(self, db: "pw.Database", timeout: float) -> Iterator[None]:
@@ -450,6 +457,11 @@ def _identity(db: "pw.Database") -> tuple[str, str]:
 def _option_escape(value: str) -> str:
     """``value`` as one word of libpq's ``options`` (spaces and backslashes escaped)."""
     return value.replace("\\", "\\\\").replace(" ", "\\ ")
+def _identity_text(system: str, database: str) -> str | None:
+    """``Engine.identity``'s text for (system identifier, database name); None for an unknown identifier."""
+    if system == "?":
+        return None
+    return f"postgresql-system={system} database={database}"
 
 
 def _postgres_class() -> Any:
