@@ -457,6 +457,8 @@ def _identity(db: "pw.Database") -> tuple[str, str]:
 def _option_escape(value: str) -> str:
     """``value`` as one word of libpq's ``options`` (spaces and backslashes escaped)."""
     return value.replace("\\", "\\\\").replace(" ", "\\ ")
+
+
 def _identity_text(system: str, database: str) -> str | None:
     """``Engine.identity``'s text for (system identifier, database name); None for an unknown identifier."""
     if system == "?":
