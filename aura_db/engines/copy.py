@@ -183,23 +183,32 @@ class CopySource:
         """A cursor that does not hold the whole result in memory."""
         return self.db.cursor()
 
+    def fetch(self, sql: str) -> Iterator[list[tuple]]:
+        """The rows of ``sql`` in chunks (an engine with its own way of streaming overrides this)."""
+        yield from fetch_chunks(self.cursor, sql)
+
     def rows(self, table: str, columns: list[str], order_by: list[str]) -> Iterator[list[tuple]]:
         """The rows of ``table`` (``columns`` in that order), ``order_by`` ascending, in chunks."""
         q = self.engine.dialect.quote
         sql = f"SELECT {', '.join(q(c) for c in columns)} FROM {q(table)}"
         if order_by:
             sql += " ORDER BY " + ", ".join(q(c) for c in order_by)
-        cur = self.cursor()
-        try:
-            cur.execute(sql)
-            while True:
-                chunk = cur.fetchmany(CHUNK_ROWS)
-                if not chunk:
-                    return
-                yield chunk
-        finally:
-            with contextlib.suppress(Exception):
-                cur.close()
+        return self.fetch(sql)
+
+
+def fetch_chunks(make_cursor: Callable[[], Any], sql: str) -> Iterator[list[tuple]]:
+    """The rows of ``sql`` in chunks of CHUNK_ROWS, on a cursor made when the first chunk is asked for."""
+    cur = make_cursor()
+    try:
+        cur.execute(sql)
+        while True:
+            chunk = cur.fetchmany(CHUNK_ROWS)
+            if not chunk:
+                return
+            yield list(chunk)
+    finally:
+        with contextlib.suppress(Exception):
+            cur.close()
 
 
 class CopyTarget:

@@ -16,7 +16,7 @@ import os
 import socket
 from typing import TYPE_CHECKING, Any, Iterable, Iterator
 
-from aura_db.engines.copy import CHUNK_ROWS, CopySource, CopyTarget
+from aura_db.engines.copy import CopySource, CopyTarget, fetch_chunks
 
 if TYPE_CHECKING:
     import peewee as pw
@@ -31,20 +31,6 @@ def _unbuffered(db: "pw.Database") -> Any:
     return db.connection().cursor(pymysql.cursors.SSCursor)
 
 
-def _fetch(db: "pw.Database", sql: str) -> Iterator[list[tuple]]:
-    cur = _unbuffered(db)  # rows stream from the server: memory stays flat
-    try:
-        cur.execute(sql)
-        while True:
-            chunk = cur.fetchmany(CHUNK_ROWS)
-            if not chunk:
-                return
-            yield list(chunk)
-    finally:
-        with contextlib.suppress(Exception):
-            cur.close()
-
-
 class MysqlCopySource(CopySource):
     @contextlib.contextmanager
     def snapshot(self) -> Iterator[None]:
@@ -56,12 +42,8 @@ class MysqlCopySource(CopySource):
             with contextlib.suppress(Exception):
                 self.db.execute_sql("COMMIT")
 
-    def rows(self, table: str, columns: list[str], order_by: list[str]) -> Iterator[list[tuple]]:
-        q = self.engine.dialect.quote
-        sql = f"SELECT {', '.join(q(c) for c in columns)} FROM {q(table)}"
-        if order_by:
-            sql += " ORDER BY " + ", ".join(q(c) for c in order_by)
-        return _fetch(self.db, sql)
+    def cursor(self) -> Any:
+        return _unbuffered(self.db)  # rows stream from the server: memory stays flat
 
 
 class MysqlCopyTarget(CopyTarget):
@@ -170,7 +152,7 @@ class MysqlCopyTarget(CopyTarget):
     def read(self, db: "pw.Database", table: str, columns: list[str],
              kinds: list[str]) -> Iterator[list[tuple]]:
         q = self.quote
-        return _fetch(db, f"SELECT {', '.join(q(c) for c in columns)} FROM {q(table)}")
+        return fetch_chunks(lambda: _unbuffered(db), f"SELECT {', '.join(q(c) for c in columns)} FROM {q(table)}")
 
 
 def _literal(escape: Any, v: Any) -> str:

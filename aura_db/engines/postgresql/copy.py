@@ -54,11 +54,7 @@ class PostgresCopySource(CopySource):
             self.db.execute_sql("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY")
             yield
 
-    def rows(self, table: str, columns: list[str], order_by: list[str]) -> Iterator[list[tuple]]:
-        q = self.engine.dialect.quote
-        sql = f"SELECT {', '.join(q(c) for c in columns)} FROM {q(table)}"
-        if order_by:
-            sql += " ORDER BY " + ", ".join(q(c) for c in order_by)
+    def fetch(self, sql: str) -> Iterator[list[tuple]]:
         return _fetch(self.db, sql)
 
 
