@@ -226,6 +226,29 @@ class _Closed(Exception):
     """The other side of a stream adapter gave up."""
 
 
+class _ChunkReader:
+    """A readable file over byte chunks: ``next_chunk()`` gives the next one, None at the end."""
+
+    def __init__(self, next_chunk: "Callable[[], bytes | None]"):
+        self._next = next_chunk
+        self.view = memoryview(b"")
+        self.eof = False
+
+    def readable(self) -> bool:
+        return True
+
+    def read(self, n: int = -1) -> bytes:
+        while not self.view and not self.eof:
+            item = self._next()
+            if item is None:
+                self.eof = True
+            else:
+                self.view = memoryview(item)
+        n = len(self.view) if n is None or n < 0 else n
+        data, self.view = self.view[:n], self.view[n:]
+        return data.tobytes()
+
+
 class Sealer:
     """The encrypting layer: ``write`` plaintext, ``finish``; the age file goes to ``put`` on a thread.
 
@@ -245,31 +268,14 @@ class Sealer:
         keys = [r.key for r in recipients]
         sealer = self
 
-        class Source:
-            def __init__(self) -> None:
-                self.view = memoryview(b"")
-                self.eof = False
-
-            def readable(self) -> bool:
-                return True
-
-            def read(self, n: int = -1) -> bytes:
-                while not self.view and not self.eof:
-                    if sealer._stop.is_set():
-                        raise _Closed()
-                    try:
-                        item = sealer._q.get(timeout=0.2)
-                    except queue.Empty:
-                        continue
-                    if item is None:
-                        self.eof = True
-                    else:
-                        self.view = memoryview(item)
-                if self.eof and not self.view:
-                    return b""
-                n = len(self.view) if n is None or n < 0 else n
-                out, self.view = self.view[:n], self.view[n:]
-                return out.tobytes()
+        def next_plain() -> "bytes | None":
+            while True:
+                if sealer._stop.is_set():
+                    raise _Closed()
+                try:
+                    return sealer._q.get(timeout=0.2)  # None: the end
+                except queue.Empty:
+                    continue
 
         class Sink:
             def writable(self) -> bool:
@@ -292,7 +298,7 @@ class Sealer:
             import pyrage
 
             try:
-                pyrage.encrypt_io(Source(), Sink(), keys)
+                pyrage.encrypt_io(_ChunkReader(next_plain), Sink(), keys)
             except BaseException as exc:  # noqa: BLE001 - handed to the writer
                 self._error.append(exc)  # after the original, if Sink.write saw it first
                 self._stop.set()
@@ -354,28 +360,16 @@ def open_sealed(raw: Iterator[bytes], identities: Identities, name: str, *,
     stop = threading.Event()
     source_error: list[BaseException] = []
 
-    class Source:
-        def __init__(self) -> None:
-            self.view = memoryview(b"")
-            self.eof = False
-
-        def readable(self) -> bool:
-            return True
-
-        def read(self, n: int = -1) -> bytes:
-            if stop.is_set():
-                raise _Closed()
-            while not self.view and not self.eof:
-                try:
-                    self.view = memoryview(next(raw))
-                except StopIteration:
-                    self.eof = True
-                except BaseException as exc:  # reading the file failed: said as itself
-                    source_error.append(exc)
-                    raise
-            n = len(self.view) if n is None or n < 0 else n
-            data, self.view = self.view[:n], self.view[n:]
-            return data.tobytes()
+    def next_sealed() -> "bytes | None":
+        if stop.is_set():
+            raise _Closed()
+        try:
+            return next(raw)
+        except StopIteration:
+            return None
+        except BaseException as exc:  # reading the file failed: said as itself
+            source_error.append(exc)
+            raise
 
     def send(item: tuple[str, Any]) -> None:
         while True:
@@ -409,7 +403,7 @@ def open_sealed(raw: Iterator[bytes], identities: Identities, name: str, *,
 
         sink = Sink()
         try:
-            pyrage.decrypt_io(Source(), sink, list(identities.keys))
+            pyrage.decrypt_io(_ChunkReader(next_sealed), sink, list(identities.keys))
             if sink.buf:
                 send(("data", bytes(sink.buf)))
             send(("end", None))
