@@ -267,9 +267,13 @@ class ServerBackup(EngineBackup):
             raise UsageError(f"the scratch database {scratch.url.redacted} is not empty: it holds {shown}",
                              hint="name an empty database; a full check restores into it and empties it afterwards")
 
+    # The engine's query for what a database holds that a restore could collide
+    # with, one "kind name" per row (``_scratch_contents``, ``_empty_scratch``).
+    _CONTENTS = ""
+
     def _scratch_contents(self, db: Any) -> list[str]:
         """What a database holds that a restore could collide with (empty: nothing)."""
-        raise NotImplementedError
+        return [r[0] for r in db.execute_sql(self._CONTENTS).fetchall()]
 
     def _empty_scratch(self, scratch: "Engine") -> None:
         """Drop everything a full check restored into ``scratch``; it was empty before."""

@@ -102,9 +102,6 @@ class MysqlBackup(ServerBackup):
         "UNION ALL SELECT CONCAT('event ', EVENT_NAME) FROM information_schema.EVENTS WHERE EVENT_SCHEMA = DATABASE() "
         "ORDER BY 1")
 
-    def _scratch_contents(self, db: Any) -> list[str]:
-        return [r[0] for r in db.execute_sql(self._CONTENTS).fetchall()]
-
     def _empty_scratch(self, scratch: "Engine") -> None:
         # It was empty before the check: everything in it now came from the backup.
         db = scratch.open()

@@ -191,9 +191,6 @@ class PostgresBackup(ServerBackup):
         "AND NOT EXISTS (SELECT 1 FROM pg_depend d WHERE d.objid = n.oid AND d.deptype = 'e') "
         "ORDER BY 1")
 
-    def _scratch_contents(self, db: Any) -> list[str]:
-        return [r[0] for r in db.execute_sql(self._CONTENTS).fetchall()]
-
     def _empty_scratch(self, scratch: "Engine") -> None:
         # It was empty before the check: everything in it now came from the backup.
         scratch.guard_schema = False
